@@ -235,9 +235,10 @@ pub(crate) fn check<C: DeserializeOwned>(
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
+    let payload = crate::token::utf8(payload)?;
     let raw = parse_registered(payload)?;
     let registered = raw.check(rules, now)?;
-    let custom = C::deserialize(AllowUnit(&mut serde_json::Deserializer::from_slice(payload)))
+    let custom = C::deserialize(AllowUnit(&mut serde_json::Deserializer::from_str(payload)))
         .map_err(|e| Error::InvalidClaims {
             claim: None,
             source: Some(Arc::new(e)),
@@ -325,8 +326,8 @@ struct Raw {
     scp: Option<Scopes>,
 }
 
-fn parse_registered(payload: &[u8]) -> Result<Raw, Error> {
-    let mut de = serde_json::Deserializer::from_slice(payload);
+fn parse_registered(payload: &str) -> Result<Raw, Error> {
+    let mut de = serde_json::Deserializer::from_str(payload);
     let raw = de
         .deserialize_map(RawVisitor)
         .map_err(|_| Error::malformed("payload is not a JSON object"))?;

@@ -79,6 +79,12 @@ pub(crate) fn decode_b64(segment: &str) -> Result<Vec<u8>, Error> {
         .map_err(|_| Error::malformed("segment is not canonical base64url"))
 }
 
+/// The whole segment as UTF-8 (RFC 7515 §4, RFC 7519 §7.2), members that
+/// nobody reads included.
+pub(crate) fn utf8(json: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(json).map_err(|_| Error::malformed("JSON is not UTF-8"))
+}
+
 /// The JOSE header members that matter for verification; the decoded header
 /// is owned because its JSON lives in a temporary buffer.
 #[derive(Debug, Default)]
@@ -91,7 +97,8 @@ pub(crate) struct Header {
 
 impl Header {
     fn from_json(json: &[u8]) -> Result<Self, Error> {
-        let mut de = serde_json::Deserializer::from_slice(json);
+        let json = utf8(json)?;
+        let mut de = serde_json::Deserializer::from_str(json);
         let raw = de
             .deserialize_map(HeaderVisitor)
             .map_err(|_| Error::malformed("header is not a JSON object"))?;

@@ -1,0 +1,124 @@
+//! `validate()` never panics: arbitrary bytes, and real tokens mutated.
+
+mod common;
+
+use common::*;
+use jwt_gate::{Algorithm, KeySet, Validation};
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// Keys and tokens are made once: signing per case would dominate the run.
+static FIXTURE: std::sync::LazyLock<(KeySet, Vec<String>)> = std::sync::LazyLock::new(make_fixture);
+
+fn keys_and_tokens() -> (KeySet, Vec<String>) {
+    FIXTURE.clone()
+}
+
+fn make_fixture() -> (KeySet, Vec<String>) {
+    let rsa = rsa2048();
+    let ec = p256();
+    let ed = ed25519();
+    let hmac = hmac_key(32);
+    let keys = KeySet::from_jwks(&serde_json::json!({"keys": [rsa.jwk("rsa"), ec.jwk("ec"), ed.jwk("ed"), hmac.jwk("hmac")]})).unwrap();
+    let tokens = vec![
+        sign_with(&rsa, Algorithm::RS256, Some("rsa"), serde_json::json!({"typ": "at+jwt"}), &claims()),
+        sign_with(&ec, Algorithm::ES256, Some("ec"), serde_json::json!({}), &claims()),
+        sign_with(&ed, Algorithm::EdDSA, Some("ed"), serde_json::json!({}), &claims()),
+        sign_with(&hmac, Algorithm::HS256, Some("hmac"), serde_json::json!({}), &claims()),
+    ];
+    (keys, tokens)
+}
+
+fn lax_rules() -> Validation {
+    rules().algorithms([
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+    ])
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip(usize, u8),
+    Delete(usize, usize),
+    Insert(usize, u8),
+    Truncate(usize),
+    Duplicate(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(i, b)| Mutation::Flip(i, b)),
+        (any::<usize>(), 1usize..40).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        (any::<usize>(), 1usize..200).prop_map(|(i, n)| Mutation::Duplicate(i, n)),
+    ]
+}
+
+fn apply(token: &str, mutations: &[Mutation]) -> Vec<u8> {
+    let mut b = token.as_bytes().to_vec();
+    for m in mutations {
+        if b.is_empty() {
+            break;
+        }
+        let len = b.len();
+        match *m {
+            Mutation::Flip(i, x) => b[i % len] ^= x,
+            Mutation::Delete(i, n) => {
+                let i = i % len;
+                b.drain(i..(i + n).min(len));
+            }
+            Mutation::Insert(i, x) => b.insert(i % (len + 1), x),
+            Mutation::Truncate(i) => b.truncate(i % len),
+            Mutation::Duplicate(i, n) => {
+                let i = i % len;
+                let piece = b[i..(i + n).min(len)].to_vec();
+                b.splice(i..i, piece);
+            }
+        }
+    }
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let (keys, _) = keys_and_tokens();
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = jwt_gate::validate::<Value>(&s, &keys, &lax_rules(), now());
+        let _ = jwt_gate::validate::<()>(&s, &keys, &lax_rules(), now());
+    }
+
+    #[test]
+    fn mutated_real_tokens_never_panic_and_never_pass_changed(
+        which in 0usize..4,
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let (keys, tokens) = keys_and_tokens();
+        let token = &tokens[which];
+        let mutated = String::from_utf8_lossy(&apply(token, &mutations)).into_owned();
+        let got = jwt_gate::validate::<Value>(&mutated, &keys, &lax_rules(), now());
+        if let Ok(claims) = got {
+            // Only a change that leaves the signed bytes equal can pass
+            // (e.g. a mutation undone by a later one, or ECDSA malleability is
+            // impossible here: bytes differ in the signature only).
+            let (input, _) = token.rsplit_once('.').unwrap();
+            prop_assert!(mutated.starts_with(input), "a changed header or payload passed: {mutated}");
+            prop_assert_eq!(claims.subject(), Some("user-1234"));
+        }
+    }
+
+    #[test]
+    fn base64url_segments_of_arbitrary_json_never_panic(
+        header in proptest::collection::vec(any::<u8>(), 0..200),
+        payload in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let (keys, _) = keys_and_tokens();
+        let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64([0u8; 64]));
+        let _ = jwt_gate::validate::<Value>(&token, &keys, &lax_rules(), now());
+    }
+}
