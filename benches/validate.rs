@@ -1,1 +1,325 @@
-fn main() {}
+//! Cold validation per algorithm, side by side in one run:
+//!
+//! - `floor`: aws-lc-rs verifying the signing input, key parsed once,
+//!   signature already decoded — the physical floor of any validator;
+//! - `jwt_gate`: `jwt_gate::validate` with a `KeySet` and `Validation`;
+//! - `parse`: what any validator must do besides the signature: base64url-
+//!   decode header and payload and deserialize them (header into a
+//!   `serde_json::Value`, payload into the claims struct), no checks;
+//! - `jsonwebtoken`: `jsonwebtoken::decode` with a prebuilt `DecodingKey`
+//!   and `Validation` doing the same checks (iss, aud, exp, nbf, leeway, the
+//!   same typed claims struct, then the scope check by hand).
+//!
+//! Tokens are ~900-byte access tokens minted at startup with the committed
+//! test keys in `tests/keys/`. `jwt_gate` runs at a pinned time; jsonwebtoken
+//! reads the clock, so `exp` is far in the future for both.
+//!
+//! Run: `cargo bench --bench validate`, then `python3 benches/report.py` for
+//! the table in BENCHMARKS.md.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jwt_gate::{Algorithm, KeySet, UnixTime, Validation};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// What a handler wants from the token; identical for both validators.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct BenchClaims {
+    sub: String,
+    scope: String,
+    #[serde(
+        rename = "tenantId",
+        deserialize_with = "jwt_gate::de::string_or_number"
+    )]
+    tenant_id: String,
+    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
+    admin: bool,
+}
+
+const EXP: u64 = 4_102_444_800; // 2100-01-01
+
+fn bench_claims() -> Value {
+    json!({
+        "iss": ISSUER,
+        "sub": "auth0|5f7c8ec7c33c6c004bbafe82",
+        "aud": [AUDIENCE, "https://issuer.example.com/userinfo"],
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": EXP,
+        "jti": "6e9a1c3f-1d5b-4c4f-9f33-2b7a4f0d9e11",
+        "client_id": "orders-web-7f3a9c",
+        "azp": "orders-web-7f3a9c",
+        "scope": "openid profile email orders.read orders.write",
+        "tenantId": "1741",
+        "admin": "false",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "roles": ["orders-admin", "billing-viewer"],
+        "sid": "a7c1e2d4-5f6b-4a3c-8e9d-0b1c2d3e4f50",
+    })
+}
+
+fn decoding_key(key: &TestKey, alg: Algorithm) -> jsonwebtoken::DecodingKey {
+    let jwk = key.jwk("k1");
+    let s = |k: &str| jwk[k].as_str().unwrap().to_owned();
+    match alg {
+        Algorithm::HS256 => jsonwebtoken::DecodingKey::from_base64_secret(
+            &base64::engine::general_purpose::STANDARD
+                .encode(URL_SAFE_NO_PAD.decode(s("k")).unwrap()),
+        )
+        .unwrap(),
+        Algorithm::ES256 | Algorithm::ES384 => {
+            jsonwebtoken::DecodingKey::from_ec_components(&s("x"), &s("y")).unwrap()
+        }
+        Algorithm::EdDSA => jsonwebtoken::DecodingKey::from_ed_components(&s("x")).unwrap(),
+        _ => jsonwebtoken::DecodingKey::from_rsa_components(&s("n"), &s("e")).unwrap(),
+    }
+}
+
+/// The floor: the key parsed once, the signature decoded once.
+enum Floor {
+    Public(ParsedPublicKey),
+    Hmac(Box<hmac::Key>),
+}
+
+fn floor_key(key: &TestKey, alg: Algorithm) -> Floor {
+    let jwk = key.jwk("k1");
+    let d = |k: &str| URL_SAFE_NO_PAD.decode(jwk[k].as_str().unwrap()).unwrap();
+    match alg {
+        Algorithm::HS256 => Floor::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, &d("k")))),
+        Algorithm::ES256 | Algorithm::ES384 => {
+            let point = [vec![4], d("x"), d("y")].concat();
+            let a: &'static dyn sig::VerificationAlgorithm = if alg == Algorithm::ES256 {
+                &sig::ECDSA_P256_SHA256_FIXED
+            } else {
+                &sig::ECDSA_P384_SHA384_FIXED
+            };
+            Floor::Public(ParsedPublicKey::new(a, point).unwrap())
+        }
+        Algorithm::EdDSA => Floor::Public(ParsedPublicKey::new(&sig::ED25519, d("x")).unwrap()),
+        _ => {
+            let params: &'static sig::RsaParameters = if alg == Algorithm::PS256 {
+                &sig::RSA_PSS_2048_8192_SHA256
+            } else {
+                &sig::RSA_PKCS1_2048_8192_SHA256
+            };
+            let (n, e) = (d("n"), d("e"));
+            Floor::Public(
+                RsaPublicKeyComponents {
+                    n: &n[..],
+                    e: &e[..],
+                }
+                .to_parsed_public_key(params)
+                .unwrap(),
+            )
+        }
+    }
+}
+
+/// A contender: validates (or verifies) the same token once per call.
+type Run = Box<dyn Fn()>;
+
+/// One algorithm's contenders, each a closure that validates (or verifies)
+/// the same token once.
+struct Case {
+    name: &'static str,
+    runs: Vec<(&'static str, Run)>,
+}
+
+fn cases() -> Vec<Case> {
+    let cases: Vec<(&str, TestKey, Algorithm)> = vec![
+        ("RS256", rsa2048(), Algorithm::RS256),
+        ("RS256-4096", rsa4096(), Algorithm::RS256),
+        ("PS256", rsa2048(), Algorithm::PS256),
+        ("ES256", p256(), Algorithm::ES256),
+        ("ES384", p384(), Algorithm::ES384),
+        ("EdDSA", ed25519(), Algorithm::EdDSA),
+        ("HS256", hmac_key(32), Algorithm::HS256),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, key, alg)| {
+            let token = sign_with(
+                &key,
+                alg,
+                Some("k1"),
+                json!({"typ": "at+jwt"}),
+                &bench_claims(),
+            );
+            let keys: KeySet = key.key_set("k1");
+            let rules = Validation::new()
+                .issuer(ISSUER)
+                .audience(AUDIENCE)
+                .require_scopes(["orders.read"])
+                .algorithms([alg]);
+            let now = UnixTime::from_secs(NOW + 60);
+            // Every contender must accept the token before it is timed.
+            jwt_gate::validate::<BenchClaims>(&token, &keys, &rules, now)
+                .expect("jwt_gate accepts");
+
+            let jwt_key = decoding_key(&key, alg);
+            let mut jwt_rules = jsonwebtoken::Validation::new(alg);
+            jwt_rules.set_issuer(&[ISSUER]);
+            jwt_rules.set_audience(&[AUDIENCE]);
+            jwt_rules.leeway = 60;
+            jwt_rules.validate_nbf = true;
+            let jsonwebtoken_validate = move |token: &str| {
+                let data = jsonwebtoken::decode::<BenchClaims>(token, &jwt_key, &jwt_rules).ok()?;
+                data.claims
+                    .scope
+                    .split(' ')
+                    .any(|s| s == "orders.read")
+                    .then_some(data)
+            };
+            jsonwebtoken_validate(&token).expect("jsonwebtoken accepts");
+
+            let floor = floor_key(&key, alg);
+            let (input, signature) = token.rsplit_once('.').unwrap();
+            let (input, signature) = (input.to_owned(), URL_SAFE_NO_PAD.decode(signature).unwrap());
+            let floor_verify = move || match &floor {
+                Floor::Public(k) => k
+                    .verify_sig(black_box(input.as_bytes()), black_box(&signature))
+                    .unwrap(),
+                Floor::Hmac(k) => {
+                    hmac::verify(k, black_box(input.as_bytes()), black_box(&signature)).unwrap()
+                }
+            };
+            floor_verify();
+
+            let (header_b64, payload_b64) = {
+                let (i, _) = token.rsplit_once('.').unwrap();
+                let (h, p) = i.split_once('.').unwrap();
+                (h.to_owned(), p.to_owned())
+            };
+            let parse = move || {
+                let header = URL_SAFE_NO_PAD.decode(black_box(&header_b64)).unwrap();
+                let payload = URL_SAFE_NO_PAD.decode(black_box(&payload_b64)).unwrap();
+                let header: Value = serde_json::from_slice(&header).unwrap();
+                let claims: BenchClaims = serde_json::from_slice(&payload).unwrap();
+                black_box((header, claims));
+            };
+            let ours = {
+                let token = token.clone();
+                move || {
+                    black_box(
+                        jwt_gate::validate::<BenchClaims>(black_box(&token), &keys, &rules, now)
+                            .unwrap(),
+                    );
+                }
+            };
+            let theirs = move || {
+                black_box(jsonwebtoken_validate(black_box(&token)).unwrap());
+            };
+            Case {
+                name,
+                runs: vec![
+                    ("floor", Box::new(floor_verify) as Run),
+                    ("parse", Box::new(parse)),
+                    ("jwt_gate", Box::new(ours)),
+                    ("jsonwebtoken", Box::new(theirs)),
+                ],
+            }
+        })
+        .collect()
+}
+
+fn cold_validation(c: &mut Criterion) {
+    for case in cases() {
+        let mut group = c.benchmark_group(format!("cold/{}", case.name));
+        for (function, run) in &case.runs {
+            group.bench_function(*function, |b| b.iter(run));
+        }
+        group.finish();
+    }
+}
+
+/// The same contenders again, interleaved: each round times a slice of ~2 ms
+/// of every contender back to back, and the ratios are taken per round. On a
+/// shared VM, where the machine's speed drifts over seconds, paired ratios
+/// are far steadier than ratios of separately measured medians. Results go
+/// to `target/criterion/paired.json` for `benches/report.py`.
+fn paired(_: &mut Criterion) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rounds = if full { 150 } else { 1 };
+    let mut out = serde_json::Map::new();
+    for case in cases() {
+        // Calibrate: iterations per ~2 ms slice.
+        let per_slice: Vec<u32> = case
+            .runs
+            .iter()
+            .map(|(_, run)| {
+                let t = std::time::Instant::now();
+                for _ in 0..20 {
+                    run();
+                }
+                let one = t.elapsed().as_secs_f64() / 20.0;
+                ((0.002 / one).ceil() as u32).max(1)
+            })
+            .collect();
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); case.runs.len()];
+        for _ in 0..rounds {
+            for (i, (_, run)) in case.runs.iter().enumerate() {
+                let n = per_slice[i];
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    run();
+                }
+                times[i].push(t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
+            }
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let ratio = |a: usize, b: &dyn Fn(usize) -> f64| {
+            median((0..rounds).map(|r| times[a][r] / b(r)).collect())
+        };
+        let (floor, parse, ours, theirs) = (0, 1, 2, 3);
+        let entry = json!({
+            "median_ns": case.runs.iter().enumerate().map(|(i, (f, _))| (f.to_string(), json!(median(times[i].clone())))).collect::<serde_json::Map<_, _>>(),
+            "jwt_gate_over_floor": ratio(ours, &|r| times[floor][r]),
+            "jwt_gate_over_budget": ratio(ours, &|r| 1.08 * times[floor][r] + times[parse][r]),
+            "jwt_gate_over_jsonwebtoken": ratio(ours, &|r| times[theirs][r]),
+            "rounds": rounds,
+        });
+        if full {
+            println!("paired/{}: {entry}", case.name);
+        }
+        out.insert(case.name.to_owned(), entry);
+    }
+    if full {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            format!("{dir}/paired.json"),
+            serde_json::to_string_pretty(&out).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(100)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = cold_validation, paired
+}
+criterion_main!(benches);

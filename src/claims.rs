@@ -229,29 +229,49 @@ impl fmt::Debug for Scopes {
 }
 
 /// Parses the payload (a JSON object with no duplicate members), checks the
-/// registered claims against `rules` at `now`, then deserializes `C`.
+/// registered claims against `rules` at `now`, and deserializes `C`.
+///
+/// One pass over the JSON serves both: `C`'s deserializer sees every member,
+/// and the registered claims are read on the way (see [`OnePass`]). If `C`
+/// fails, a second pass reads the registered claims alone, so that their
+/// errors still come first, in the documented order.
 pub(crate) fn check<C: DeserializeOwned>(
     payload: &[u8],
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
     let payload = crate::token::utf8(payload)?;
-    let raw = parse_registered(payload)?;
-    let registered = raw.check(rules, now)?;
-    let custom = C::deserialize(AllowUnit(&mut serde_json::Deserializer::from_str(payload)))
-        .map_err(|e| Error::InvalidClaims {
-            claim: None,
-            source: Some(Arc::new(e)),
-        })?;
-    Ok(Claims {
-        inner: Arc::new(Inner { registered, custom }),
+    let mut raw = Raw::default();
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let custom = C::deserialize(OnePass {
+        de: &mut de,
+        raw: &mut raw,
     })
+    .and_then(|custom| de.end().map(|()| custom));
+    match custom {
+        Ok(custom) => {
+            let registered = raw.finish()?.check(rules, now)?;
+            Ok(Claims {
+                inner: Arc::new(Inner { registered, custom }),
+            })
+        }
+        Err(e) => {
+            parse_registered(payload)?.check(rules, now)?;
+            Err(Error::InvalidClaims {
+                claim: None,
+                source: Some(Arc::new(e)),
+            })
+        }
+    }
 }
 
 /// A JSON value as far as the registered claims care.
 enum Val<'de> {
     Str(Cow<'de, str>),
-    Num(f64),
+    /// A number, kept as JSON gave it so a claims type reads it unchanged.
+    U64(u64),
+    I64(i64),
+    F64(f64),
     Strs(Vec<Cow<'de, str>>),
     /// null, a boolean, an object, or an array with a non-string.
     Other,
@@ -280,13 +300,13 @@ impl<'de> Visitor<'de> for ValVisitor {
         Ok(Val::Str(Cow::Owned(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Val<'de>, E> {
-        Ok(Val::Num(v as f64))
+        Ok(Val::U64(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Val<'de>, E> {
-        Ok(Val::Num(v as f64))
+        Ok(Val::I64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Val<'de>, E> {
-        Ok(Val::Num(v))
+        Ok(Val::F64(v))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Val<'de>, E> {
         Ok(Val::Other)
@@ -303,7 +323,11 @@ impl<'de> Visitor<'de> for ValVisitor {
                 _ => all_strings = false,
             }
         }
-        Ok(if all_strings { Val::Strs(strs) } else { Val::Other })
+        Ok(if all_strings {
+            Val::Strs(strs)
+        } else {
+            Val::Other
+        })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
@@ -311,82 +335,320 @@ impl<'de> Visitor<'de> for ValVisitor {
     }
 }
 
-/// The registered claims as found, before any check.
+/// A registered claim's value, replayed to the caller's claims type. A value
+/// of a type no registered claim may have (null, a boolean, an object) is
+/// replayed as null: the token is refused for it anyway.
+impl<'de> Deserializer<'de> for &Val<'de> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Val::Str(Cow::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            Val::Str(Cow::Owned(s)) => visitor.visit_str(s),
+            Val::U64(n) => visitor.visit_u64(*n),
+            Val::I64(n) => visitor.visit_i64(*n),
+            Val::F64(n) => visitor.visit_f64(*n),
+            Val::Strs(list) => visitor.visit_seq(de::value::SeqDeserializer::new(
+                list.iter().map(|s| Val::Str(s.clone())),
+            )),
+            Val::Other => visitor.visit_unit(),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Val::Other => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de> de::IntoDeserializer<'de, de::value::Error> for Val<'de> {
+    type Deserializer = ValDeserializer<'de>;
+    fn into_deserializer(self) -> ValDeserializer<'de> {
+        ValDeserializer(self)
+    }
+}
+
+/// An owned [`Val`] as a deserializer (the elements of a list).
+struct ValDeserializer<'de>(Val<'de>);
+
+impl<'de> Deserializer<'de> for ValDeserializer<'de> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        (&self.0).deserialize_any(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        (&self.0).deserialize_option(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// The registered claims as found, before any check, and the first rule
+/// the object broke (a duplicate member, a claim of the wrong type).
 #[derive(Default)]
-struct Raw {
-    iss: Option<String>,
-    sub: Option<String>,
-    aud: Option<Vec<String>>,
+struct Raw<'de> {
+    iss: Option<Cow<'de, str>>,
+    sub: Option<Cow<'de, str>>,
+    aud: Option<Vec<Cow<'de, str>>>,
     exp: Option<f64>,
     nbf: Option<f64>,
     iat: Option<f64>,
-    jti: Option<String>,
-    client_id: Option<String>,
+    jti: Option<Cow<'de, str>>,
+    client_id: Option<Cow<'de, str>>,
     scope: Option<Scopes>,
     scp: Option<Scopes>,
+    seen: Members,
+    error: Option<Error>,
 }
 
-fn parse_registered(payload: &str) -> Result<Raw, Error> {
+fn parse_registered(payload: &str) -> Result<Raw<'_>, Error> {
+    let mut raw = Raw::default();
     let mut de = serde_json::Deserializer::from_str(payload);
-    let raw = de
-        .deserialize_map(RawVisitor)
+    de.deserialize_map(RawVisitor { raw: &mut raw })
         .map_err(|_| Error::malformed("payload is not a JSON object"))?;
     de.end()
         .map_err(|_| Error::malformed("trailing data after the payload"))?;
-    raw
+    raw.finish()
 }
 
-struct RawVisitor;
+/// Reads the registered claims alone.
+struct RawVisitor<'r, 'de> {
+    raw: &'r mut Raw<'de>,
+}
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Result<Raw, Error>;
+impl<'de> Visitor<'de> for RawVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JWT claims set")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut raw = Raw::default();
-        let mut seen = Members::default();
-        let mut verdict = Ok(());
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Str<'de>>()? {
-            if !seen.insert(&key.0) {
-                verdict = verdict.and(Err(Error::malformed("duplicate claim")));
-            }
-            let name: &'static str = match &*key.0 {
-                "iss" => "iss",
-                "sub" => "sub",
-                "aud" => "aud",
-                "exp" => "exp",
-                "nbf" => "nbf",
-                "iat" => "iat",
-                "jti" => "jti",
-                "client_id" => "client_id",
-                "scope" => "scope",
-                "scp" => "scp",
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
+            match self.raw.member(&key.0) {
+                Some(name) => {
+                    let value = map.next_value::<Val<'de>>()?;
+                    self.raw.set(name, value);
                 }
-            };
-            let value = map.next_value::<Val<'de>>()?;
-            if let Err(e) = raw.set(name, value) {
-                verdict = verdict.and(Err(e));
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(verdict.map(|()| raw))
+        Ok(())
     }
 }
 
-impl Raw {
-    fn set(&mut self, name: &'static str, value: Val<'_>) -> Result<(), Error> {
+/// Deserializes the caller's `C` from the payload while reading the
+/// registered claims on the way: every member name passes through
+/// [`Raw::member`] (duplicates), and the value of a registered claim is read
+/// once as a [`Val`], handed to `C` from there, then kept in [`Raw`].
+/// `()` and unit structs stand for "no custom claims": the object is read for
+/// the registered claims only.
+struct OnePass<'a, 'de> {
+    de: &'a mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    raw: &'a mut Raw<'de>,
+}
+
+type JsonError = serde_json::Error;
+
+impl<'de> OnePass<'_, 'de> {
+    fn registered_only(self) -> Result<(), JsonError> {
+        self.de.deserialize_map(RawVisitor { raw: self.raw })
+    }
+
+    fn map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.de.deserialize_map(Intercept {
+            visitor,
+            raw: self.raw,
+        })
+    }
+}
+
+macro_rules! not_an_object {
+    ($($method:ident $(($($arg:ident: $ty:ty),*))?;)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($(_: $ty,)*)? visitor: V) -> Result<V::Value, JsonError> {
+            Err(de::Error::invalid_type(de::Unexpected::Map, &visitor))
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for OnePass<'_, 'de> {
+    type Error = JsonError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.map(visitor)
+    }
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.map(visitor)
+    }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.map(visitor)
+    }
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.registered_only()?;
+        visitor.visit_unit()
+    }
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        self.deserialize_unit(visitor)
+    }
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        self.deserialize_unit(visitor)
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
+        visitor.visit_some(self)
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    // The payload is an object: any other shape is the caller's type
+    // mismatch, reported like serde_json would.
+    not_an_object! {
+        deserialize_bool; deserialize_i8; deserialize_i16; deserialize_i32; deserialize_i64;
+        deserialize_i128; deserialize_u8; deserialize_u16; deserialize_u32; deserialize_u64;
+        deserialize_u128; deserialize_f32; deserialize_f64; deserialize_char; deserialize_str;
+        deserialize_string; deserialize_bytes; deserialize_byte_buf; deserialize_seq;
+        deserialize_identifier;
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+    }
+}
+
+/// Wraps `C`'s visitor so that its map access goes through [`InterceptMap`].
+struct Intercept<'r, 'de, V> {
+    visitor: V,
+    raw: &'r mut Raw<'de>,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Intercept<'_, 'de, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.visitor.expecting(f)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.visitor.visit_map(InterceptMap {
+            map,
+            raw: self.raw,
+            pending: None,
+        })
+    }
+}
+
+struct InterceptMap<'r, 'de, A> {
+    map: A,
+    raw: &'r mut Raw<'de>,
+    /// The registered claim whose value comes next.
+    pending: Option<&'static str>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let Some(key) = self.map.next_key::<Str<'de>>()? else {
+            return Ok(None);
+        };
+        self.pending = self.raw.member(&key.0);
+        match key.0 {
+            Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
+            Cow::Owned(k) => seed.deserialize(de::value::StringDeserializer::new(k)),
+        }
+        .map(Some)
+    }
+
+    fn next_value_seed<S: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, A::Error> {
+        let Some(name) = self.pending.take() else {
+            return self.map.next_value_seed(seed);
+        };
+        let value: Val<'de> = self.map.next_value()?;
+        let custom = seed.deserialize(&value).map_err(de::Error::custom);
+        self.raw.set(name, value);
+        custom
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint()
+    }
+}
+
+impl<'de> Raw<'de> {
+    /// Records a member name; the registered claim it names, if any.
+    fn member(&mut self, name: &str) -> Option<&'static str> {
+        if !self.seen.insert(name) {
+            self.fail(Error::malformed("duplicate claim"));
+        }
+        Some(match name {
+            "iss" => "iss",
+            "sub" => "sub",
+            "aud" => "aud",
+            "exp" => "exp",
+            "nbf" => "nbf",
+            "iat" => "iat",
+            "jti" => "jti",
+            "client_id" => "client_id",
+            "scope" => "scope",
+            "scp" => "scp",
+            _ => return None,
+        })
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    fn set(&mut self, name: &'static str, value: Val<'de>) {
+        if let Err(e) = self.try_set(name, value) {
+            self.fail(e);
+        }
+    }
+
+    fn try_set(&mut self, name: &'static str, value: Val<'de>) -> Result<(), Error> {
         let wrong = || Error::claim(name);
-        let string = |v: Val<'_>| match v {
-            Val::Str(s) => Ok(s.into_owned()),
+        let string = |v: Val<'de>| match v {
+            Val::Str(s) => Ok(s),
             _ => Err(wrong()),
         };
-        let date = |v: Val<'_>| match v {
-            Val::Num(n) => Ok(n),
+        let date = |v: Val<'de>| match v {
+            Val::U64(n) => Ok(n as f64),
+            Val::I64(n) => Ok(n as f64),
+            Val::F64(n) => Ok(n),
             _ => Err(wrong()),
         };
         match name {
@@ -399,8 +661,8 @@ impl Raw {
             "iat" => self.iat = Some(date(value)?),
             "aud" => {
                 self.aud = Some(match value {
-                    Val::Str(s) => vec![s.into_owned()],
-                    Val::Strs(list) => list.into_iter().map(Cow::into_owned).collect(),
+                    Val::Str(s) => vec![s],
+                    Val::Strs(list) => list,
                     _ => return Err(wrong()),
                 })
             }
@@ -410,10 +672,9 @@ impl Raw {
                     // One scope per element: an element that is empty or
                     // holds whitespace is not a scope-token (RFC 6749 §3.3).
                     Val::Strs(list) => {
-                        if list
-                            .iter()
-                            .any(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()))
-                        {
+                        if list.iter().any(|s| {
+                            s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())
+                        }) {
                             return Err(wrong());
                         }
                         list.into_iter().map(Cow::into_owned).collect()
@@ -431,6 +692,14 @@ impl Raw {
         Ok(())
     }
 
+    /// The claims, or the first rule the object broke.
+    fn finish(mut self) -> Result<Self, Error> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
     /// exp, nbf, iat, iss, aud, scope — in that order.
     fn check(self, rules: &Validation, now: UnixTime) -> Result<Registered, Error> {
         let leeway = rules.leeway;
@@ -445,12 +714,17 @@ impl Raw {
                 return Err(Error::NotYetValid { nbf: t, now });
             }
         }
-        if let Some(issuer) = &rules.issuer {
-            if self.iss.as_deref() != Some(&**issuer) {
-                return Err(Error::InvalidIssuer);
-            }
+        if let Some(issuer) = &rules.issuer
+            && self.iss.as_deref() != Some(&**issuer)
+        {
+            return Err(Error::InvalidIssuer);
         }
-        let aud = self.aud.unwrap_or_default();
+        let aud: Vec<String> = self
+            .aud
+            .unwrap_or_default()
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect();
         if !aud
             .iter()
             .any(|a| rules.audiences.iter().any(|want| **want == **a))
@@ -464,14 +738,14 @@ impl Raw {
             });
         }
         Ok(Registered {
-            iss: self.iss,
-            sub: self.sub,
+            iss: self.iss.map(Cow::into_owned),
+            sub: self.sub.map(Cow::into_owned),
             aud,
             exp,
             nbf,
             iat,
-            jti: self.jti,
-            client_id: self.client_id,
+            jti: self.jti.map(Cow::into_owned),
+            client_id: self.client_id.map(Cow::into_owned),
             scopes,
         })
     }
@@ -485,53 +759,6 @@ fn ceil(t: f64) -> UnixTime {
     UnixTime::from_secs(t.ceil() as u64)
 }
 
-/// A deserializer that lets `()` (and unit structs) stand for "no custom
-/// claims": it skips the object instead of failing on it.
-struct AllowUnit<D>(D);
-
-macro_rules! forward {
-    ($($method:ident $(($($arg:ident: $ty:ty),*))?;)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($($arg: $ty,)*)? visitor: V) -> Result<V::Value, D::Error> {
-            self.0.$method($($($arg,)*)? visitor)
-        }
-    )*};
-}
-
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for AllowUnit<D> {
-    type Error = D::Error;
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_ignored_any(IgnoredAny)?;
-        visitor.visit_unit()
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, D::Error> {
-        self.deserialize_unit(visitor)
-    }
-
-    forward! {
-        deserialize_any; deserialize_bool; deserialize_i8; deserialize_i16; deserialize_i32;
-        deserialize_i64; deserialize_i128; deserialize_u8; deserialize_u16; deserialize_u32;
-        deserialize_u64; deserialize_u128; deserialize_f32; deserialize_f64; deserialize_char;
-        deserialize_str; deserialize_string; deserialize_bytes; deserialize_byte_buf;
-        deserialize_option; deserialize_seq; deserialize_map; deserialize_identifier;
-        deserialize_ignored_any;
-        deserialize_newtype_struct(name: &'static str);
-        deserialize_tuple(len: usize);
-        deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.0.is_human_readable()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,9 +766,10 @@ mod tests {
     #[test]
     fn scope_string_and_array_give_the_same_set() {
         let mut a = Raw::default();
-        a.set("scope", Val::Str("b a  a".into())).unwrap();
+        a.try_set("scope", Val::Str("b a  a".into())).unwrap();
         let mut b = Raw::default();
-        b.set("scope", Val::Strs(vec!["a".into(), "b".into()])).unwrap();
+        b.try_set("scope", Val::Strs(vec!["a".into(), "b".into()]))
+            .unwrap();
         assert_eq!(a.scope, b.scope);
         assert_eq!(a.scope.unwrap().to_string(), "a b");
     }
@@ -549,16 +777,61 @@ mod tests {
     #[test]
     fn scope_array_elements_with_spaces_are_refused() {
         let mut r = Raw::default();
-        assert!(r.set("scope", Val::Strs(vec!["a b".into()])).is_err());
-        assert!(r.set("scope", Val::Strs(vec!["".into()])).is_err());
+        assert!(r.try_set("scope", Val::Strs(vec!["a b".into()])).is_err());
+        assert!(r.try_set("scope", Val::Strs(vec!["".into()])).is_err());
+    }
+
+    fn one_pass<C: DeserializeOwned>(json: &str) -> Result<(C, Raw<'_>), JsonError> {
+        let mut raw = Raw::default();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let c = C::deserialize(OnePass {
+            de: &mut de,
+            raw: &mut raw,
+        })?;
+        de.end()?;
+        Ok((c, raw))
     }
 
     #[test]
-    fn unit_claims_type_accepts_any_object() {
-        let v: () = de::Deserialize::deserialize(AllowUnit(&mut serde_json::Deserializer::from_slice(
-            br#"{"a":[1,{"b":null}]}"#,
-        )))
-        .unwrap();
-        let () = v;
+    fn one_pass_reads_registered_claims_for_any_claims_type() {
+        let json = r#"{"iss":"i","sub":"s","x":{"y":[1]},"exp":5.5,"aud":["a","b"]}"#;
+        let ((), raw) = one_pass::<()>(json).unwrap();
+        assert_eq!((raw.iss.as_deref(), raw.exp), (Some("i"), Some(5.5)));
+        let (v, raw) = one_pass::<serde_json::Value>(json).unwrap();
+        assert_eq!(v["x"]["y"][0], 1);
+        assert_eq!(v["sub"], "s");
+        assert_eq!(raw.aud.unwrap().len(), 2);
+        #[derive(serde::Deserialize)]
+        struct Mine {
+            sub: String,
+            exp: f64,
+        }
+        let (m, raw) = one_pass::<Mine>(json).unwrap();
+        assert_eq!((m.sub.as_str(), m.exp), ("s", 5.5));
+        assert_eq!(raw.sub.as_deref(), Some("s"));
+        let (m, _) =
+            one_pass::<std::collections::HashMap<String, serde_json::Value>>(json).unwrap();
+        assert_eq!(m.len(), 5);
+        #[derive(serde::Deserialize)]
+        struct Unit;
+        assert!(one_pass::<Unit>(json).is_ok());
+        assert!(one_pass::<Option<Mine>>(json).unwrap().0.is_some());
+        assert!(one_pass::<Vec<u8>>(json).is_err());
+        assert!(one_pass::<String>(json).is_err());
+    }
+
+    #[test]
+    fn one_pass_records_duplicates_and_wrong_types_without_stopping_c() {
+        let ((), raw) = one_pass::<()>(r#"{"a":1,"a":2}"#).unwrap();
+        assert!(matches!(raw.finish(), Err(Error::MalformedToken { .. })));
+        let (v, raw) = one_pass::<serde_json::Value>(r#"{"exp":"soon","x":1}"#).unwrap();
+        assert_eq!(v["x"], 1);
+        assert!(matches!(
+            raw.finish(),
+            Err(Error::InvalidClaims {
+                claim: Some("exp"),
+                ..
+            })
+        ));
     }
 }

@@ -160,7 +160,13 @@ mod tests {
         ] {
             assert_eq!(serde_json::from_str::<B>(json).unwrap().v, want, "{json}");
         }
-        for json in [r#"{"v":"False"}"#, r#"{"v":"1"}"#, r#"{"v":1}"#, r#"{"v":null}"#, r#"{"v":"yes"}"#] {
+        for json in [
+            r#"{"v":"False"}"#,
+            r#"{"v":"1"}"#,
+            r#"{"v":1}"#,
+            r#"{"v":null}"#,
+            r#"{"v":"yes"}"#,
+        ] {
             assert!(serde_json::from_str::<B>(json).is_err(), "{json}");
         }
     }
@@ -169,7 +175,10 @@ mod tests {
     fn option_bool_or_string_maps_null_and_absent_to_none() {
         assert_eq!(serde_json::from_str::<O>(r#"{"v":null}"#).unwrap().v, None);
         assert_eq!(serde_json::from_str::<O>(r#"{}"#).unwrap().v, None);
-        assert_eq!(serde_json::from_str::<O>(r#"{"v":"true"}"#).unwrap().v, Some(true));
+        assert_eq!(
+            serde_json::from_str::<O>(r#"{"v":"true"}"#).unwrap().v,
+            Some(true)
+        );
         assert!(serde_json::from_str::<O>(r#"{"v":"nope"}"#).is_err());
     }
 
@@ -181,7 +190,12 @@ mod tests {
             v: String,
         }
         assert_eq!(serde_json::from_str::<S>(r#"{"v":-7}"#).unwrap().v, "-7");
-        for json in [r#"{"v":1.5}"#, r#"{"v":true}"#, r#"{"v":null}"#, r#"{"v":[1]}"#] {
+        for json in [
+            r#"{"v":1.5}"#,
+            r#"{"v":true}"#,
+            r#"{"v":null}"#,
+            r#"{"v":[1]}"#,
+        ] {
             assert!(serde_json::from_str::<S>(json).is_err(), "{json}");
         }
     }

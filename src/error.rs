@@ -267,10 +267,15 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MissingToken => f.write_str("no bearer token in the request"),
-            Self::MalformedHeader => f.write_str("authorization header is not a single bearer token"),
+            Self::MalformedHeader => {
+                f.write_str("authorization header is not a single bearer token")
+            }
             Self::MalformedToken { reason } => write!(f, "malformed token: {reason}"),
             Self::TooLarge { size, limit } => {
-                write!(f, "token of {size} bytes exceeds the limit of {limit} bytes")
+                write!(
+                    f,
+                    "token of {size} bytes exceeds the limit of {limit} bytes"
+                )
             }
             Self::DisallowedAlgorithm { alg: Some(alg) } => {
                 write!(f, "algorithm {alg:?} is not allowed")
@@ -283,7 +288,12 @@ impl fmt::Display for Error {
             Self::InvalidSignature => f.write_str("signature does not verify"),
             Self::InvalidType => f.write_str("token type (typ) is not accepted"),
             Self::Expired { exp, now } => {
-                write!(f, "token expired at {} (now {})", exp.as_secs(), now.as_secs())
+                write!(
+                    f,
+                    "token expired at {} (now {})",
+                    exp.as_secs(),
+                    now.as_secs()
+                )
             }
             Self::NotYetValid { nbf, now } => write!(
                 f,
@@ -293,7 +303,9 @@ impl fmt::Display for Error {
             ),
             Self::InvalidIssuer => f.write_str("issuer is missing or not trusted"),
             Self::InvalidAudience => f.write_str("audience is missing or not accepted"),
-            Self::InvalidClaims { claim: Some(claim), .. } => {
+            Self::InvalidClaims {
+                claim: Some(claim), ..
+            } => {
                 write!(f, "claim `{claim}` is missing or has the wrong type")
             }
             Self::InvalidClaims { claim: None, .. } => {
@@ -378,7 +390,9 @@ mod tests {
     // RFC 6750 §3, first example (no error code when the request had no token).
     #[test]
     fn missing_token_challenge_matches_rfc6750_example_byte_for_byte() {
-        let v = Error::MissingToken.www_authenticate(Some("example")).unwrap();
+        let v = Error::MissingToken
+            .www_authenticate(Some("example"))
+            .unwrap();
         assert_eq!(v.as_bytes(), br#"Bearer realm="example""#);
     }
 
@@ -440,7 +454,10 @@ mod tests {
     #[test]
     fn resource_metadata_is_appended_last() {
         let v = Error::InvalidSignature
-            .challenge(Some("api"), Some("https://api.example.com/.well-known/oauth-protected-resource"))
+            .challenge(
+                Some("api"),
+                Some("https://api.example.com/.well-known/oauth-protected-resource"),
+            )
             .unwrap();
         assert!(v.to_str().unwrap().ends_with(
             r#", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#

@@ -11,9 +11,9 @@ mod validator;
 
 pub use claims::{Claims, Scopes};
 pub use error::Error;
-pub use jwks::{KeySet, SkippedKey};
 /// The signature algorithms, re-exported from `jsonwebtoken` on purpose: the
 /// same enum users of that crate already know.
 pub use jsonwebtoken::Algorithm;
+pub use jwks::{KeySet, SkippedKey};
 pub use time::UnixTime;
 pub use validator::{Validation, validate};

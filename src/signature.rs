@@ -120,7 +120,8 @@ pub(crate) fn algorithms_of(family: Family) -> impl Iterator<Item = Algorithm> {
 #[derive(Clone)]
 pub(crate) enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    /// Boxed: an HMAC key holds its precomputed pads (over 1 KiB).
+    Hmac(Box<hmac::Key>),
 }
 
 impl std::fmt::Debug for Verifier {
@@ -181,7 +182,7 @@ impl Verifier {
             Algorithm::HS512 => hmac::HMAC_SHA512,
             _ => return None,
         };
-        Some(Self::Hmac(hmac::Key::new(algorithm, secret)))
+        Some(Self::Hmac(Box::new(hmac::Key::new(algorithm, secret))))
     }
 }
 
@@ -230,7 +231,9 @@ mod tests {
         for alg in ALL {
             assert_eq!(parse_alg(name(alg)), Some(alg));
         }
-        for s in ["none", "None", "NONE", "nOnE", "rs256", "RS256 ", "ES512", "", "HS256\0"] {
+        for s in [
+            "none", "None", "NONE", "nOnE", "rs256", "RS256 ", "ES512", "", "HS256\0",
+        ] {
             assert_eq!(parse_alg(s), None, "{s:?}");
         }
     }

@@ -4,79 +4,98 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::mem::MaybeUninit;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
 use crate::Error;
 
-/// base64url without padding; rejects `=`, `+`, `/`, whitespace and
-/// non-zero trailing bits (RFC 7515 §2, RFC 4648 §3.5).
-pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(false),
-);
+/// base64url without padding (SIMD-accelerated); rejects `=`, `+`, `/`,
+/// whitespace and non-zero trailing bits (RFC 7515 §2, RFC 4648 §3.5).
+const B64: base64_simd::Base64 = base64_simd::URL_SAFE_NO_PAD;
 
 /// The largest signature we accept: RSA-8192 (1024 bytes).
 pub(crate) const MAX_SIGNATURE_LEN: usize = 1024;
 
-/// A compact JWS split into its parts, with the header decoded.
+/// A compact JWS split into its parts, header and payload decoded.
 #[derive(Debug)]
-pub(crate) struct Jws<'a> {
-    pub(crate) header: Header,
+pub(crate) struct Jws<'a, 'b> {
+    /// The decoded header JSON: in the caller's buffer when it fits.
+    pub(crate) header: Cow<'b, [u8]>,
+    /// The decoded payload, not yet parsed: JSON is read only once the
+    /// signature verified.
+    pub(crate) payload: Vec<u8>,
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`: what was signed.
     pub(crate) signing_input: &'a str,
-    /// The payload, still base64url: decoded only once the signature verified.
-    pub(crate) payload_b64: &'a str,
     pub(crate) signature_b64: &'a str,
 }
 
-/// Splits and checks the structure of a compact JWS, and decodes its header.
+/// Room on the stack for a decoded header (real headers are under 200 bytes).
+pub(crate) const HEADER_INLINE: usize = 384;
+
+/// Splits a compact JWS and decodes its header (into `header_buf` when it
+/// fits) and payload.
 ///
-/// Order: size (before anything is decoded), three segments, base64url
-/// alphabet of each segment, header JSON.
-pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Jws<'_>, Error> {
+/// Order: size (before anything is decoded), three segments, canonical
+/// base64url for header and payload (the decoder refuses any byte outside
+/// the alphabet, a stray `.` included, padding and non-zero trailing bits).
+pub(crate) fn parse<'a, 'b>(
+    token: &'a str,
+    max_bytes: usize,
+    header_buf: &'b mut [MaybeUninit<u8>],
+) -> Result<Jws<'a, 'b>, Error> {
     if token.len() > max_bytes {
         return Err(Error::TooLarge {
             size: token.len(),
             limit: max_bytes,
         });
     }
-    let mut parts = token.splitn(4, '.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Error::malformed("not three dot-separated segments"));
-    };
+    let segments = || Error::malformed("not three dot-separated segments");
+    let (signing_input, signature_b64) = token.rsplit_once('.').ok_or_else(segments)?;
+    let (header_b64, payload_b64) = signing_input.split_once('.').ok_or_else(segments)?;
     if header_b64.is_empty() || payload_b64.is_empty() {
         return Err(Error::malformed("empty segment"));
     }
-    for segment in [header_b64, payload_b64, signature_b64] {
-        if !segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(Error::malformed("segment is not base64url"));
+    // A fourth segment leaves a '.' in the payload, which is not base64url.
+    let payload = decode_b64(payload_b64).map_err(|e| {
+        if payload_b64.contains('.') {
+            segments()
+        } else {
+            e
         }
-    }
-    let header_json = decode_b64(header_b64)?;
-    let header = Header::from_json(&header_json)?;
+    })?;
+    let header = match decode_b64_into(header_b64, header_buf)? {
+        Some(header) => Cow::Borrowed(header),
+        None => Cow::Owned(decode_b64(header_b64)?),
+    };
     Ok(Jws {
         header,
-        signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
-        payload_b64,
+        payload,
+        signing_input,
         signature_b64,
     })
 }
 
 /// Strict base64url decoding of one segment.
 pub(crate) fn decode_b64(segment: &str) -> Result<Vec<u8>, Error> {
-    B64.decode(segment)
+    B64.decode_to_vec(segment)
         .map_err(|_| Error::malformed("segment is not canonical base64url"))
+}
+
+/// Strict base64url decoding into `buf`; `None` when it does not fit.
+pub(crate) fn decode_b64_into<'b>(
+    segment: &str,
+    buf: &'b mut [MaybeUninit<u8>],
+) -> Result<Option<&'b [u8]>, Error> {
+    let invalid = |_| Error::malformed("segment is not canonical base64url");
+    let len = B64.decoded_length(segment.as_bytes()).map_err(invalid)?;
+    let Some(out) = buf.get_mut(..len) else {
+        return Ok(None);
+    };
+    let out = B64
+        .decode(segment.as_bytes(), base64_simd::Out::from_uninit_slice(out))
+        .map_err(invalid)?;
+    Ok(Some(out))
 }
 
 /// The whole segment as UTF-8 (RFC 7515 §4, RFC 7519 §7.2), members that
@@ -85,18 +104,18 @@ pub(crate) fn utf8(json: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(json).map_err(|_| Error::malformed("JSON is not UTF-8"))
 }
 
-/// The JOSE header members that matter for verification; the decoded header
-/// is owned because its JSON lives in a temporary buffer.
+/// The JOSE header members that matter for verification, borrowed from the
+/// decoded header.
 #[derive(Debug, Default)]
-pub(crate) struct Header {
+pub(crate) struct Header<'a> {
     /// `alg` exactly as sent.
-    pub(crate) alg: Box<str>,
-    pub(crate) kid: Option<Box<str>>,
-    pub(crate) typ: Option<Box<str>>,
+    pub(crate) alg: Cow<'a, str>,
+    pub(crate) kid: Option<Cow<'a, str>>,
+    pub(crate) typ: Option<Cow<'a, str>>,
 }
 
-impl Header {
-    fn from_json(json: &[u8]) -> Result<Self, Error> {
+impl<'a> Header<'a> {
+    pub(crate) fn parse(json: &'a [u8]) -> Result<Self, Error> {
         let json = utf8(json)?;
         let mut de = serde_json::Deserializer::from_str(json);
         let raw = de
@@ -112,7 +131,7 @@ struct HeaderVisitor;
 
 impl<'de> Visitor<'de> for HeaderVisitor {
     // The outer Result carries JSON syntax errors, the inner one our rules.
-    type Value = Result<Header, Error>;
+    type Value = Result<Header<'de>, Error>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JOSE header object")
@@ -129,11 +148,11 @@ impl<'de> Visitor<'de> for HeaderVisitor {
             }
             match &*key.0 {
                 "alg" => match map.next_value::<Option<Str<'de>>>()? {
-                    Some(v) => alg = Some(v.0.into()),
+                    Some(v) => alg = Some(v.0),
                     None => verdict = verdict.and(Err(Error::malformed("`alg` is not a string"))),
                 },
-                "kid" => header.kid = Some(map.next_value::<Str<'de>>()?.0.into()),
-                "typ" => header.typ = Some(map.next_value::<Str<'de>>()?.0.into()),
+                "kid" => header.kid = Some(map.next_value::<Str<'de>>()?.0),
+                "typ" => header.typ = Some(map.next_value::<Str<'de>>()?.0),
                 // RFC 7515 §4.1.11: we implement no extension, so any `crit`
                 // (even an empty one, which is itself invalid) is refused.
                 "crit" => {
@@ -186,30 +205,38 @@ impl<'de> de::Deserialize<'de> for Str<'de> {
 }
 
 /// The member names of one JSON object, to refuse duplicates (RFC 7515 §5.2,
-/// RFC 7519 §4). A few members are compared in a list; past that a hash set
-/// keeps a hostile object with thousands of members linear.
+/// RFC 7519 §4). Names are kept as 64-bit FNV-1a hashes: equal names always
+/// collide, so no duplicate is missed; two distinct names colliding would
+/// make the token's own issuer's token unreadable, never another's. A few
+/// hashes are compared in place; past that a hash set keeps a hostile object
+/// with thousands of members linear.
 #[derive(Default)]
 pub(crate) struct Members {
-    few: Vec<Box<str>>,
-    many: HashSet<Box<str>>,
+    few: [u64; Self::FEW],
+    len: usize,
+    many: HashSet<u64>,
 }
 
 impl Members {
-    const FEW: usize = 24;
+    const FEW: usize = 32;
 
     /// Records `name`; `false` when it was already there.
     pub(crate) fn insert(&mut self, name: &str) -> bool {
-        if self.many.is_empty() {
-            if self.few.iter().any(|n| **n == *name) {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        if self.len < Self::FEW {
+            if self.few[..self.len].contains(&hash) {
                 return false;
             }
-            if self.few.len() < Self::FEW {
-                self.few.push(name.into());
-                return true;
-            }
-            self.many.extend(self.few.drain(..));
+            self.few[self.len] = hash;
+            self.len += 1;
+            return true;
         }
-        self.many.insert(name.into())
+        if self.many.is_empty() {
+            self.many.extend(self.few);
+        }
+        self.many.insert(hash)
     }
 }
 
@@ -218,7 +245,7 @@ mod tests {
     use super::*;
 
     fn b64(s: &str) -> String {
-        B64.encode(s)
+        B64.encode_to_string(s)
     }
 
     fn token(header: &str) -> String {
@@ -228,17 +255,20 @@ mod tests {
     #[test]
     fn splits_three_segments_and_keeps_the_signing_input() {
         let t = token(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#);
-        let jws = parse(&t, 16 * 1024).unwrap();
-        assert_eq!(&*jws.header.alg, "RS256");
-        assert_eq!(jws.header.kid.as_deref(), Some("k1"));
-        assert_eq!(jws.header.typ.as_deref(), Some("at+jwt"));
+        let mut buf = [MaybeUninit::uninit(); HEADER_INLINE];
+        let jws = parse(&t, 16 * 1024, &mut buf).unwrap();
+        let header = Header::parse(&jws.header).unwrap();
+        assert_eq!(&*header.alg, "RS256");
+        assert_eq!(header.kid.as_deref(), Some("k1"));
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(jws.payload, b"{}");
         assert_eq!(jws.signing_input, &t[..t.rfind('.').unwrap()]);
         assert_eq!(jws.signature_b64, "c2ln");
     }
 
     #[test]
     fn size_is_checked_before_anything_is_decoded() {
-        let err = parse("!!!!!", 4).unwrap_err();
+        let err = parse("!!!!!", 4, &mut []).unwrap_err();
         assert!(matches!(err, Error::TooLarge { size: 5, limit: 4 }));
     }
 
@@ -251,16 +281,24 @@ mod tests {
             format!("{h}.e30.c2ln.c2ln"),
             format!("{h}.e30.c2ln.c2ln.c2ln"),
         ] {
-            assert!(matches!(parse(&t, 1 << 20), Err(Error::MalformedToken { .. })), "{t}");
+            assert!(
+                matches!(
+                    parse(&t, 1 << 20, &mut []),
+                    Err(Error::MalformedToken { .. })
+                ),
+                "{t}"
+            );
         }
     }
 
     #[test]
     fn escaped_header_strings_are_decoded() {
         let t = token(r#"{"alg":"RS\u0032\u00356","kid":"a\/b"}"#);
-        let jws = parse(&t, 1 << 20).unwrap();
-        assert_eq!(&*jws.header.alg, "RS256");
-        assert_eq!(jws.header.kid.as_deref(), Some("a/b"));
+        let mut buf = [MaybeUninit::uninit(); HEADER_INLINE];
+        let jws = parse(&t, 1 << 20, &mut buf).unwrap();
+        let header = Header::parse(&jws.header).unwrap();
+        assert_eq!(&*header.alg, "RS256");
+        assert_eq!(header.kid.as_deref(), Some("a/b"));
     }
 
     #[test]
@@ -269,6 +307,7 @@ mod tests {
         for i in 0..100 {
             assert!(m.insert(&format!("k{i}")));
         }
+        assert!(!m.insert("k40"));
         assert!(!m.insert("k3"));
         assert!(!m.insert("k99"));
     }

@@ -1,14 +1,14 @@
 //! [`Validation`] (the rules) and [`validate`] (the pure core).
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde::de::DeserializeOwned;
 
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
-use crate::token::{self, B64, MAX_SIGNATURE_LEN};
+use crate::token::{self, MAX_SIGNATURE_LEN};
 use crate::{Algorithm, Claims, Error, KeySet, Scopes};
 
 /// The rules a token must meet.
@@ -207,7 +207,7 @@ fn check_typ(typ: Option<&str>, required: Option<&str>) -> Result<(), Error> {
 ///    scopes ([`Error::InsufficientScope`]);
 /// 10. your type `C` ([`Error::InvalidClaims`]).
 ///
-/// The payload is not parsed until the signature has verified.
+/// The payload's JSON is not read until the signature has verified.
 ///
 /// # Errors
 ///
@@ -237,26 +237,24 @@ pub fn validate<C: DeserializeOwned>(
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
-    let jws = token::parse(token, rules.max_token_bytes)?;
-    let alg = signature::parse_alg(&jws.header.alg);
+    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
+    let jws = token::parse(token, rules.max_token_bytes, &mut header_buf)?;
+    let header = token::Header::parse(&jws.header)?;
+    let alg = signature::parse_alg(&header.alg);
     let alg = match alg {
         Some(alg) if rules.algorithms.contains(alg) => alg,
         _ => return Err(Error::DisallowedAlgorithm { alg }),
     };
-    let verifier = keys.select(jws.header.kid.as_deref(), alg)?;
-    let mut signature = [0u8; MAX_SIGNATURE_LEN];
-    if jws.signature_b64.len() > MAX_SIGNATURE_LEN / 3 * 4 + 4 {
+    let verifier = keys.select(header.kid.as_deref(), alg)?;
+    let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
+    let signature = token::decode_b64_into(jws.signature_b64, &mut buf)
+        .map_err(|_| Error::malformed("signature is not canonical base64url"))?
+        .ok_or(Error::InvalidSignature)?;
+    if !verifier.verify(jws.signing_input.as_bytes(), signature) {
         return Err(Error::InvalidSignature);
     }
-    let len = B64
-        .decode_slice(jws.signature_b64, &mut signature)
-        .map_err(|_| Error::malformed("signature is not canonical base64url"))?;
-    if !verifier.verify(jws.signing_input.as_bytes(), &signature[..len]) {
-        return Err(Error::InvalidSignature);
-    }
-    check_typ(jws.header.typ.as_deref(), rules.require_typ.as_deref())?;
-    let payload = token::decode_b64(jws.payload_b64)?;
-    crate::claims::check(&payload, rules, now)
+    check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
+    crate::claims::check(&jws.payload, rules, now)
 }
 
 #[cfg(test)]
@@ -279,7 +277,9 @@ mod tests {
 
     #[test]
     fn require_scopes_accumulates_and_is_joined_once() {
-        let rules = Validation::new().require_scopes(["b", "a"]).require_scopes(["a", "c"]);
+        let rules = Validation::new()
+            .require_scopes(["b", "a"])
+            .require_scopes(["a", "c"]);
         assert_eq!(&*rules.required_scopes_text, "a b c");
     }
 }

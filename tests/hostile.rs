@@ -15,7 +15,11 @@ fn check(token: &str, keys: &KeySet, rules: &Validation) -> Result<Claims, Error
 macro_rules! assert_err {
     ($result:expr, $pat:pat) => {{
         let result = $result;
-        assert!(matches!(result, Err($pat)), "got {:?}", result.map(|_| "accepted"));
+        assert!(
+            matches!(result, Err($pat)),
+            "got {:?}",
+            result.map(|_| "accepted")
+        );
     }};
 }
 
@@ -27,7 +31,17 @@ fn header_payload_sig(token: &str) -> (&str, &str, &str) {
 #[test]
 fn a_good_token_of_every_algorithm_is_accepted() {
     for (key, algs) in [
-        (rsa2048(), vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256, Algorithm::PS384, Algorithm::PS512]),
+        (
+            rsa2048(),
+            vec![
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+            ],
+        ),
         (rsa4096(), vec![Algorithm::RS256, Algorithm::PS512]),
         (p256(), vec![Algorithm::ES256]),
         (p384(), vec![Algorithm::ES384]),
@@ -44,7 +58,10 @@ fn a_good_token_of_every_algorithm_is_accepted() {
     let keys = hmac.key_set("k1");
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
         let token = sign_with(&hmac, alg, Some("k1"), json!({}), &claims());
-        assert!(check(&token, &keys, &rules().algorithms([alg])).is_ok(), "{alg:?}");
+        assert!(
+            check(&token, &keys, &rules().algorithms([alg])).is_ok(),
+            "{alg:?}"
+        );
     }
 }
 
@@ -58,7 +75,10 @@ fn alg_none_in_any_spelling_is_refused_even_when_unsigned() {
         let header = json!({"alg": alg, "kid": "k1"}).to_string();
         for sig in ["", "c2ln"] {
             let token = format!("{}.{}.{sig}", b64(&header), b64(claims().to_string()));
-            assert_err!(check(&token, &keys, &rules()), Error::DisallowedAlgorithm { alg: None });
+            assert_err!(
+                check(&token, &keys, &rules()),
+                Error::DisallowedAlgorithm { alg: None }
+            );
         }
     }
 }
@@ -75,10 +95,21 @@ fn hs256_signed_with_the_rsa_public_key_is_refused_in_every_form() {
     let from_pem = KeySet::new().with_pem(Some("k1"), &pem).unwrap();
     let from_jwk = key.key_set("k1");
     for secret in [pem.as_bytes(), &der[..], jwk.as_bytes()] {
-        let forged = sign_with(&TestKey::Hmac(secret.to_vec()), Algorithm::HS256, Some("k1"), json!({}), &claims());
+        let forged = sign_with(
+            &TestKey::Hmac(secret.to_vec()),
+            Algorithm::HS256,
+            Some("k1"),
+            json!({}),
+            &claims(),
+        );
         for keys in [&from_pem, &from_jwk] {
             // Default allow-list: HS256 is not in it.
-            assert_err!(check(&forged, keys, &rules()), Error::DisallowedAlgorithm { alg: Some(Algorithm::HS256) });
+            assert_err!(
+                check(&forged, keys, &rules()),
+                Error::DisallowedAlgorithm {
+                    alg: Some(Algorithm::HS256)
+                }
+            );
             // Even allowed explicitly, an RSA key never serves HS256.
             let lax = rules().algorithms([Algorithm::HS256, Algorithm::RS256]);
             assert_err!(check(&forged, keys, &lax), Error::UnknownKey { .. });
@@ -91,13 +122,22 @@ fn alg_outside_the_allow_list_is_refused() {
     let key = p256();
     let token = sign(&key, &claims());
     assert_err!(
-        check(&token, &key.key_set("k1"), &rules().algorithms([Algorithm::RS256])),
-        Error::DisallowedAlgorithm { alg: Some(Algorithm::ES256) }
+        check(
+            &token,
+            &key.key_set("k1"),
+            &rules().algorithms([Algorithm::RS256])
+        ),
+        Error::DisallowedAlgorithm {
+            alg: Some(Algorithm::ES256)
+        }
     );
     for alg in ["ES512", "RS1", "HS1", "rs256", "RS256 ", "", "A128KW"] {
         let header = json!({"alg": alg}).to_string();
         let token = format!("{}.{}.c2ln", b64(header), b64(claims().to_string()));
-        assert_err!(check(&token, &key.key_set("k1"), &rules()), Error::DisallowedAlgorithm { alg: None });
+        assert_err!(
+            check(&token, &key.key_set("k1"), &rules()),
+            Error::DisallowedAlgorithm { alg: None }
+        );
     }
 }
 
@@ -123,7 +163,12 @@ fn keys_with(jwk: Value) -> KeySet {
 fn jwk_for_encryption_or_without_verify_is_skipped() {
     let key = p256();
     let token = sign(&key, &claims());
-    for patch in [json!({"use": "enc"}), json!({"key_ops": ["encrypt"]}), json!({"key_ops": []}), json!({"use": 1})] {
+    for patch in [
+        json!({"use": "enc"}),
+        json!({"key_ops": ["encrypt"]}),
+        json!({"key_ops": []}),
+        json!({"use": 1}),
+    ] {
         let mut jwk = key.jwk("k1");
         for (k, v) in patch.as_object().unwrap() {
             jwk[k] = v.clone();
@@ -143,17 +188,39 @@ fn unknown_absent_and_injected_kids_find_no_key() {
     let key = rsa2048();
     let keys = key.key_set("k1");
     let long = "k".repeat(10_000);
-    for kid in ["k2", "K1", "k1 ", "../../../../etc/passwd", "k1\0", "\0", "", &long, "' OR 1=1 --", "k1\u{200b}"] {
+    for kid in [
+        "k2",
+        "K1",
+        "k1 ",
+        "../../../../etc/passwd",
+        "k1\0",
+        "\0",
+        "",
+        &long,
+        "' OR 1=1 --",
+        "k1\u{200b}",
+    ] {
         let token = sign_with(&key, Algorithm::RS256, Some(kid), json!({}), &claims());
         let err = check(&token, &keys, &rules()).unwrap_err();
-        let Error::UnknownKey { kid: Some(reported) } = &err else { panic!("{err:?}") };
-        assert!(reported.chars().count() <= 64, "the error carries a bounded kid");
+        let Error::UnknownKey {
+            kid: Some(reported),
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert!(
+            reported.chars().count() <= 64,
+            "the error carries a bounded kid"
+        );
     }
     // No kid: the single usable key serves; with two keys it is ambiguous.
     let no_kid = sign_with(&key, Algorithm::RS256, None, json!({}), &claims());
     assert!(check(&no_kid, &keys, &rules()).is_ok());
     let two = KeySet::from_jwks(&json!({"keys": [key.jwk("k1"), rsa4096().jwk("k2")]})).unwrap();
-    assert_err!(check(&no_kid, &two, &rules()), Error::UnknownKey { kid: None });
+    assert_err!(
+        check(&no_kid, &two, &rules()),
+        Error::UnknownKey { kid: None }
+    );
     // Two keys with the same kid are ambiguous, never tried one after another.
     let dup = KeySet::from_jwks(&json!({"keys": [rsa4096().jwk("k1"), key.jwk("k1")]})).unwrap();
     let with_kid = sign(&key, &claims());
@@ -167,18 +234,47 @@ fn keys_embedded_in_the_header_are_never_trusted() {
     let attacker = p256();
     let attacker_rsa = rsa4096();
     for (signer, alg, extra) in [
-        (&attacker, Algorithm::ES256, json!({"jwk": attacker.jwk("k1")})),
-        (&attacker_rsa, Algorithm::RS256, json!({"jwk": attacker_rsa.jwk("k1")})),
-        (&attacker_rsa, Algorithm::RS256, json!({"jku": "https://evil.example/jwks.json"})),
-        (&attacker_rsa, Algorithm::RS256, json!({"x5u": "https://evil.example/cert.pem"})),
-        (&attacker_rsa, Algorithm::RS256, json!({"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]})),
+        (
+            &attacker,
+            Algorithm::ES256,
+            json!({"jwk": attacker.jwk("k1")}),
+        ),
+        (
+            &attacker_rsa,
+            Algorithm::RS256,
+            json!({"jwk": attacker_rsa.jwk("k1")}),
+        ),
+        (
+            &attacker_rsa,
+            Algorithm::RS256,
+            json!({"jku": "https://evil.example/jwks.json"}),
+        ),
+        (
+            &attacker_rsa,
+            Algorithm::RS256,
+            json!({"x5u": "https://evil.example/cert.pem"}),
+        ),
+        (
+            &attacker_rsa,
+            Algorithm::RS256,
+            json!({"x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"]}),
+        ),
     ] {
         let token = sign_with(signer, alg, Some("k1"), extra.clone(), &claims());
         let got = check(&token, &keys, &rules());
-        assert!(matches!(got, Err(Error::UnknownKey { .. } | Error::InvalidSignature)), "{extra}: {got:?}");
+        assert!(
+            matches!(got, Err(Error::UnknownKey { .. } | Error::InvalidSignature)),
+            "{extra}: {got:?}"
+        );
     }
     // The header members themselves are harmless on a genuine token.
-    let genuine = sign_with(&real, Algorithm::RS256, Some("k1"), json!({"x5t": "abc", "jku": "https://x"}), &claims());
+    let genuine = sign_with(
+        &real,
+        Algorithm::RS256,
+        Some("k1"),
+        json!({"x5t": "abc", "jku": "https://x"}),
+        &claims(),
+    );
     assert!(check(&genuine, &keys, &rules()).is_ok());
 }
 
@@ -191,7 +287,7 @@ fn weak_rsa_keys_are_skipped() {
     e1["e"] = json!("AQ");
     let mut e_even = strong.clone();
     e_even["e"] = json!("AQAC");
-    let mut tiny = strong.clone();
+    let mut tiny = strong;
     tiny["n"] = json!(b64([0xffu8; 128]));
     for jwk in [e1, e_even, tiny] {
         let keys = keys_with(jwk.clone());
@@ -212,7 +308,10 @@ fn hmac_keys_shorter_than_their_hash_are_skipped() {
     let hs256 = sign_with(&mid, Algorithm::HS256, Some("k1"), json!({}), &claims());
     let hs512 = sign_with(&mid, Algorithm::HS512, Some("k1"), json!({}), &claims());
     assert!(check(&hs256, &keys, &rules().algorithms([Algorithm::HS256])).is_ok());
-    assert_err!(check(&hs512, &keys, &rules().algorithms([Algorithm::HS512])), Error::UnknownKey { .. });
+    assert_err!(
+        check(&hs512, &keys, &rules().algorithms([Algorithm::HS512])),
+        Error::UnknownKey { .. }
+    );
 }
 
 #[test]
@@ -220,7 +319,8 @@ fn ec_point_off_the_curve_is_skipped() {
     let key = p256();
     let mut jwk = key.jwk("k1");
     let y = jwk["y"].as_str().unwrap().to_owned();
-    let mut bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, y).unwrap();
+    let mut bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, y).unwrap();
     bytes[31] ^= 1;
     jwk["y"] = json!(b64(bytes));
     assert!(keys_with(jwk).is_empty());
@@ -260,7 +360,14 @@ fn ecdsa_zero_signature_is_refused_cve_2022_21449() {
     let p384 = p384();
     let token = sign(&p384, &claims());
     let (h, p, _) = header_payload_sig(&token);
-    assert_err!(check(&format!("{h}.{p}.{}", b64([0u8; 96])), &p384.key_set("k1"), &rules()), Error::InvalidSignature);
+    assert_err!(
+        check(
+            &format!("{h}.{p}.{}", b64([0u8; 96])),
+            &p384.key_set("k1"),
+            &rules()
+        ),
+        Error::InvalidSignature
+    );
 }
 
 /// n of P-256.
@@ -274,7 +381,12 @@ fn sub_be(a: &[u8; 32], b: &[u8]) -> Vec<u8> {
     let mut borrow = 0i16;
     for i in (0..32).rev() {
         let mut d = a[i] as i16 - b[i] as i16 - borrow;
-        borrow = if d < 0 { d += 256; 1 } else { 0 };
+        borrow = if d < 0 {
+            d += 256;
+            1
+        } else {
+            0
+        };
         out[i] = d as u8;
     }
     out
@@ -298,13 +410,22 @@ fn der_encoded_padded_and_malleated_ecdsa_signatures() {
     };
     let body = [int(r), int(s_)].concat();
     let der = [vec![0x30, body.len() as u8], body].concat();
-    assert_err!(check(&format!("{h}.{p}.{}", b64(&der)), &keys, &rules()), Error::InvalidSignature);
+    assert_err!(
+        check(&format!("{h}.{p}.{}", b64(&der)), &keys, &rules()),
+        Error::InvalidSignature
+    );
     // r and s each padded to 33 bytes.
     let padded = [&[0u8][..], r, &[0u8], s_].concat();
-    assert_err!(check(&format!("{h}.{p}.{}", b64(&padded)), &keys, &rules()), Error::InvalidSignature);
+    assert_err!(
+        check(&format!("{h}.{p}.{}", b64(&padded)), &keys, &rules()),
+        Error::InvalidSignature
+    );
     // r and s swapped.
     let swapped = [s_, r].concat();
-    assert_err!(check(&format!("{h}.{p}.{}", b64(&swapped)), &keys, &rules()), Error::InvalidSignature);
+    assert_err!(
+        check(&format!("{h}.{p}.{}", b64(&swapped)), &keys, &rules()),
+        Error::InvalidSignature
+    );
     // (r, n - s) is the same signature to plain ECDSA (not a forgery: the
     // claims are the ones the key signed); it must verify to the same claims.
     let high_s = [r, &sub_be(&P256_N, s_)].concat();
@@ -313,7 +434,14 @@ fn der_encoded_padded_and_malleated_ecdsa_signatures() {
     let b = check(&malleated, &keys, &rules()).unwrap();
     assert_eq!((a.subject(), a.expires_at()), (b.subject(), b.expires_at()));
     // (r, s + n) does not fit in 32 bytes: refused.
-    assert_err!(check(&format!("{h}.{p}.{}", b64([r, &[0xff; 32][..]].concat())), &keys, &rules()), Error::InvalidSignature);
+    assert_err!(
+        check(
+            &format!("{h}.{p}.{}", b64([r, &[0xff; 32][..]].concat())),
+            &keys,
+            &rules()
+        ),
+        Error::InvalidSignature
+    );
 }
 
 #[test]
@@ -324,22 +452,35 @@ fn stripped_truncated_and_bit_flipped_signatures_are_refused() {
         let token = sign(&key, &claims());
         assert!(check(&token, &keys, &rules).is_ok());
         let (h, p, s) = header_payload_sig(&token);
-        assert_err!(check(&format!("{h}.{p}."), &keys, &rules), Error::InvalidSignature);
+        assert_err!(
+            check(&format!("{h}.{p}."), &keys, &rules),
+            Error::InvalidSignature
+        );
         let aligned = s.len() / 4 * 4 - 4;
-        assert_err!(check(&format!("{h}.{p}.{}", &s[..aligned]), &keys, &rules), Error::InvalidSignature);
+        assert_err!(
+            check(&format!("{h}.{p}.{}", &s[..aligned]), &keys, &rules),
+            Error::InvalidSignature
+        );
         assert_err!(
             check(&format!("{h}.{p}.{}", &s[..s.len() - 1]), &keys, &rules),
             Error::InvalidSignature | Error::MalformedToken { .. }
         );
-        let raw = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s).unwrap();
+        let raw =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s).unwrap();
         for bit in [0, 7, raw.len() * 8 / 2, raw.len() * 8 - 1] {
             let mut flipped = raw.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
-            assert_err!(check(&format!("{h}.{p}.{}", b64(&flipped)), &keys, &rules), Error::InvalidSignature);
+            assert_err!(
+                check(&format!("{h}.{p}.{}", b64(&flipped)), &keys, &rules),
+                Error::InvalidSignature
+            );
         }
         // A payload changed after signing.
         let other = b64(claims_with(json!({"sub": "admin"})).to_string());
-        assert_err!(check(&format!("{h}.{other}.{s}"), &keys, &rules), Error::InvalidSignature);
+        assert_err!(
+            check(&format!("{h}.{other}.{s}"), &keys, &rules),
+            Error::InvalidSignature
+        );
         // An oversized signature is refused without work.
         let huge = format!("{h}.{p}.{}", "A".repeat(4000));
         assert_err!(check(&huge, &keys, &rules), Error::InvalidSignature);
@@ -354,7 +495,15 @@ fn segment_counts_other_than_three_are_malformed() {
     let keys = key.key_set("k1");
     let token = sign(&key, &claims());
     let (h, p, s) = header_payload_sig(&token);
-    for t in [h.to_owned(), format!("{h}.{p}"), format!("{h}.{p}.{s}.{s}"), format!("{h}.{p}.{s}.{s}.{s}"), String::new(), "..".to_owned(), format!(".{p}.{s}")] {
+    for t in [
+        h.to_owned(),
+        format!("{h}.{p}"),
+        format!("{h}.{p}.{s}.{s}"),
+        format!("{h}.{p}.{s}.{s}.{s}"),
+        String::new(),
+        "..".to_owned(),
+        format!(".{p}.{s}"),
+    ] {
         assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
     }
 }
@@ -393,9 +542,21 @@ fn non_object_and_duplicate_member_json_is_malformed() {
     let keys = key.key_set("k1");
     let good_header = br#"{"alg":"RS256","kid":"k1"}"#;
     let good_payload = claims().to_string();
-    for header in [&b"[]"[..], b"\"RS256\"", b"42", b"null", br#"{"alg":"RS256","kid":"k1","alg":"RS256"}"#, br#"{"alg":"RS256","kid":"k1","x":1,"x":2}"#, br#"{"alg":"RS256"} {}"#, b"{\"alg\":\"RS256\",}"] {
+    for header in [
+        &b"[]"[..],
+        b"\"RS256\"",
+        b"42",
+        b"null",
+        br#"{"alg":"RS256","kid":"k1","alg":"RS256"}"#,
+        br#"{"alg":"RS256","kid":"k1","x":1,"x":2}"#,
+        br#"{"alg":"RS256"} {}"#,
+        b"{\"alg\":\"RS256\",}",
+    ] {
         let t = sign_raw(&key, Algorithm::RS256, header, good_payload.as_bytes());
-        assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. } | Error::DisallowedAlgorithm { .. });
+        assert_err!(
+            check(&t, &keys, &rules()),
+            Error::MalformedToken { .. } | Error::DisallowedAlgorithm { .. }
+        );
     }
     let c = good_payload.trim_end_matches('}');
     for payload in [
@@ -416,11 +577,23 @@ fn non_object_and_duplicate_member_json_is_malformed() {
 fn crit_and_unencoded_payload_headers_are_malformed() {
     let key = rsa2048();
     let keys = key.key_set("k1");
-    for extra in [json!({"crit": ["exp"], "exp": 1}), json!({"crit": []}), json!({"crit": ["b64"], "b64": false}), json!({"b64": false}), json!({"b64": "false"})] {
+    for extra in [
+        json!({"crit": ["exp"], "exp": 1}),
+        json!({"crit": []}),
+        json!({"crit": ["b64"], "b64": false}),
+        json!({"b64": false}),
+        json!({"b64": "false"}),
+    ] {
         let t = sign_with(&key, Algorithm::RS256, Some("k1"), extra.clone(), &claims());
         assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
     }
-    let t = sign_with(&key, Algorithm::RS256, Some("k1"), json!({"b64": true}), &claims());
+    let t = sign_with(
+        &key,
+        Algorithm::RS256,
+        Some("k1"),
+        json!({"b64": true}),
+        &claims(),
+    );
     assert!(check(&t, &keys, &rules()).is_ok());
 }
 
@@ -432,7 +605,13 @@ fn one_mebibyte_tokens_are_refused_before_decoding() {
     let token = sign(&key, &big);
     assert_err!(check(&token, &keys, &rules()), Error::TooLarge { .. });
     let junk = "A".repeat(1 << 20);
-    assert_err!(check(&junk, &keys, &rules()), Error::TooLarge { size: 1_048_576, limit: 16_384 });
+    assert_err!(
+        check(&junk, &keys, &rules()),
+        Error::TooLarge {
+            size: 1_048_576,
+            limit: 16_384
+        }
+    );
     // With the limit raised, the same token is processed fully.
     let roomy = rules().max_token_bytes(4 << 20);
     assert!(check(&token, &keys, &roomy).is_ok());
@@ -448,20 +627,46 @@ fn deep_nesting_does_not_overflow_the_stack() {
     let c = c.trim_end_matches('}');
     // Members nobody reads are skipped without recursion: valid JSON, accepted.
     let header = format!(r#"{{"alg":"RS256","kid":"k1","x":{deep}}}"#);
-    let t = sign_raw(&key, Algorithm::RS256, header.as_bytes(), claims().to_string().as_bytes());
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        header.as_bytes(),
+        claims().to_string().as_bytes(),
+    );
     assert!(check(&t, &keys, &roomy).is_ok());
     let payload = format!(r#"{c},"x":{deep}}}"#);
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, payload.as_bytes());
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        payload.as_bytes(),
+    );
     assert!(check(&t, &keys, &roomy).is_ok());
     // Read into a claims type, nesting past serde_json's limit (128) is refused.
-    assert_err!(jwt_gate::validate::<Value>(&t, &keys, &roomy, now()), Error::InvalidClaims { claim: None, .. });
+    assert_err!(
+        jwt_gate::validate::<Value>(&t, &keys, &roomy, now()),
+        Error::InvalidClaims { claim: None, .. }
+    );
     let objects = format!("{}1{}", r#"{"a":"#.repeat(100_000), "}".repeat(100_000));
     let payload = format!(r#"{c},"x":{objects}}}"#);
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, payload.as_bytes());
-    assert_err!(jwt_gate::validate::<Value>(&t, &keys, &roomy, now()), Error::InvalidClaims { claim: None, .. });
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        payload.as_bytes(),
+    );
+    assert_err!(
+        jwt_gate::validate::<Value>(&t, &keys, &roomy, now()),
+        Error::InvalidClaims { claim: None, .. }
+    );
     // A registered claim nested deeply is refused by type, not recursion.
     let payload = format!(r#"{c},"aud":{deep}}}"#);
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, payload.as_bytes());
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        payload.as_bytes(),
+    );
     assert!(check(&t, &keys, &roomy).is_err());
     // Unbalanced nesting is malformed.
     let header = format!(r#"{{"alg":"RS256","x":{}}}"#, "[".repeat(100_000));
@@ -473,20 +678,47 @@ fn deep_nesting_does_not_overflow_the_stack() {
 fn invalid_utf8_is_malformed() {
     let key = rsa2048();
     let keys = key.key_set("k1");
-    let t = sign_raw(&key, Algorithm::RS256, b"{\"alg\":\"RS256\",\"kid\":\"k\xff\"}", claims().to_string().as_bytes());
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        b"{\"alg\":\"RS256\",\"kid\":\"k\xff\"}",
+        claims().to_string().as_bytes(),
+    );
     assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
     let c = claims().to_string();
     let mut payload = c.trim_end_matches('}').as_bytes().to_vec();
     payload.extend_from_slice(b",\"name\":\"\xc3\x28\"}");
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, &payload);
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        &payload,
+    );
     assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
     // A lone surrogate escape is valid UTF-8 bytes but no string: refused
     // where a claims type reads it.
     let payload = format!(r#"{},"name":"\ud800"}}"#, c.trim_end_matches('}'));
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, payload.as_bytes());
-    assert_err!(jwt_gate::validate::<Value>(&t, &keys, &rules(), now()), Error::InvalidClaims { .. });
-    let payload = format!(r#"{},"sub":"\ud800"}}"#, c.trim_end_matches(['}']).replace("\"sub\":\"user-1234\",", ""));
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, payload.as_bytes());
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        payload.as_bytes(),
+    );
+    assert_err!(
+        jwt_gate::validate::<Value>(&t, &keys, &rules(), now()),
+        Error::InvalidClaims { .. }
+    );
+    let payload = format!(
+        r#"{},"sub":"\ud800"}}"#,
+        c.trim_end_matches(['}'])
+            .replace("\"sub\":\"user-1234\",", "")
+    );
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        payload.as_bytes(),
+    );
     assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
 }
 
@@ -496,22 +728,62 @@ fn invalid_utf8_is_malformed() {
 fn typ_naming_another_kind_of_jwt_is_refused() {
     let key = rsa2048();
     let keys = key.key_set("k1");
-    for typ in ["dpop+jwt", "logout+jwt", "secevent+jwt", "application/okta-internal-at+jwt", "id_token+jwt", "text/plain"] {
-        let t = sign_with(&key, Algorithm::RS256, Some("k1"), json!({"typ": typ}), &claims());
+    for typ in [
+        "dpop+jwt",
+        "logout+jwt",
+        "secevent+jwt",
+        "application/okta-internal-at+jwt",
+        "id_token+jwt",
+        "text/plain",
+    ] {
+        let t = sign_with(
+            &key,
+            Algorithm::RS256,
+            Some("k1"),
+            json!({"typ": typ}),
+            &claims(),
+        );
         assert_err!(check(&t, &keys, &rules()), Error::InvalidType);
     }
-    for typ in ["JWT", "jwt", "at+jwt", "application/at+jwt", "AT+JWT", "JOSE"] {
-        let t = sign_with(&key, Algorithm::RS256, Some("k1"), json!({"typ": typ}), &claims());
+    for typ in [
+        "JWT",
+        "jwt",
+        "at+jwt",
+        "application/at+jwt",
+        "AT+JWT",
+        "JOSE",
+    ] {
+        let t = sign_with(
+            &key,
+            Algorithm::RS256,
+            Some("k1"),
+            json!({"typ": typ}),
+            &claims(),
+        );
         assert!(check(&t, &keys, &rules()).is_ok(), "{typ}");
     }
     let strict = rules().require_typ("at+jwt");
-    for (typ, ok) in [(Some("at+jwt"), true), (Some("application/at+jwt"), true), (Some("JWT"), false), (None, false)] {
+    for (typ, ok) in [
+        (Some("at+jwt"), true),
+        (Some("application/at+jwt"), true),
+        (Some("JWT"), false),
+        (None, false),
+    ] {
         let extra = typ.map_or(json!({}), |t| json!({"typ": t}));
         let t = sign_with(&key, Algorithm::RS256, Some("k1"), extra, &claims());
         assert_eq!(check(&t, &keys, &strict).is_ok(), ok, "{typ:?}");
     }
-    let wrong_type = sign_with(&key, Algorithm::RS256, Some("k1"), json!({"typ": 1}), &claims());
-    assert_err!(check(&wrong_type, &keys, &rules()), Error::MalformedToken { .. });
+    let wrong_type = sign_with(
+        &key,
+        Algorithm::RS256,
+        Some("k1"),
+        json!({"typ": 1}),
+        &claims(),
+    );
+    assert_err!(
+        check(&wrong_type, &keys, &rules()),
+        Error::MalformedToken { .. }
+    );
 }
 
 // ---- claims ----
@@ -540,11 +812,22 @@ fn issuer_look_alikes_are_refused() {
     }
     let t = sign(&key, &claims_with(json!({"iss": null})));
     assert_err!(check(&t, &keys, &rules()), Error::InvalidIssuer);
-    for iss in [json!(["https://issuer.example.com/"]), json!(1), json!(null), json!({"a": 1})] {
+    for iss in [
+        json!(["https://issuer.example.com/"]),
+        json!(1),
+        json!(null),
+        json!({"a": 1}),
+    ] {
         let mut c = claims();
         c["iss"] = iss.clone();
         let t = sign(&key, &c);
-        assert_err!(check(&t, &keys, &rules()), Error::InvalidClaims { claim: Some("iss"), .. });
+        assert_err!(
+            check(&t, &keys, &rules()),
+            Error::InvalidClaims {
+                claim: Some("iss"),
+                ..
+            }
+        );
     }
 }
 
@@ -568,16 +851,38 @@ fn audience_look_alikes_are_refused_and_any_of_matches() {
     }
     let t = sign(&key, &claims_with(json!({"aud": null})));
     assert_err!(check(&t, &keys, &rules()), Error::InvalidAudience);
-    for aud in [json!(42), json!(true), json!(["api://orders", 1]), json!({"aud": "api://orders"})] {
+    for aud in [
+        json!(42),
+        json!(true),
+        json!(["api://orders", 1]),
+        json!({"aud": "api://orders"}),
+    ] {
         let t = sign(&key, &claims_with(json!({"aud": aud.clone()})));
-        assert_err!(check(&t, &keys, &rules()), Error::InvalidClaims { claim: Some("aud"), .. });
+        assert_err!(
+            check(&t, &keys, &rules()),
+            Error::InvalidClaims {
+                claim: Some("aud"),
+                ..
+            }
+        );
     }
-    let t = sign(&key, &claims_with(json!({"aud": ["other", "api://orders"]})));
-    assert_eq!(check(&t, &keys, &rules()).unwrap().audiences(), ["other", "api://orders"]);
-    let any_of = Validation::new().issuer(ISSUER).audiences(["api://x", "api://orders"]);
+    let t = sign(
+        &key,
+        &claims_with(json!({"aud": ["other", "api://orders"]})),
+    );
+    assert_eq!(
+        check(&t, &keys, &rules()).unwrap().audiences(),
+        ["other", "api://orders"]
+    );
+    let any_of = Validation::new()
+        .issuer(ISSUER)
+        .audiences(["api://x", "api://orders"]);
     assert!(check(&sign(&key, &claims()), &keys, &any_of).is_ok());
     // No audience configured rejects every token (RFC 9068 §4).
-    assert_err!(check(&sign(&key, &claims()), &keys, &Validation::new()), Error::InvalidAudience);
+    assert_err!(
+        check(&sign(&key, &claims()), &keys, &Validation::new()),
+        Error::InvalidAudience
+    );
 }
 
 #[test]
@@ -599,21 +904,45 @@ fn scope_look_alikes_are_refused_and_all_are_required() {
     ] {
         let t = sign(&key, &claims_with(json!({"scope": scope.clone()})));
         let err = check(&t, &keys, &need).unwrap_err();
-        let Error::InsufficientScope { required } = &err else { panic!("{scope}: {err:?}") };
+        let Error::InsufficientScope { required } = &err else {
+            panic!("{scope}: {err:?}")
+        };
         assert_eq!(&**required, "orders.read orders.write");
     }
-    for scope in [json!(["orders.read orders.write"]), json!(["orders.read", ""]), json!(42), json!(["orders.read", 1]), json!({"s": 1})] {
+    for scope in [
+        json!(["orders.read orders.write"]),
+        json!(["orders.read", ""]),
+        json!(42),
+        json!(["orders.read", 1]),
+        json!({"s": 1}),
+    ] {
         let t = sign(&key, &claims_with(json!({"scope": scope.clone()})));
-        assert_err!(check(&t, &keys, &need), Error::InvalidClaims { claim: Some("scope"), .. });
+        assert_err!(
+            check(&t, &keys, &need),
+            Error::InvalidClaims {
+                claim: Some("scope"),
+                ..
+            }
+        );
     }
-    for scope in [json!("orders.write  orders.read"), json!(["orders.write", "orders.read"]), json!("a orders.read b orders.write")] {
+    for scope in [
+        json!("orders.write  orders.read"),
+        json!(["orders.write", "orders.read"]),
+        json!("a orders.read b orders.write"),
+    ] {
         let t = sign(&key, &claims_with(json!({"scope": scope.clone()})));
         assert!(check(&t, &keys, &need).is_ok(), "{scope}");
     }
     // `scp` is read when `scope` is absent, and ignored when it is present.
-    let t = sign(&key, &claims_with(json!({"scope": null, "scp": ["orders.read", "orders.write"]})));
+    let t = sign(
+        &key,
+        &claims_with(json!({"scope": null, "scp": ["orders.read", "orders.write"]})),
+    );
     assert!(check(&t, &keys, &need).is_ok());
-    let t = sign(&key, &claims_with(json!({"scope": "orders.read", "scp": ["orders.read", "orders.write"]})));
+    let t = sign(
+        &key,
+        &claims_with(json!({"scope": "orders.read", "scp": ["orders.read", "orders.write"]})),
+    );
     assert_err!(check(&t, &keys, &need), Error::InsufficientScope { .. });
 }
 
@@ -622,33 +951,79 @@ fn exp_must_be_a_number() {
     let key = rsa2048();
     let keys = key.key_set("k1");
     let t = sign(&key, &claims_with(json!({"exp": null})));
-    assert_err!(check(&t, &keys, &rules()), Error::InvalidClaims { claim: Some("exp"), .. });
-    for exp in [json!("1767229200"), json!(true), json!([1767229200]), json!({"v": 1})] {
+    assert_err!(
+        check(&t, &keys, &rules()),
+        Error::InvalidClaims {
+            claim: Some("exp"),
+            ..
+        }
+    );
+    for exp in [
+        json!("1767229200"),
+        json!(true),
+        json!([1767229200]),
+        json!({"v": 1}),
+    ] {
         let t = sign(&key, &claims_with(json!({"exp": exp.clone()})));
-        assert_err!(check(&t, &keys, &rules()), Error::InvalidClaims { claim: Some("exp"), .. });
+        assert_err!(
+            check(&t, &keys, &rules()),
+            Error::InvalidClaims {
+                claim: Some("exp"),
+                ..
+            }
+        );
     }
     let mut with_null = claims();
     with_null["exp"] = Value::Null;
-    assert_err!(check(&sign(&key, &with_null), &keys, &rules()), Error::InvalidClaims { claim: Some("exp"), .. });
+    assert_err!(
+        check(&sign(&key, &with_null), &keys, &rules()),
+        Error::InvalidClaims {
+            claim: Some("exp"),
+            ..
+        }
+    );
     // Floats are NumericDates too (RFC 7519 §2).
     let t = sign(&key, &claims_with(json!({"exp": (NOW + 10) as f64 + 0.75})));
-    assert_eq!(check(&t, &keys, &rules()).unwrap().expires_at(), UnixTime::from_secs(NOW + 10));
+    assert_eq!(
+        check(&t, &keys, &rules()).unwrap().expires_at(),
+        UnixTime::from_secs(NOW + 10)
+    );
     // Huge but finite: far in the future, no overflow.
     let t = sign(&key, &claims_with(json!({"exp": 1e300})));
-    assert_eq!(check(&t, &keys, &rules()).unwrap().expires_at(), UnixTime::from_secs(u64::MAX));
+    assert_eq!(
+        check(&t, &keys, &rules()).unwrap().expires_at(),
+        UnixTime::from_secs(u64::MAX)
+    );
     // Beyond f64: not valid JSON for us.
-    let c = claims().to_string().replace(&format!("\"exp\":{}", NOW + 3600), "\"exp\":1e400");
-    let t = sign_raw(&key, Algorithm::RS256, br#"{"alg":"RS256","kid":"k1"}"#, c.as_bytes());
+    let c = claims()
+        .to_string()
+        .replace(&format!("\"exp\":{}", NOW + 3600), "\"exp\":1e400");
+    let t = sign_raw(
+        &key,
+        Algorithm::RS256,
+        br#"{"alg":"RS256","kid":"k1"}"#,
+        c.as_bytes(),
+    );
     assert_err!(check(&t, &keys, &rules()), Error::MalformedToken { .. });
     // Negative and zero: long expired.
     for exp in [json!(-1), json!(0), json!(-1e300)] {
         let t = sign(&key, &claims_with(json!({"exp": exp.clone()})));
         assert_err!(check(&t, &keys, &rules()), Error::Expired { .. });
     }
-    for (claim, v) in [("nbf", json!("0")), ("iat", json!(false)), ("nbf", json!(null)), ("sub", json!(7)), ("jti", json!([])), ("client_id", json!(1))] {
+    for (claim, v) in [
+        ("nbf", json!("0")),
+        ("iat", json!(false)),
+        ("nbf", json!(null)),
+        ("sub", json!(7)),
+        ("jti", json!([])),
+        ("client_id", json!(1)),
+    ] {
         let mut c = claims();
         c[claim] = v;
-        assert!(matches!(check(&sign(&key, &c), &keys, &rules()), Err(Error::InvalidClaims { claim: Some(got), .. }) if got == claim), "{claim}");
+        assert!(
+            matches!(check(&sign(&key, &c), &keys, &rules()), Err(Error::InvalidClaims { claim: Some(got), .. }) if got == claim),
+            "{claim}"
+        );
     }
 }
 
@@ -659,7 +1034,10 @@ fn leeway_edges_are_exact() {
     let leeway = 60;
     let rules = rules().leeway(Duration::from_secs(leeway));
     let exp = NOW + 1000;
-    let t = sign(&key, &claims_with(json!({"exp": exp, "nbf": null, "iat": null})));
+    let t = sign(
+        &key,
+        &claims_with(json!({"exp": exp, "nbf": null, "iat": null})),
+    );
     let at = |secs: u64| jwt_gate::validate::<()>(&t, &keys, &rules, UnixTime::from_secs(secs));
     assert!(at(exp + leeway - 1).is_ok());
     assert!(matches!(at(exp + leeway), Err(Error::Expired { .. })));
@@ -667,12 +1045,18 @@ fn leeway_edges_are_exact() {
     let t = sign(&key, &claims_with(json!({"nbf": nbf, "iat": null})));
     let at = |secs: u64| jwt_gate::validate::<()>(&t, &keys, &rules, UnixTime::from_secs(secs));
     assert!(at(nbf - leeway).is_ok());
-    assert!(matches!(at(nbf - leeway - 1), Err(Error::NotYetValid { .. })));
+    assert!(matches!(
+        at(nbf - leeway - 1),
+        Err(Error::NotYetValid { .. })
+    ));
     let iat = NOW + 500;
     let t = sign(&key, &claims_with(json!({"iat": iat, "nbf": null})));
     let at = |secs: u64| jwt_gate::validate::<()>(&t, &keys, &rules, UnixTime::from_secs(secs));
     assert!(at(iat - leeway).is_ok());
-    assert!(matches!(at(iat - leeway - 1), Err(Error::NotYetValid { .. })));
+    assert!(matches!(
+        at(iat - leeway - 1),
+        Err(Error::NotYetValid { .. })
+    ));
     // Zero leeway: expired exactly at exp.
     let strict = self::rules().leeway(Duration::ZERO);
     let t = sign(&key, &claims_with(json!({"exp": exp})));
@@ -692,7 +1076,19 @@ fn claims_that_do_not_fit_the_callers_type_are_invalid_claims() {
     let keys = key.key_set("k1");
     let t = sign(&key, &claims_with(json!({"admin": "zzsecretzz"})));
     let err = jwt_gate::validate::<Strict>(&t, &keys, &rules(), now()).unwrap_err();
-    assert!(matches!(err, Error::InvalidClaims { claim: None, source: Some(_) }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidClaims {
+                claim: None,
+                source: Some(_)
+            }
+        ),
+        "{err:?}"
+    );
     assert!(std::error::Error::source(&err).is_some());
-    assert!(!err.to_string().contains("zzsecretzz"), "Display does not echo claim values");
+    assert!(
+        !err.to_string().contains("zzsecretzz"),
+        "Display does not echo claim values"
+    );
 }

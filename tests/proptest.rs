@@ -21,10 +21,34 @@ fn make_fixture() -> (KeySet, Vec<String>) {
     let hmac = hmac_key(32);
     let keys = KeySet::from_jwks(&serde_json::json!({"keys": [rsa.jwk("rsa"), ec.jwk("ec"), ed.jwk("ed"), hmac.jwk("hmac")]})).unwrap();
     let tokens = vec![
-        sign_with(&rsa, Algorithm::RS256, Some("rsa"), serde_json::json!({"typ": "at+jwt"}), &claims()),
-        sign_with(&ec, Algorithm::ES256, Some("ec"), serde_json::json!({}), &claims()),
-        sign_with(&ed, Algorithm::EdDSA, Some("ed"), serde_json::json!({}), &claims()),
-        sign_with(&hmac, Algorithm::HS256, Some("hmac"), serde_json::json!({}), &claims()),
+        sign_with(
+            &rsa,
+            Algorithm::RS256,
+            Some("rsa"),
+            serde_json::json!({"typ": "at+jwt"}),
+            &claims(),
+        ),
+        sign_with(
+            &ec,
+            Algorithm::ES256,
+            Some("ec"),
+            serde_json::json!({}),
+            &claims(),
+        ),
+        sign_with(
+            &ed,
+            Algorithm::EdDSA,
+            Some("ed"),
+            serde_json::json!({}),
+            &claims(),
+        ),
+        sign_with(
+            &hmac,
+            Algorithm::HS256,
+            Some("hmac"),
+            serde_json::json!({}),
+            &claims(),
+        ),
     ];
     (keys, tokens)
 }

@@ -12,7 +12,10 @@ use serde_json::Value;
 
 #[derive(Debug, Deserialize)]
 struct VectorClaims {
-    #[serde(rename = "tenantId", deserialize_with = "jwt_gate::de::string_or_number")]
+    #[serde(
+        rename = "tenantId",
+        deserialize_with = "jwt_gate::de::string_or_number"
+    )]
     tenant_id: String,
     #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
     admin: bool,
@@ -39,7 +42,10 @@ fn class(err: &Error) -> &'static str {
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
         _ => vec![],
     }
 }
@@ -55,7 +61,9 @@ fn rules(config: &Value) -> Validation {
         .algorithms(algs)
         .audiences(strings(&config["audience"]))
         .require_scopes(strings(&config["required_scopes"]))
-        .leeway(Duration::from_secs(config["leeway_s"].as_u64().unwrap_or(0)));
+        .leeway(Duration::from_secs(
+            config["leeway_s"].as_u64().unwrap_or(0),
+        ));
     if let Some(iss) = config["issuer"].as_str() {
         rules = rules.issuer(iss);
     }
@@ -80,7 +88,8 @@ fn outcome_allowed(case: &Value, got: &Result<Claims<VectorClaims>, Error>) -> R
             (Some("accept"), Ok(claims)) => {
                 let c = &want["claims"];
                 let scopes: BTreeSet<String> = strings(&c["scopes"]).into_iter().collect();
-                let got_scopes: BTreeSet<String> = claims.scopes().iter().map(str::to_owned).collect();
+                let got_scopes: BTreeSet<String> =
+                    claims.scopes().iter().map(str::to_owned).collect();
                 if claims.subject() == c["sub"].as_str()
                     && Some(claims.tenant_id.as_str()) == c["tenantId"].as_str()
                     && Some(claims.admin) == c["admin"].as_bool()
@@ -92,11 +101,18 @@ fn outcome_allowed(case: &Value, got: &Result<Claims<VectorClaims>, Error>) -> R
             }
             (Some("reject"), Err(err)) => {
                 let classes = strings(&want["error_any_of"]);
-                let classes = if classes.is_empty() { strings(&want["error"]) } else { classes };
+                let classes = if classes.is_empty() {
+                    strings(&want["error"])
+                } else {
+                    classes
+                };
                 if classes.iter().any(|c| c == class(err)) {
                     return Ok(());
                 }
-                why.push(format!("rejected as {} ({err}), want one of {classes:?}", class(err)));
+                why.push(format!(
+                    "rejected as {} ({err}), want one of {classes:?}",
+                    class(err)
+                ));
             }
             (Some(want), Ok(_)) => why.push(format!("accepted, want {want}")),
             (Some(want), Err(err)) => why.push(format!("rejected ({err}), want {want}")),
@@ -132,7 +148,13 @@ fn run(file: &str) -> usize {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     cases.len()
 }
 

@@ -11,7 +11,10 @@ use serde_json::json;
 /// The claims our users' handlers want, whatever the provider's spelling.
 #[derive(Debug, Deserialize)]
 struct TenantClaims {
-    #[serde(rename = "tenantId", deserialize_with = "jwt_gate::de::string_or_number")]
+    #[serde(
+        rename = "tenantId",
+        deserialize_with = "jwt_gate::de::string_or_number"
+    )]
     tenant_id: String,
     #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
     admin: bool,
@@ -59,8 +62,11 @@ fn identityserver_token_with_rsa4096_string_flags_and_scope_array() {
     assert!(claims.has_scope("tamarack"));
     assert_eq!(claims.issued_at(), Some(UnixTime::from_secs(issued)));
     // The same issuer without the trailing slash is a different issuer.
-    let slash = rules.clone().issuer("https://auth.alertsense.com/");
-    assert!(matches!(jwt_gate::validate::<TenantClaims>(&token, &keys, &slash, now()), Err(Error::InvalidIssuer)));
+    let slash = rules.issuer("https://auth.alertsense.com/");
+    assert!(matches!(
+        jwt_gate::validate::<TenantClaims>(&token, &keys, &slash, now()),
+        Err(Error::InvalidIssuer)
+    ));
 }
 
 #[test]
@@ -98,10 +104,16 @@ fn auth0_token_with_trailing_slash_issuer_audience_array_and_scope_string() {
     assert_eq!(claims.scopes().len(), 4);
     // Valid for its whole 24 hours, then expired.
     let end = UnixTime::from_secs(issued + 86_400 + 60);
-    assert!(matches!(jwt_gate::validate::<TenantClaims>(&token, &keys, &rules, end), Err(Error::Expired { .. })));
+    assert!(matches!(
+        jwt_gate::validate::<TenantClaims>(&token, &keys, &rules, end),
+        Err(Error::Expired { .. })
+    ));
     // The issuer without its trailing slash is a different issuer.
-    let no_slash = rules.clone().issuer("https://auth.konquest.io");
-    assert!(matches!(jwt_gate::validate::<TenantClaims>(&token, &keys, &no_slash, now()), Err(Error::InvalidIssuer)));
+    let no_slash = rules.issuer("https://auth.konquest.io");
+    assert!(matches!(
+        jwt_gate::validate::<TenantClaims>(&token, &keys, &no_slash, now()),
+        Err(Error::InvalidIssuer)
+    ));
 }
 
 #[test]
@@ -110,12 +122,20 @@ fn the_published_identityserver_token_reaches_key_selection() {
     // not have): its structure and header parse; it stops at the key.
     let seed = "eyJhbGciOiJSUzI1NiIsImtpZCI6Ijg4Qzc1Nzg2RTkzMjUyN0U3M0VFOEM4MDE2NzY0NDRBOTBBQjk2REVSUzI1NiIsIng1dCI6ImlNZFhodWt5VW41ejdveUFGblpFU3BDcmx0NCIsInR5cCI6ImF0K2p3dCJ9.eyJpc3MiOiJodHRwczovL2F1dGguYWxlcnRzZW5zZS5jb20iLCJuYmYiOjE3NTM4MTcyNDIsImlhdCI6MTc1MzgxNzI0MiwiZXhwIjoxNzUzODIwODQyLCJhdWQiOiJ0YW1hcmFjayIsInNjb3BlIjpbInRhbWFyYWNrIl0sImNsaWVudF9pZCI6ImV4dC0xNzQxLXNhbXBsZS1jbGllbnQiLCJhZG1pbiI6ImZhbHNlIiwiZ2xvYmFsVGVuYW50SWQiOiJpZC5rb25leHVzY3AiLCJuYW1lIjoiS29uZXh1cyAoQ1ApIC0gU2FtcGxlIFRoaXJkIFBhcnR5IEF1dGhlbnRpY2F0aW9uIiwic3ViIjoiOTc0ODk5IiwidGVuYW50SWQiOiIxNzQxIiwianRpIjoiNERGOEVGNUIzQUQ4RTVEMTA5QjM5MkNDMEVDMjY1ODAifQ.Th-XrKJE72CWb8NArGmc4ZzQt9NSvpmgZwun4qV9YatH9dvv17OsFbwt1tBgTHx1jtVPyZ9kudNRKvWy713wQxhFlqnIEwk6RUIBR9Y3iWtozMexw81-33CUIrbKLYnQJ02kpMumpMtbcSBfs0muX7SHLYEORSuudngIKZwVHPTi3n70nk8eojAuesn9KnqLANPY1Th65sBa1bdWlbfUztCyP4fQFHgkFPLqlhRiB6tDYQgVnCAZLsy7Hbe5LEjuf6YkXePYKm1InVh56uJWTQl-fPbyDa6h4nch9FJlpha49aoK-nzbsvmDD9HSxoQt7uwIh_BtmO4wiHR2fGDdAJ2D4p-cTi6dXsqSVsu0kVD6-3ylqz88K1AxVCcSKRRWai6mIF0oBRsIaebIxjYjjZBCQByigfI_E2e_dZeh9-2S-SRp5jw4qaro6JcOcAedS9GB0sfmCwERgfBXXOaiFDnHCnZC91XLA1CgdP0J7dZPO0P7zhSMcNojSYnqoIo-YSSrwdNAaX7kUmUB8Zsgs6_ykyPSAd4x8hxcMKz3NH5seKm0hvQr3pLJj31QUGjrKrhBB-FvtzEBKC4td7d-Tvf6AcBVlP11OTjFQNxquhnHx4CZc-I6Kub1YGzu225E9uGhLuzg0qqA92mvfzpsnGrdG-fRYhzXCpO0ANi-s10";
     let keys = rsa4096().key_set("some-other-kid");
-    let rules = Validation::new().issuer("https://auth.alertsense.com").audience("tamarack");
-    let err = jwt_gate::validate::<TenantClaims>(seed, &keys, &rules, UnixTime::from_secs(1_753_817_300)).unwrap_err();
-    let Error::UnknownKey { kid: Some(kid) } = err else { panic!("{err:?}") };
+    let rules = Validation::new()
+        .issuer("https://auth.alertsense.com")
+        .audience("tamarack");
+    let err =
+        jwt_gate::validate::<TenantClaims>(seed, &keys, &rules, UnixTime::from_secs(1_753_817_300))
+            .unwrap_err();
+    let Error::UnknownKey { kid: Some(kid) } = err else {
+        panic!("{err:?}")
+    };
     assert_eq!(&*kid, "88C75786E932527E73EE8C801676444A90AB96DERS256");
     // With our key under its kid, the signature (made by another key) fails.
     let keys = rsa4096().key_set("88C75786E932527E73EE8C801676444A90AB96DERS256");
-    let err = jwt_gate::validate::<TenantClaims>(seed, &keys, &rules, UnixTime::from_secs(1_753_817_300)).unwrap_err();
+    let err =
+        jwt_gate::validate::<TenantClaims>(seed, &keys, &rules, UnixTime::from_secs(1_753_817_300))
+            .unwrap_err();
     assert!(matches!(err, Error::InvalidSignature));
 }

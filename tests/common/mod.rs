@@ -29,11 +29,19 @@ pub enum TestKey {
 }
 
 fn pk8(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/keys/{name}.pk8.der", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/keys/{name}.pk8.der",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 pub fn pub_pem(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/keys/{name}.pub.pem", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/keys/{name}.pub.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 pub fn rsa2048() -> TestKey {
@@ -44,13 +52,15 @@ pub fn rsa4096() -> TestKey {
 }
 pub fn p256() -> TestKey {
     TestKey::Ec(
-        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &pk8("p256")).unwrap(),
+        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &pk8("p256"))
+            .unwrap(),
         Algorithm::ES256,
     )
 }
 pub fn p384() -> TestKey {
     TestKey::Ec(
-        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &pk8("p384")).unwrap(),
+        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &pk8("p384"))
+            .unwrap(),
         Algorithm::ES384,
     )
 }
@@ -66,7 +76,11 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 }
 
 pub fn alg_name(alg: Algorithm) -> String {
-    serde_json::to_value(alg).unwrap().as_str().unwrap().to_owned()
+    serde_json::to_value(alg)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 impl TestKey {
@@ -96,7 +110,9 @@ impl TestKey {
                     Algorithm::HS512 => hmac::HMAC_SHA512,
                     _ => hmac::HMAC_SHA256,
                 };
-                hmac::sign(&hmac::Key::new(a, secret), message).as_ref().to_vec()
+                hmac::sign(&hmac::Key::new(a, secret), message)
+                    .as_ref()
+                    .to_vec()
             }
         }
     }
@@ -154,7 +170,13 @@ pub fn sign_raw(key: &TestKey, alg: Algorithm, header: &[u8], payload: &[u8]) ->
 }
 
 /// Signs `claims` with a header of `alg`, `kid` and any `extra` members.
-pub fn sign_with(key: &TestKey, alg: Algorithm, kid: Option<&str>, extra: Value, claims: &Value) -> String {
+pub fn sign_with(
+    key: &TestKey,
+    alg: Algorithm,
+    kid: Option<&str>,
+    extra: Value,
+    claims: &Value,
+) -> String {
     let mut header = json!({ "alg": alg_name(alg) });
     if let Some(kid) = kid {
         header["kid"] = json!(kid);
@@ -164,7 +186,12 @@ pub fn sign_with(key: &TestKey, alg: Algorithm, kid: Option<&str>, extra: Value,
             header[k] = v;
         }
     }
-    sign_raw(key, alg, header.to_string().as_bytes(), claims.to_string().as_bytes())
+    sign_raw(
+        key,
+        alg,
+        header.to_string().as_bytes(),
+        claims.to_string().as_bytes(),
+    )
 }
 
 /// Signs `claims` with the key's default algorithm and `kid` "k1".
@@ -204,5 +231,8 @@ pub fn claims_with(patch: Value) -> Value {
 
 /// The rules matching [`claims`].
 pub fn rules() -> Validation {
-    Validation::new().issuer(ISSUER).audience(AUDIENCE).leeway(std::time::Duration::from_secs(60))
+    Validation::new()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(std::time::Duration::from_secs(60))
 }

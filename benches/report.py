@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints the BENCHMARKS.md tables from criterion's saved results.
+
+Run after `cargo bench --bench validate`. For every function it reads
+target/criterion/<group>/<function>/new/sample.json and takes the median and
+the minimum of the per-iteration sample times. Ratios compare functions of the
+same group, measured in the same run. On a shared VM the minimum is the
+steadier figure (steal time only ever adds), so both are shown.
+"""
+import json
+import os
+import statistics
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "criterion")
+
+
+def stats(group, function):
+    path = os.path.join(ROOT, group.replace("/", "_"), function, "new", "sample.json")
+    with open(path) as f:
+        s = json.load(f)
+    per_iter = [t / n for t, n in zip(s["times"], s["iters"])]
+    return statistics.median(per_iter), min(per_iter)
+
+
+def fmt(ns):
+    return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+
+def cold():
+    algs = ["RS256", "RS256-4096", "PS256", "ES256", "ES384", "EdDSA", "HS256"]
+    print("Medians (min in brackets), ratios of medians (of minimums in brackets).\n")
+    print("| alg | floor | parse | jwt_gate | jsonwebtoken | jwt_gate / (1.08 × floor + parse) | jwt_gate / jsonwebtoken |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for alg in algs:
+        g = f"cold/{alg}"
+        try:
+            floor, parse, ours, theirs = (stats(g, f) for f in ("floor", "parse", "jwt_gate", "jsonwebtoken"))
+        except FileNotFoundError:
+            continue
+        cell = lambda x: f"{fmt(x[0])} ({fmt(x[1])})"
+        budget = lambda i: ours[i] / (1.08 * floor[i] + parse[i])
+        vs = lambda i: ours[i] / theirs[i]
+        print(f"| {alg} | {cell(floor)} | {cell(parse)} | {cell(ours)} | {cell(theirs)} "
+              f"| {budget(0):.3f} ({budget(1):.3f}) | {vs(0):.3f} ({vs(1):.3f}) |")
+
+
+def paired():
+    path = os.path.join(ROOT, "paired.json")
+    with open(path) as f:
+        data = json.load(f)
+    print("Interleaved rounds (median of per-round figures).\n")
+    print("| alg | floor | parse | jwt_gate | jsonwebtoken | jwt_gate / floor | jwt_gate / (1.08 × floor + parse) | jwt_gate / jsonwebtoken |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for alg, e in data.items():
+        m = e["median_ns"]
+        print(f"| {alg} | {fmt(m['floor'])} | {fmt(m['parse'])} | {fmt(m['jwt_gate'])} | {fmt(m['jsonwebtoken'])} "
+              f"| {e['jwt_gate_over_floor']:.3f} | {e['jwt_gate_over_budget']:.3f} | {e['jwt_gate_over_jsonwebtoken']:.3f} |")
+
+
+if __name__ == "__main__":
+    for w in sys.argv[1:] or ["paired", "cold"]:
+        globals()[w]()
+        print()
