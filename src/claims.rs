@@ -36,6 +36,8 @@ pub struct Claims<C = ()> {
 }
 
 struct Inner<C> {
+    /// The decoded payload: registered string claims point into it.
+    payload: Box<str>,
     registered: Registered,
     custom: C,
 }
@@ -43,31 +45,66 @@ struct Inner<C> {
 /// The registered claims as validated.
 #[derive(Debug, Default)]
 struct Registered {
-    iss: Option<String>,
-    sub: Option<String>,
-    aud: Vec<String>,
+    iss: Option<Text>,
+    sub: Option<Text>,
+    aud: Vec<Text>,
     exp: UnixTime,
     nbf: Option<UnixTime>,
     iat: Option<UnixTime>,
-    jti: Option<String>,
-    client_id: Option<String>,
+    jti: Option<Text>,
+    client_id: Option<Text>,
     scopes: Scopes,
 }
 
+/// A string claim: a range of the payload when JSON had no escapes in it
+/// (no copy), else its own text.
+#[derive(Debug)]
+enum Text {
+    Span(usize, usize),
+    Owned(Box<str>),
+}
+
+impl Text {
+    fn new(value: Cow<'_, str>, payload: &str) -> Self {
+        if let Cow::Borrowed(s) = value {
+            let start = (s.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+            if payload.get(start..start.wrapping_add(s.len())) == Some(s) {
+                return Self::Span(start, start + s.len());
+            }
+        }
+        Self::Owned(value.into_owned().into_boxed_str())
+    }
+
+    fn get<'a>(&'a self, payload: &'a str) -> &'a str {
+        match self {
+            Self::Span(start, end) => payload.get(*start..*end).unwrap_or_default(),
+            Self::Owned(s) => s,
+        }
+    }
+}
+
 impl<C> Claims<C> {
+    fn text<'a>(&'a self, text: &'a Option<Text>) -> Option<&'a str> {
+        text.as_ref().map(|t| t.get(&self.inner.payload))
+    }
+
     /// `iss`.
     pub fn issuer(&self) -> Option<&str> {
-        self.inner.registered.iss.as_deref()
+        self.text(&self.inner.registered.iss)
     }
 
     /// `sub`.
     pub fn subject(&self) -> Option<&str> {
-        self.inner.registered.sub.as_deref()
+        self.text(&self.inner.registered.sub)
     }
 
     /// `aud`, as a list whether the token sent a string or an array.
-    pub fn audiences(&self) -> &[String] {
-        &self.inner.registered.aud
+    pub fn audiences(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.inner
+            .registered
+            .aud
+            .iter()
+            .map(|a| a.get(&self.inner.payload))
     }
 
     /// `exp` (a fractional `exp` is rounded down).
@@ -87,12 +124,12 @@ impl<C> Claims<C> {
 
     /// `jti`.
     pub fn jwt_id(&self) -> Option<&str> {
-        self.inner.registered.jti.as_deref()
+        self.text(&self.inner.registered.jti)
     }
 
     /// `client_id` (RFC 9068 §2.2).
     pub fn client_id(&self) -> Option<&str> {
-        self.inner.registered.client_id.as_deref()
+        self.text(&self.inner.registered.client_id)
     }
 
     /// The granted scopes: from `scope` (a space-separated string, or a JSON
@@ -131,14 +168,14 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.inner.registered;
         f.debug_struct("Claims")
-            .field("iss", &r.iss)
-            .field("sub", &r.sub)
-            .field("aud", &r.aud)
+            .field("iss", &self.issuer())
+            .field("sub", &self.subject())
+            .field("aud", &self.audiences().collect::<Vec<_>>())
             .field("exp", &r.exp.as_secs())
             .field("nbf", &r.nbf.map(UnixTime::as_secs))
             .field("iat", &r.iat.map(UnixTime::as_secs))
-            .field("jti", &r.jti)
-            .field("client_id", &r.client_id)
+            .field("jti", &self.jwt_id())
+            .field("client_id", &self.client_id())
             .field("scopes", &r.scopes)
             .field("custom", &self.inner.custom)
             .finish()
@@ -156,13 +193,20 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 /// assert!(!scopes.contains("Profile"));
 /// assert_eq!(scopes.to_string(), "orders.read profile");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Scopes(Box<[Box<str>]>);
+#[derive(Clone, Default)]
+pub struct Scopes {
+    /// The scopes, space-separated, as received.
+    text: Box<str>,
+    /// Byte ranges of `text`, sorted by the scope they delimit, no repeats.
+    spans: Box<[(u32, u32)]>,
+}
 
 impl Scopes {
     /// `true` when `scope` is in the set.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.binary_search_by(|s| (**s).cmp(scope)).is_ok()
+        self.spans
+            .binary_search_by(|span| self.at(*span).cmp(scope))
+            .is_ok()
     }
 
     /// `true` when every scope of `other` is in this set.
@@ -171,34 +215,74 @@ impl Scopes {
     }
 
     /// The scopes, in byte order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|s| &**s)
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.spans.iter().map(|span| self.at(*span))
     }
 
     /// How many distinct scopes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.spans.len()
     }
 
     /// `true` when there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.spans.is_empty()
     }
 
-    fn from_vec(mut v: Vec<Box<str>>) -> Self {
-        v.sort_unstable();
-        v.dedup();
-        Self(v.into_boxed_slice())
+    fn at(&self, (start, end): (u32, u32)) -> &str {
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    /// From space-separated text: one copy of the text, one list of ranges.
+    fn from_text(text: Box<str>) -> Self {
+        let mut spans = Vec::new();
+        let mut start = 0;
+        for piece in text.split(' ') {
+            if !piece.is_empty() {
+                spans.push((start as u32, (start + piece.len()) as u32));
+            }
+            start += piece.len() + 1;
+        }
+        let mut scopes = Self {
+            text,
+            spans: Box::default(),
+        };
+        spans.sort_unstable_by(|a, b| scopes.at(*a).cmp(scopes.at(*b)));
+        spans.dedup_by(|a, b| scopes.at(*a) == scopes.at(*b));
+        scopes.spans = spans.into_boxed_slice();
+        scopes
     }
 }
 
-impl<S: Into<String>> FromIterator<S> for Scopes {
+impl PartialEq for Scopes {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Scopes {}
+
+impl std::hash::Hash for Scopes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for s in self.iter() {
+            s.hash(state);
+        }
+    }
+}
+
+/// Scopes from separate names (a name holding a space becomes several).
+impl<S: AsRef<str>> FromIterator<S> for Scopes {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Self::from_vec(
-            iter.into_iter()
-                .map(|s| s.into().into_boxed_str())
-                .collect(),
-        )
+        let mut text = String::new();
+        for s in iter {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(s.as_ref());
+        }
+        Self::from_text(text.into_boxed_str())
     }
 }
 
@@ -206,7 +290,7 @@ impl std::str::FromStr for Scopes {
     type Err = std::convert::Infallible;
     /// Parses a space-separated `scope` string.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(s.split(' ').filter(|s| !s.is_empty()).collect())
+        Ok(Self::from_text(s.into()))
     }
 }
 
@@ -236,13 +320,15 @@ impl fmt::Debug for Scopes {
 /// fails, a second pass reads the registered claims alone, so that their
 /// errors still come first, in the documented order.
 pub(crate) fn check<C: DeserializeOwned>(
-    payload: &[u8],
+    payload: Vec<u8>,
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
-    let payload = crate::token::utf8(payload)?;
+    let payload = String::from_utf8(payload)
+        .map_err(|_| Error::malformed("JSON is not UTF-8"))?
+        .into_boxed_str();
     let mut raw = Raw::default();
-    let mut de = serde_json::Deserializer::from_str(payload);
+    let mut de = serde_json::Deserializer::from_str(&payload);
     let custom = C::deserialize(OnePass {
         de: &mut de,
         raw: &mut raw,
@@ -250,13 +336,17 @@ pub(crate) fn check<C: DeserializeOwned>(
     .and_then(|custom| de.end().map(|()| custom));
     match custom {
         Ok(custom) => {
-            let registered = raw.finish()?.check(rules, now)?;
+            let registered = raw.check(rules, now, &payload)?;
             Ok(Claims {
-                inner: Arc::new(Inner { registered, custom }),
+                inner: Arc::new(Inner {
+                    payload,
+                    registered,
+                    custom,
+                }),
             })
         }
         Err(e) => {
-            parse_registered(payload)?.check(rules, now)?;
+            parse_registered(&payload)?.check(rules, now, &payload)?;
             Err(Error::InvalidClaims {
                 claim: None,
                 source: Some(Arc::new(e)),
@@ -422,7 +512,10 @@ fn parse_registered(payload: &str) -> Result<Raw<'_>, Error> {
         .map_err(|_| Error::malformed("payload is not a JSON object"))?;
     de.end()
         .map_err(|_| Error::malformed("trailing data after the payload"))?;
-    raw.finish()
+    match raw.error {
+        Some(e) => Err(e),
+        None => Ok(raw),
+    }
 }
 
 /// Reads the registered claims alone.
@@ -677,7 +770,7 @@ impl<'de> Raw<'de> {
                         }) {
                             return Err(wrong());
                         }
-                        list.into_iter().map(Cow::into_owned).collect()
+                        list.iter().collect()
                     }
                     _ => return Err(wrong()),
                 };
@@ -692,16 +785,12 @@ impl<'de> Raw<'de> {
         Ok(())
     }
 
-    /// The claims, or the first rule the object broke.
-    fn finish(mut self) -> Result<Self, Error> {
-        match self.error.take() {
-            Some(e) => Err(e),
-            None => Ok(self),
+    /// The first rule the object broke, then exp, nbf, iat, iss, aud,
+    /// scope — in that order.
+    fn check(self, rules: &Validation, now: UnixTime, payload: &str) -> Result<Registered, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
         }
-    }
-
-    /// exp, nbf, iat, iss, aud, scope — in that order.
-    fn check(self, rules: &Validation, now: UnixTime) -> Result<Registered, Error> {
         let leeway = rules.leeway;
         let exp = self.exp.map(floor).ok_or_else(|| Error::claim("exp"))?;
         if now >= exp.saturating_add(leeway) {
@@ -719,12 +808,7 @@ impl<'de> Raw<'de> {
         {
             return Err(Error::InvalidIssuer);
         }
-        let aud: Vec<String> = self
-            .aud
-            .unwrap_or_default()
-            .into_iter()
-            .map(Cow::into_owned)
-            .collect();
+        let aud = self.aud.unwrap_or_default();
         if !aud
             .iter()
             .any(|a| rules.audiences.iter().any(|want| **want == **a))
@@ -737,15 +821,16 @@ impl<'de> Raw<'de> {
                 required: Arc::clone(&rules.required_scopes_text),
             });
         }
+        let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, payload));
         Ok(Registered {
-            iss: self.iss.map(Cow::into_owned),
-            sub: self.sub.map(Cow::into_owned),
-            aud,
+            iss: text(self.iss),
+            sub: text(self.sub),
+            aud: aud.into_iter().map(|a| Text::new(a, payload)).collect(),
             exp,
             nbf,
             iat,
-            jti: self.jti.map(Cow::into_owned),
-            client_id: self.client_id.map(Cow::into_owned),
+            jti: text(self.jti),
+            client_id: text(self.client_id),
             scopes,
         })
     }
@@ -823,15 +908,29 @@ mod tests {
     #[test]
     fn one_pass_records_duplicates_and_wrong_types_without_stopping_c() {
         let ((), raw) = one_pass::<()>(r#"{"a":1,"a":2}"#).unwrap();
-        assert!(matches!(raw.finish(), Err(Error::MalformedToken { .. })));
+        assert!(matches!(raw.error, Some(Error::MalformedToken { .. })));
         let (v, raw) = one_pass::<serde_json::Value>(r#"{"exp":"soon","x":1}"#).unwrap();
         assert_eq!(v["x"], 1);
         assert!(matches!(
-            raw.finish(),
-            Err(Error::InvalidClaims {
+            raw.error,
+            Some(Error::InvalidClaims {
                 claim: Some("exp"),
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn escaped_and_plain_strings_read_back_the_same() {
+        let rules = Validation::new().issuer("https://i.example/").audience("a");
+        let payload = br#"{"iss":"https:\/\/i.example\/","sub":"user\u002d1","aud":["x","a"],"exp":10,"jti":"j","scope":"b a"}"#;
+        let claims: Claims = check(payload.to_vec(), &rules, UnixTime::from_secs(1)).unwrap();
+        assert_eq!(claims.issuer(), Some("https://i.example/"));
+        assert_eq!(claims.subject(), Some("user-1"));
+        assert_eq!(claims.audiences().collect::<Vec<_>>(), ["x", "a"]);
+        assert_eq!(claims.jwt_id(), Some("j"));
+        assert_eq!(claims.scopes().iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(matches!(claims.inner.registered.sub, Some(Text::Owned(_))));
+        assert!(matches!(claims.inner.registered.jti, Some(Text::Span(..))));
     }
 }

@@ -110,11 +110,11 @@ impl Validation {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let added: Vec<String> = scopes.into_iter().map(Into::into).collect();
         let all: Scopes = self
             .required_scopes
             .iter()
-            .map(str::to_owned)
-            .chain(scopes.into_iter().map(Into::into))
+            .chain(added.iter().map(String::as_str))
             .collect();
         self.required_scopes_text = Arc::from(all.to_string());
         self.required_scopes = all;
@@ -254,7 +254,7 @@ pub fn validate<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    crate::claims::check(&jws.payload, rules, now)
+    crate::claims::check(jws.payload, rules, now)
 }
 
 #[cfg(test)]
