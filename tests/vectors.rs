@@ -6,20 +6,11 @@ use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use jwt_gate::{Algorithm, Claims, Error, KeySet, UnixTime, Validation};
-use serde::Deserialize;
-use serde_json::Value;
+mod common;
 
-#[derive(Debug, Deserialize)]
-struct VectorClaims {
-    #[serde(
-        rename = "tenantId",
-        deserialize_with = "jwt_gate::de::string_or_number"
-    )]
-    tenant_id: String,
-    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
-    admin: bool,
-}
+use common::TenantClaims;
+use jwt_gate::{Algorithm, Claims, Error, KeySet, UnixTime, Validation};
+use serde_json::Value;
 
 fn class(err: &Error) -> &'static str {
     match err {
@@ -77,7 +68,7 @@ fn rules(config: &Value) -> Validation {
 }
 
 /// `Ok(())` when the outcome is one the case allows, else why not.
-fn outcome_allowed(case: &Value, got: &Result<Claims<VectorClaims>, Error>) -> Result<(), String> {
+fn outcome_allowed(case: &Value, got: &Result<Claims<TenantClaims>, Error>) -> Result<(), String> {
     let mut allowed = vec![case.clone()];
     if let Some(alt) = case.get("alt_expect").filter(|a| !a.is_null()) {
         allowed.push(alt.clone());
@@ -132,7 +123,7 @@ fn run(file: &str) -> usize {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let keys = KeySet::from_jwks(&case["jwks"]).unwrap_or_default();
             let now = UnixTime::from_secs(case["config"]["now"].as_u64().unwrap());
-            jwt_gate::validate::<VectorClaims>(
+            jwt_gate::validate::<TenantClaims>(
                 case["token"].as_str().unwrap(),
                 &keys,
                 &rules(&case["config"]),

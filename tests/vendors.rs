@@ -5,20 +5,7 @@ mod common;
 
 use common::*;
 use jwt_gate::{Algorithm, Claims, Error, KeySet, UnixTime, Validation};
-use serde::Deserialize;
 use serde_json::json;
-
-/// The claims our users' handlers want, whatever the provider's spelling.
-#[derive(Debug, Deserialize)]
-struct TenantClaims {
-    #[serde(
-        rename = "tenantId",
-        deserialize_with = "jwt_gate::de::string_or_number"
-    )]
-    tenant_id: String,
-    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
-    admin: bool,
-}
 
 #[test]
 fn identityserver_token_with_rsa4096_string_flags_and_scope_array() {

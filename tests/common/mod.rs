@@ -11,6 +11,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jwt_gate::{Algorithm, KeySet, UnixTime, Validation};
 use serde_json::{Value, json};
 
+/// The claims our users' handlers want, whatever the provider's spelling:
+/// IdentityServer's `"tenantId": "1741"` and `"admin": "false"`, or numbers
+/// and booleans from others.
+#[derive(Debug, serde::Deserialize)]
+pub struct TenantClaims {
+    #[serde(
+        rename = "tenantId",
+        deserialize_with = "jwt_gate::de::string_or_number"
+    )]
+    pub tenant_id: String,
+    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
+    pub admin: bool,
+}
+
 /// The fixed "now" of every test: 2026-01-01T00:00:00Z.
 pub const NOW: u64 = 1_767_225_600;
 pub const ISSUER: &str = "https://issuer.example.com/";
