@@ -56,6 +56,13 @@ def paired():
         m = e["median_ns"]
         print(f"| {alg} | {fmt(m['floor'])} | {fmt(m['parse'])} | {fmt(m['jwt_gate'])} | {fmt(m['jsonwebtoken'])} "
               f"| {e['jwt_gate_over_floor']:.3f} | {e['jwt_gate_over_budget']:.3f} | {e['jwt_gate_over_jsonwebtoken']:.3f} |")
+    print("\n`Validator::validate().await` (warm keys) against the pure `validate()`:\n")
+    print("| alg | validate() | Validator::validate().await | ratio |")
+    print("|---|---:|---:|---:|")
+    for alg, e in data.items():
+        m = e["median_ns"]
+        if "validator" in m:
+            print(f"| {alg} | {fmt(m['jwt_gate'])} | {fmt(m['validator'])} | {e['validator_over_jwt_gate']:.3f} |")
 
 
 if __name__ == "__main__":

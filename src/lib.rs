@@ -2,9 +2,13 @@
 
 mod claims;
 pub mod de;
+mod discovery;
 mod error;
 mod jwks;
+mod key_store;
 mod signature;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod token;
 mod validator;
@@ -15,5 +19,6 @@ pub use error::Error;
 /// same enum users of that crate already know.
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{KeySet, SkippedKey};
+pub use key_store::{FetchError, KeyStatus};
 pub use time::UnixTime;
-pub use validator::{Validation, validate};
+pub use validator::{Validation, Validator, ValidatorBuilder, validate};

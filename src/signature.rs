@@ -222,6 +222,122 @@ pub(crate) fn identify_der(der: &[u8]) -> Option<DerKey> {
     None
 }
 
+/// A private key that signs tokens: the `testing` feature's issuer.
+#[cfg(feature = "testing")]
+pub(crate) struct SigningKey {
+    key: PrivateKey,
+    pub(crate) alg: Algorithm,
+}
+
+#[cfg(feature = "testing")]
+enum PrivateKey {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(aws_lc_rs::signature::EcdsaKeyPair),
+    Ed(aws_lc_rs::signature::Ed25519KeyPair),
+}
+
+#[cfg(feature = "testing")]
+impl SigningKey {
+    /// A fresh key for `alg` (RSA keys are 2048 bits).
+    ///
+    /// # Panics
+    ///
+    /// For HS* and unknown algorithms: an issuer publishes public keys only.
+    pub(crate) fn generate(alg: Algorithm) -> Self {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+            Ed25519KeyPair,
+        };
+        let key = match family(alg) {
+            Some(Family::Rsa) => PrivateKey::Rsa(
+                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .expect("RSA key generation"),
+            ),
+            Some(Family::P256) => PrivateKey::Ec(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key"),
+            ),
+            Some(Family::P384) => PrivateKey::Ec(
+                EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).expect("P-384 key"),
+            ),
+            Some(Family::Ed25519) => {
+                PrivateKey::Ed(Ed25519KeyPair::generate().expect("Ed25519 key"))
+            }
+            _ => panic!("a test issuer signs with asymmetric keys only, not {alg:?}"),
+        };
+        Self { key, alg }
+    }
+
+    /// Signs `message` with `alg`, which must fit the key's family.
+    ///
+    /// # Panics
+    ///
+    /// When `alg` does not fit the key.
+    pub(crate) fn sign(&self, alg: Algorithm, message: &[u8]) -> Vec<u8> {
+        use aws_lc_rs::signature as sig;
+        assert_eq!(
+            family(alg),
+            family(self.alg),
+            "{alg:?} does not fit this key"
+        );
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match &self.key {
+            PrivateKey::Rsa(kp) => {
+                let padding: &'static dyn sig::RsaEncoding = match alg {
+                    Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
+                    Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
+                    Algorithm::PS256 => &sig::RSA_PSS_SHA256,
+                    Algorithm::PS384 => &sig::RSA_PSS_SHA384,
+                    Algorithm::PS512 => &sig::RSA_PSS_SHA512,
+                    _ => &sig::RSA_PKCS1_SHA256,
+                };
+                let mut out = vec![0; kp.public_modulus_len()];
+                kp.sign(padding, &rng, message, &mut out)
+                    .expect("RSA signing");
+                out
+            }
+            PrivateKey::Ec(kp) => kp
+                .sign(&rng, message)
+                .expect("ECDSA signing")
+                .as_ref()
+                .to_vec(),
+            PrivateKey::Ed(kp) => kp.sign(message).as_ref().to_vec(),
+        }
+    }
+
+    /// The public JWK, with `kid`, `use: sig` and `alg`.
+    pub(crate) fn public_jwk(&self, kid: &str) -> serde_json::Value {
+        use aws_lc_rs::signature::KeyPair as _;
+        let b64 = |bytes: &[u8]| base64_simd::URL_SAFE_NO_PAD.encode_to_string(bytes);
+        let mut jwk = match &self.key {
+            PrivateKey::Rsa(kp) => {
+                let public = kp.public_key();
+                serde_json::json!({
+                    "kty": "RSA",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero()),
+                })
+            }
+            PrivateKey::Ec(kp) => {
+                let point = kp.public_key().as_ref();
+                let len = (point.len() - 1) / 2;
+                serde_json::json!({
+                    "kty": "EC",
+                    "crv": if self.alg == Algorithm::ES256 { "P-256" } else { "P-384" },
+                    "x": b64(&point[1..=len]),
+                    "y": b64(&point[1 + len..]),
+                })
+            }
+            PrivateKey::Ed(kp) => serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "x": b64(kp.public_key().as_ref()),
+            }),
+        };
+        jwk["kid"] = kid.into();
+        jwk["use"] = "sig".into();
+        jwk["alg"] = name(self.alg).into();
+        jwk
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

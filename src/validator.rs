@@ -1,11 +1,15 @@
 //! [`Validation`] (the rules) and [`validate`] (the pure core).
 
+use std::fmt;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::key_store::{
+    FetchConfig, FetchError, KeyStatus, KeyStore, Source, check_url, redirect_policy,
+};
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
 use crate::token::{self, MAX_SIGNATURE_LEN};
@@ -255,6 +259,371 @@ pub fn validate<C: DeserializeOwned>(
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
     crate::claims::check(jws.payload, rules, now)
+}
+
+/// The async front door: keys fetched by discovery or from a JWKS URL (or
+/// given), kept fresh in the background, and [`validate`] with the system
+/// clock.
+///
+/// Cheap to clone (one `Arc`): build it once, share it everywhere.
+///
+/// ```no_run
+/// use jwt_gate::{Claims, Validator};
+///
+/// # async fn run(token: &str) -> Result<(), jwt_gate::Error> {
+/// let validator = Validator::builder()
+///     .issuer("https://auth.example.com/")   // discovery, and the exact `iss`
+///     .audience("api://orders")
+///     .build()?;                              // sync: nothing fetched yet
+/// validator.warm_up().await?;                 // optional: fetch now, fail fast
+/// let claims: Claims = validator.validate(token).await?;
+/// # Ok(()) }
+/// ```
+///
+/// With static keys nothing is ever fetched:
+///
+/// ```
+/// use jwt_gate::{KeySet, Validator};
+/// let keys = KeySet::new().with_secret(Some("k1"), &[7; 32])?;
+/// let validator = Validator::builder().keys(keys).audience("api://orders").build()?;
+/// assert!(validator.status().keys_loaded);
+/// # Ok::<(), jwt_gate::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rules: Validation,
+    store: Arc<KeyStore>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field("rules", &self.inner.rules)
+            .field("store", &self.inner.store)
+            .finish()
+    }
+}
+
+impl Validator {
+    /// Starts a builder. See [`ValidatorBuilder`] for every setting.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// Fetches keys now if none are loaded, so that startup fails fast on a
+    /// misconfigured or unreachable issuer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`], with the [`FetchError`] as its source.
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        self.inner
+            .store
+            .keys()
+            .await
+            .map(drop)
+            .map_err(keys_unavailable)
+    }
+
+    /// Validates `token` at the system clock's time: the keys held, fetched
+    /// only when none are usable; a token naming an unknown `kid` causes at
+    /// most one refetch per cooldown window (30 s by default), others fail
+    /// fast with [`Error::UnknownKey`].
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
+    /// could be obtained.
+    pub async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+        let snapshot = self.inner.store.keys().await.map_err(keys_unavailable)?;
+        let rules = &self.inner.rules;
+        let mut result = validate(token, &snapshot.keys, rules, UnixTime::now());
+        if matches!(result, Err(Error::UnknownKey { .. }))
+            && let Some(fresh) = self.inner.store.refetch_for_unknown_kid().await
+        {
+            result = validate(token, &fresh.keys, rules, UnixTime::now());
+        }
+        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+    }
+
+    /// Validates with the keys already held, without waiting on the network
+    /// (for synchronous callers such as tonic interceptors). A due refresh,
+    /// or an unknown-`kid` refetch, is started in the background when a
+    /// tokio runtime is running.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`], plus [`Error::KeysUnavailable`] when no keys are
+    /// held yet (call [`warm_up`](Validator::warm_up) at startup).
+    pub fn validate_cached<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+        let store = &self.inner.store;
+        let snapshot = store
+            .cached(std::time::Instant::now())
+            .ok_or(Error::KeysUnavailable { source: None })?;
+        let result = validate(token, &snapshot.keys, &self.inner.rules, UnixTime::now());
+        if matches!(result, Err(Error::UnknownKey { .. })) {
+            store.refetch_for_unknown_kid_in_background();
+        }
+        result
+    }
+
+    /// The key store's state, for readiness probes and metrics. Cheap.
+    pub fn status(&self) -> KeyStatus {
+        self.inner.store.status()
+    }
+
+    /// The rules tokens are validated against.
+    pub fn rules(&self) -> &Validation {
+        &self.inner.rules
+    }
+}
+
+fn keys_unavailable(e: Arc<FetchError>) -> Error {
+    Error::KeysUnavailable { source: Some(e) }
+}
+
+/// Builds a [`Validator`]: a key source (issuer discovery, a JWKS URL or
+/// static keys), the [`Validation`] rules, and how keys are fetched.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ValidatorBuilder {
+    rules: Validation,
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+    keys: Option<KeySet>,
+    fetch: FetchConfig,
+    client: Option<reqwest::Client>,
+}
+
+impl ValidatorBuilder {
+    /// The issuer: `iss` must equal it byte for byte, and unless
+    /// [`jwks_uri`](Self::jwks_uri) or [`keys`](Self::keys) is given, keys
+    /// are found by discovery (`{issuer}/.well-known/openid-configuration`,
+    /// then RFC 8414), whose `issuer` must equal it too.
+    ///
+    /// Defaults to none.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        self.rules = self.rules.issuer(issuer.clone());
+        self.issuer = Some(issuer);
+        self
+    }
+
+    /// Fetch keys from this JWK Set URL, without discovery.
+    ///
+    /// Defaults to the discovered `jwks_uri`.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// Use these keys and never fetch.
+    ///
+    /// Defaults to fetching.
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// All the rules at once, replacing those set so far (an issuer given
+    /// to [`issuer`](Self::issuer) is kept unless `rules` names one).
+    ///
+    /// Defaults to [`Validation::new`].
+    pub fn validation(mut self, rules: Validation) -> Self {
+        let issuer = self.rules.issuer.take();
+        self.rules = rules;
+        if self.rules.issuer.is_none() {
+            self.rules.issuer = issuer;
+        }
+        self
+    }
+
+    /// See [`Validation::audience`]. Defaults to none (every token refused).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.rules = self.rules.audience(audience);
+        self
+    }
+
+    /// See [`Validation::audiences`]. Defaults to none.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rules = self.rules.audiences(audiences);
+        self
+    }
+
+    /// See [`Validation::require_scopes`]. Defaults to none.
+    pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.rules = self.rules.require_scopes(scopes);
+        self
+    }
+
+    /// See [`Validation::algorithms`]. Defaults to every asymmetric
+    /// algorithm (HS* never verifies with fetched keys).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.rules = self.rules.algorithms(algorithms);
+        self
+    }
+
+    /// See [`Validation::leeway`]. Defaults to 60 seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.rules = self.rules.leeway(leeway);
+        self
+    }
+
+    /// See [`Validation::require_typ`]. Defaults to not required.
+    pub fn require_typ(mut self, typ: impl AsRef<str>) -> Self {
+        self.rules = self.rules.require_typ(typ);
+        self
+    }
+
+    /// See [`Validation::max_token_bytes`]. Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.rules = self.rules.max_token_bytes(max);
+        self
+    }
+
+    /// Allows `http://` issuer and JWKS URLs to loopback hosts (127.0.0.0/8,
+    /// `::1`, `localhost`): for development and tests only.
+    ///
+    /// Defaults to https only.
+    pub fn allow_http(mut self) -> Self {
+        self.fetch.allow_http = true;
+        self
+    }
+
+    /// The time one key refresh (discovery and JWKS together) may take; no
+    /// request ever waits longer on the network.
+    ///
+    /// Defaults to 5 seconds.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch.timeout = timeout;
+        self
+    }
+
+    /// The largest JWK Set accepted, counted while it streams.
+    ///
+    /// Defaults to 1 MiB (the discovery document: 256 KiB).
+    pub fn max_jwks_bytes(mut self, max: usize) -> Self {
+        self.fetch.max_jwks_bytes = max;
+        self
+    }
+
+    /// How long keys are fresh when the JWKS response has no
+    /// `Cache-Control: max-age`. A refresh starts in the background at 75 %
+    /// of the TTL.
+    ///
+    /// Defaults to 10 minutes.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.fetch.default_ttl = ttl;
+        self
+    }
+
+    /// The bounds `max-age` is clamped to.
+    ///
+    /// Defaults to 1 minute and 24 hours.
+    pub fn cache_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.fetch.min_ttl = min;
+        self.fetch.max_ttl = max;
+        self
+    }
+
+    /// After a token with an unknown `kid` caused a refetch, how long other
+    /// unknown `kid`s fail fast without one.
+    ///
+    /// Defaults to 30 seconds.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.fetch.cooldown = cooldown;
+        self
+    }
+
+    /// How long past their TTL keys keep being served while refreshes fail
+    /// (stale-if-error); after that, [`Error::KeysUnavailable`].
+    ///
+    /// Defaults to 24 hours.
+    pub fn max_staleness(mut self, max: Duration) -> Self {
+        self.fetch.max_stale = max;
+        self
+    }
+
+    /// The wait after a failed fetch, doubling per consecutive failure from
+    /// `min` up to `max`. No fetch is attempted meanwhile.
+    ///
+    /// Defaults to 1 second and 5 minutes.
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.fetch.backoff_min = min;
+        self.fetch.backoff_max = max;
+        self
+    }
+
+    /// The HTTP client to fetch with (proxies, custom roots). Timeouts, body
+    /// caps and the same-origin check still apply per request; its own
+    /// redirect policy decides whether redirects are followed.
+    ///
+    /// Defaults to a client of our own: rustls, no cross-origin redirects.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Checks the configuration and builds the validator. Synchronous and
+    /// lazy: nothing is fetched until the first validation or
+    /// [`warm_up`](Validator::warm_up).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source when
+    /// there is no key source or a URL is invalid or plain http without
+    /// [`allow_http`](Self::allow_http).
+    pub fn build(self) -> Result<Validator, Error> {
+        let config = |e: FetchError| Error::KeysUnavailable {
+            source: Some(Arc::new(e)),
+        };
+        let parse = |url: &str| {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))?;
+            check_url(&parsed, self.fetch.allow_http)?;
+            Ok::<_, FetchError>(parsed)
+        };
+        let source = match (&self.keys, &self.jwks_uri, &self.issuer) {
+            (Some(_), _, _) => Source::Static,
+            (None, Some(jwks_uri), _) => Source::Jwks(parse(jwks_uri).map_err(config)?),
+            (None, None, Some(issuer)) => {
+                parse(issuer).map_err(config)?;
+                Source::Discovery(issuer.clone())
+            }
+            (None, None, None) => {
+                return Err(config(FetchError::Config(
+                    "no key source: set issuer(), jwks_uri() or keys()".into(),
+                )));
+            }
+        };
+        let client = match self.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .redirect(redirect_policy())
+                .connect_timeout(self.fetch.timeout)
+                .user_agent(concat!("jwt-gate/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| config(FetchError::Config(format!("HTTP client: {e}"))))?,
+        };
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                rules: self.rules,
+                store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+            }),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,120 @@
+//! Authorization-server metadata: OpenID Connect Discovery 1.0, then
+//! RFC 8414; the document's `issuer` must be the configured one, byte for
+//! byte, and its `jwks_uri` https (or allowed loopback http).
+
+use url::Url;
+
+use crate::key_store::{FetchConfig, FetchError, check_url, get};
+
+/// Finds the issuer's `jwks_uri`.
+///
+/// `{issuer}/.well-known/openid-configuration` first (a trailing `/` of the
+/// issuer is dropped before appending), then, if that is answered with a 4xx,
+/// the RFC 8414 form `{origin}/.well-known/oauth-authorization-server{path}`.
+pub(crate) async fn discover(
+    client: &reqwest::Client,
+    issuer: &str,
+    cfg: &FetchConfig,
+) -> Result<Url, FetchError> {
+    let oidc = openid_configuration_url(issuer)?;
+    match fetch(client, &oidc, issuer, cfg).await {
+        Err(FetchError::Status(status)) if (400..500).contains(&status) => {
+            tracing::debug!(target: "jwt_gate", status, "no OpenID configuration; trying RFC 8414 metadata");
+            fetch(client, &rfc8414_url(issuer)?, issuer, cfg).await
+        }
+        other => other,
+    }
+}
+
+fn openid_configuration_url(issuer: &str) -> Result<Url, FetchError> {
+    parse(&format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    ))
+}
+
+fn rfc8414_url(issuer: &str) -> Result<Url, FetchError> {
+    let base = parse(issuer)?;
+    let path = base.path().trim_end_matches('/');
+    let mut url = base.clone();
+    url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    url.set_query(None);
+    Ok(url)
+}
+
+fn parse(url: &str) -> Result<Url, FetchError> {
+    Url::parse(url).map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &Url,
+    issuer: &str,
+    cfg: &FetchConfig,
+) -> Result<Url, FetchError> {
+    let (body, _) = get(
+        client,
+        url,
+        cfg,
+        "application/json",
+        cfg.max_discovery_bytes,
+    )
+    .await?;
+    let doc: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| FetchError::InvalidDocument("discovery document is not JSON"))?;
+    let doc = doc.as_object().ok_or(FetchError::InvalidDocument(
+        "discovery document is not a JSON object",
+    ))?;
+    let found = doc
+        .get("issuer")
+        .and_then(|v| v.as_str())
+        .ok_or(FetchError::InvalidDocument(
+            "discovery document has no `issuer`",
+        ))?;
+    if found != issuer {
+        return Err(FetchError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: found.chars().take(256).collect(),
+        });
+    }
+    let jwks_uri =
+        doc.get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .ok_or(FetchError::InvalidDocument(
+                "discovery document has no `jwks_uri`",
+            ))?;
+    let jwks_uri = parse(jwks_uri)?;
+    check_url(&jwks_uri, cfg.allow_http)?;
+    Ok(jwks_uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_urls_follow_oidc_and_rfc8414() {
+        assert_eq!(
+            openid_configuration_url("https://auth.example.com/")
+                .unwrap()
+                .as_str(),
+            "https://auth.example.com/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            openid_configuration_url("https://auth.example.com/tenant/v2.0")
+                .unwrap()
+                .as_str(),
+            "https://auth.example.com/tenant/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            rfc8414_url("https://auth.example.com/tenant1")
+                .unwrap()
+                .as_str(),
+            "https://auth.example.com/.well-known/oauth-authorization-server/tenant1"
+        );
+        assert_eq!(
+            rfc8414_url("https://auth.example.com/").unwrap().as_str(),
+            "https://auth.example.com/.well-known/oauth-authorization-server"
+        );
+    }
+}

@@ -1,0 +1,582 @@
+//! Fetching and keeping signing keys: TTL from `Cache-Control`, refresh
+//! ahead in the background, one fetch in flight, a cooldown on unknown-`kid`
+//! refetches, stale-if-error with backoff, capped and timed-out HTTP.
+//!
+//! Reads are lock-free (`arc-swap`); the two small mutexes are never held
+//! across an `.await`.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use http::header::{ACCEPT, CACHE_CONTROL};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::jwks::{KeySet, Origin};
+
+/// Why signing keys could not be fetched or used; the `source()` of
+/// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The configuration cannot work (a bad URL, plain http without
+    /// [`allow_http`](crate::ValidatorBuilder::allow_http), no key source).
+    Config(String),
+    /// The request failed: connection, TLS or timeout.
+    Network(String),
+    /// The server answered with a status other than 200.
+    Status(u16),
+    /// The response body exceeded its cap.
+    TooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// A redirect led to another origin.
+    CrossOriginRedirect,
+    /// The body is not the JSON document expected.
+    InvalidDocument(&'static str),
+    /// The discovery document names another issuer.
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The document's `issuer`.
+        found: String,
+    },
+    /// The JWK Set holds no usable key.
+    NoUsableKeys,
+    /// No keys yet, and the last failure's backoff has not elapsed.
+    Backoff,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(why) => write!(f, "invalid key source configuration: {why}"),
+            Self::Network(why) => write!(f, "request failed: {why}"),
+            Self::Status(status) => write!(f, "unexpected HTTP status {status}"),
+            Self::TooLarge { limit } => write!(f, "response body larger than {limit} bytes"),
+            Self::CrossOriginRedirect => f.write_str("redirected to another origin"),
+            Self::InvalidDocument(why) => write!(f, "invalid document: {why}"),
+            Self::IssuerMismatch { expected, found } => write!(
+                f,
+                "discovery document issuer {found:?} is not the configured issuer {expected:?}"
+            ),
+            Self::NoUsableKeys => f.write_str("the JWK Set holds no usable signing key"),
+            Self::Backoff => f.write_str("waiting before retrying after a failed fetch"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// How keys are fetched and kept. Every default is in the
+/// [`ValidatorBuilder`](crate::ValidatorBuilder) setter that changes it.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchConfig {
+    pub(crate) timeout: Duration,
+    pub(crate) max_jwks_bytes: usize,
+    pub(crate) max_discovery_bytes: usize,
+    pub(crate) default_ttl: Duration,
+    pub(crate) min_ttl: Duration,
+    pub(crate) max_ttl: Duration,
+    pub(crate) cooldown: Duration,
+    pub(crate) max_stale: Duration,
+    pub(crate) backoff_min: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) allow_http: bool,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            max_jwks_bytes: 1024 * 1024,
+            max_discovery_bytes: 256 * 1024,
+            default_ttl: Duration::from_secs(600),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(24 * 3600),
+            cooldown: Duration::from_secs(30),
+            max_stale: Duration::from_secs(24 * 3600),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            allow_http: false,
+        }
+    }
+}
+
+/// Where keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Static,
+    Jwks(Url),
+    Discovery(String),
+}
+
+/// One generation of keys and its deadlines (`None`: never).
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) keys: KeySet,
+    fetched_at: Instant,
+    /// From here on a background refresh is started.
+    refresh_at: Option<Instant>,
+    /// After this the keys are not served at all.
+    usable_until: Option<Instant>,
+}
+
+impl Snapshot {
+    fn usable(&self, now: Instant) -> bool {
+        self.usable_until.is_none_or(|t| now < t)
+    }
+}
+
+/// A readiness view of the key store, cheap to take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyStatus {
+    /// Usable keys are loaded.
+    pub keys_loaded: bool,
+    /// How many usable keys.
+    pub key_count: usize,
+    /// Since the keys were fetched (`None` for static keys or none yet).
+    pub age: Option<Duration>,
+    /// The last refresh failed and the keys served are older than their TTL.
+    pub stale: bool,
+    /// The last fetch's error, cleared by the next success.
+    pub last_error: Option<String>,
+    /// Fetches attempted (discovery and JWKS together count as one).
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub failures: u64,
+    /// Unknown-`kid` refetches refused because of the cooldown.
+    pub cooldown_hits: u64,
+}
+
+type Outcome = Result<Arc<Snapshot>, Arc<FetchError>>;
+
+#[derive(Default)]
+struct Failures {
+    consecutive: u32,
+    retry_at: Option<Instant>,
+    last: Option<Arc<FetchError>>,
+}
+
+pub(crate) struct KeyStore {
+    source: Source,
+    client: reqwest::Client,
+    cfg: FetchConfig,
+    current: ArcSwapOption<Snapshot>,
+    jwks_uri: ArcSwapOption<Url>,
+    /// The fetch in flight, shared by everyone who needs it.
+    inflight: Mutex<Option<Arc<OnceCell<Outcome>>>>,
+    failures: Mutex<Failures>,
+    /// When an unknown `kid` last caused a refetch.
+    last_forced: Mutex<Option<Instant>>,
+    refreshing: AtomicBool,
+    fetches: AtomicU64,
+    failed: AtomicU64,
+    cooldown_hits: AtomicU64,
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("source", &self.source)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl KeyStore {
+    pub(crate) fn new(
+        source: Source,
+        client: reqwest::Client,
+        cfg: FetchConfig,
+        keys: Option<KeySet>,
+    ) -> Self {
+        let current = keys.map(|keys| {
+            Arc::new(Snapshot {
+                keys,
+                fetched_at: Instant::now(),
+                refresh_at: None,
+                usable_until: None,
+            })
+        });
+        Self {
+            source,
+            client,
+            cfg,
+            current: ArcSwapOption::new(current),
+            jwks_uri: ArcSwapOption::empty(),
+            inflight: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
+            last_forced: Mutex::new(None),
+            refreshing: AtomicBool::new(false),
+            fetches: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            cooldown_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// The keys to validate with, fetching only when there are none usable.
+    /// Once warm this never waits: a due refresh runs in the background.
+    pub(crate) async fn keys(self: &Arc<Self>) -> Result<Arc<Snapshot>, Arc<FetchError>> {
+        if let Some(snapshot) = self.cached(Instant::now()) {
+            return Ok(snapshot);
+        }
+        if self.in_backoff(Instant::now()) {
+            return Err(self
+                .last_error()
+                .unwrap_or_else(|| Arc::new(FetchError::Backoff)));
+        }
+        self.fetch().await
+    }
+
+    /// The usable keys held now, without waiting; starts a background
+    /// refresh when one is due (inside a tokio runtime).
+    pub(crate) fn cached(self: &Arc<Self>, now: Instant) -> Option<Arc<Snapshot>> {
+        let snapshot = self.current.load_full()?;
+        if !snapshot.usable(now) {
+            return None;
+        }
+        if snapshot.refresh_at.is_some_and(|t| now >= t) {
+            self.refresh_in_background(now);
+        }
+        Some(snapshot)
+    }
+
+    /// After a token named a `kid` we do not hold: one refetch, then a
+    /// cooldown during which such tokens fail fast. `None` when the cooldown
+    /// (or a backoff) refuses.
+    pub(crate) async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<Snapshot>> {
+        if !self.claim_refetch(Instant::now()) {
+            return None;
+        }
+        self.fetch().await.ok()
+    }
+
+    /// Like [`refetch_for_unknown_kid`], without waiting: the refetch runs
+    /// in the background.
+    pub(crate) fn refetch_for_unknown_kid_in_background(self: &Arc<Self>) {
+        if tokio::runtime::Handle::try_current().is_ok() && self.claim_refetch(Instant::now()) {
+            let store = Arc::clone(self);
+            tokio::spawn(async move {
+                let _ = store.fetch().await;
+            });
+        }
+    }
+
+    fn claim_refetch(&self, now: Instant) -> bool {
+        if matches!(self.source, Source::Static) || self.in_backoff(now) {
+            return false;
+        }
+        let mut last = lock(&self.last_forced);
+        if last.is_some_and(|t| now < t + self.cfg.cooldown) {
+            drop(last);
+            self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "jwt_gate", "unknown kid: refetch refused during cooldown");
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        if self.in_backoff(now) || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = store.fetch().await;
+            store.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    fn in_backoff(&self, now: Instant) -> bool {
+        lock(&self.failures).retry_at.is_some_and(|t| now < t)
+    }
+
+    fn last_error(&self) -> Option<Arc<FetchError>> {
+        lock(&self.failures).last.clone()
+    }
+
+    /// The one fetch in flight: joins it, or starts it.
+    pub(crate) async fn fetch(self: &Arc<Self>) -> Outcome {
+        let cell =
+            Arc::clone(lock(&self.inflight).get_or_insert_with(|| Arc::new(OnceCell::new())));
+        let outcome = cell.get_or_init(|| self.fetch_now()).await.clone();
+        let mut slot = lock(&self.inflight);
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            *slot = None;
+        }
+        outcome
+    }
+
+    async fn fetch_now(&self) -> Outcome {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.cfg.timeout, self.load()).await;
+        let result = result.unwrap_or_else(|_| Err(FetchError::Network("timed out".into())));
+        let now = Instant::now();
+        match result {
+            Ok((keys, ttl)) => {
+                let count = keys.len();
+                for skipped in keys.skipped() {
+                    tracing::warn!(target: "jwt_gate", kid = ?skipped.kid(), reason = skipped.reason(), "skipped an unusable JWK");
+                }
+                let snapshot = Arc::new(Snapshot {
+                    keys,
+                    fetched_at: now,
+                    refresh_at: now.checked_add(ttl.mul_f64(0.75)),
+                    usable_until: now.checked_add(ttl + self.cfg.max_stale),
+                });
+                self.current.store(Some(Arc::clone(&snapshot)));
+                *lock(&self.failures) = Failures::default();
+                tracing::info!(target: "jwt_gate", keys = count, ttl_s = ttl.as_secs(), elapsed_ms = started.elapsed().as_millis() as u64, "signing keys refreshed");
+                Ok(snapshot)
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                let e = Arc::new(e);
+                let mut failures = lock(&self.failures);
+                failures.consecutive = failures.consecutive.saturating_add(1);
+                let backoff = self
+                    .cfg
+                    .backoff_min
+                    .saturating_mul(1 << failures.consecutive.min(16).saturating_sub(1))
+                    .min(self.cfg.backoff_max);
+                failures.retry_at = now.checked_add(backoff);
+                failures.last = Some(Arc::clone(&e));
+                drop(failures);
+                tracing::warn!(target: "jwt_gate", error = %e, retry_in_ms = backoff.as_millis() as u64, "signing key refresh failed");
+                Err(e)
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<(KeySet, Duration), FetchError> {
+        let jwks_uri = match &self.source {
+            Source::Static => return Err(FetchError::Config("static keys are not fetched".into())),
+            Source::Jwks(url) => url.clone(),
+            Source::Discovery(issuer) => match self.jwks_uri.load_full() {
+                Some(url) => Url::clone(&url),
+                None => {
+                    let url = crate::discovery::discover(&self.client, issuer, &self.cfg).await?;
+                    self.jwks_uri.store(Some(Arc::new(url.clone())));
+                    url
+                }
+            },
+        };
+        let (body, max_age) = get(
+            &self.client,
+            &jwks_uri,
+            &self.cfg,
+            "application/jwk-set+json, application/json",
+            self.cfg.max_jwks_bytes,
+        )
+        .await?;
+        let keys = KeySet::parse_jwks(&body, Origin::Remote)
+            .map_err(|_| FetchError::InvalidDocument("not a JWK Set"))?;
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKeys);
+        }
+        let ttl = max_age
+            .unwrap_or(self.cfg.default_ttl)
+            .clamp(self.cfg.min_ttl, self.cfg.max_ttl.max(self.cfg.min_ttl));
+        Ok((keys, ttl))
+    }
+
+    pub(crate) fn status(&self) -> KeyStatus {
+        let now = Instant::now();
+        let snapshot = self.current.load_full().filter(|s| s.usable(now));
+        let static_keys = matches!(self.source, Source::Static);
+        let last_error = self.last_error();
+        KeyStatus {
+            keys_loaded: snapshot.is_some(),
+            key_count: snapshot.as_ref().map_or(0, |s| s.keys.len()),
+            age: snapshot
+                .as_ref()
+                .filter(|_| !static_keys)
+                .map(|s| now.duration_since(s.fetched_at)),
+            stale: last_error.is_some() && snapshot.is_some(),
+            last_error: last_error.map(|e| e.to_string()),
+            fetches: self.fetches.load(Ordering::Relaxed),
+            failures: self.failed.load(Ordering::Relaxed),
+            cooldown_hits: self.cooldown_hits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `https`, or `http` to a loopback host when plain http is allowed.
+pub(crate) fn check_url(url: &Url, allow_http: bool) -> Result<(), FetchError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http && is_loopback(url) => Ok(()),
+        "http" if allow_http => Err(FetchError::Config(format!(
+            "plain http is allowed only to loopback hosts: {url}"
+        ))),
+        "http" => Err(FetchError::Config(format!(
+            "plain http needs allow_http() (loopback only): {url}"
+        ))),
+        other => Err(FetchError::Config(format!(
+            "unsupported URL scheme {other:?}"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// GET `url`: 200 only, same origin after redirects, body capped while it
+/// streams, the whole exchange under the timeout. Returns the body and the
+/// `Cache-Control: max-age`.
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    url: &Url,
+    cfg: &FetchConfig,
+    accept: &'static str,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+    check_url(url, cfg.allow_http)?;
+    let exchange = async {
+        let mut response = client
+            .get(url.clone())
+            .header(ACCEPT, accept)
+            .timeout(cfg.timeout)
+            .send()
+            .await
+            .map_err(network)?;
+        if response.url().origin() != url.origin() {
+            return Err(FetchError::CrossOriginRedirect);
+        }
+        if response.status() != http::StatusCode::OK {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge { limit: max_bytes });
+        }
+        let max_age = max_age(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge { limit: max_bytes });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, max_age))
+    };
+    tokio::time::timeout(cfg.timeout, exchange)
+        .await
+        .unwrap_or_else(|_| Err(FetchError::Network("timed out".into())))
+}
+
+fn network(e: reqwest::Error) -> FetchError {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else if e.is_body() || e.is_decode() {
+        "body could not be read"
+    } else {
+        "request failed"
+    };
+    FetchError::Network(kind.into())
+}
+
+/// `max-age` from `Cache-Control`; `no-store`/`no-cache` count as 0 (the
+/// TTL floor then applies).
+fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    value.split(',').find_map(|directive| {
+        let directive = directive.trim();
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return Some(Duration::ZERO);
+        }
+        let (name, secs) = directive.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| {
+                secs.trim()
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+                    .map(Duration::from_secs)
+            })
+            .flatten()
+    })
+}
+
+/// The redirect policy of the client we build: same origin only, at most 3.
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(Url::origin);
+        if attempt.previous().len() > 3 {
+            attempt.error("too many redirects")
+        } else if first.is_some_and(|o| o == attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(CACHE_CONTROL, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(
+            max_age(&headers("public, max-age=300")),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            max_age(&headers("Max-Age=\"60\", must-revalidate")),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(max_age(&headers("no-store")), Some(Duration::ZERO));
+        assert_eq!(max_age(&headers("public")), None);
+        assert_eq!(max_age(&headers("max-age=-1")), None);
+    }
+
+    #[test]
+    fn only_https_or_allowed_loopback_http() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(check_url(&u("https://idp.example.com/jwks"), false).is_ok());
+        assert!(check_url(&u("http://127.0.0.1:8080/jwks"), false).is_err());
+        assert!(check_url(&u("http://127.0.0.1:8080/jwks"), true).is_ok());
+        assert!(check_url(&u("http://[::1]/jwks"), true).is_ok());
+        assert!(check_url(&u("http://localhost/jwks"), true).is_ok());
+        assert!(check_url(&u("http://10.0.0.1/jwks"), true).is_err());
+        assert!(check_url(&u("http://localhost.evil.com/jwks"), true).is_err());
+        assert!(check_url(&u("ftp://idp.example.com/jwks"), true).is_err());
+    }
+}

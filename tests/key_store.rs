@@ -1,0 +1,422 @@
+//! The key store against a real issuer on loopback (`TestIssuer`): discovery,
+//! coalescing, rotation, cooldown, faults, staleness, refresh-ahead.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jwt_gate::testing::{IssuerMode, TestIssuer};
+use jwt_gate::{Claims, Error, FetchError, Validator, ValidatorBuilder};
+
+const AUD: &str = "api://orders";
+
+fn builder(issuer: &TestIssuer) -> ValidatorBuilder {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .fetch_timeout(Duration::from_millis(800))
+        .retry_backoff(Duration::from_millis(50), Duration::from_millis(200))
+}
+
+fn token(issuer: &TestIssuer) -> String {
+    issuer.token().audience(AUD).sign()
+}
+
+fn fetch_error(err: &Error) -> &FetchError {
+    err.source()
+        .and_then(|s| s.downcast_ref::<FetchError>())
+        .unwrap_or_else(|| panic!("no FetchError behind {err:?}"))
+}
+
+/// Polls `cond` every 10 ms for up to 5 s.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_validations_on_a_cold_validator_fetch_once() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer).build().unwrap();
+    let token = Arc::new(token(&issuer));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (validator, token) = (validator.clone(), Arc::clone(&token));
+            tokio::spawn(async move { validator.validate::<()>(&token).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(issuer.discovery_fetches(), 1);
+    assert_eq!(issuer.jwks_fetches(), 1);
+    assert_eq!(validator.status().fetches, 1);
+}
+
+#[tokio::test]
+async fn rotated_key_is_picked_up_with_one_refetch_and_retired_key_is_refused() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = builder(&issuer)
+        .cache_ttl_bounds(Duration::from_millis(300), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let old_token = token(&issuer);
+    validator.validate::<()>(&old_token).await.unwrap();
+    assert_eq!(issuer.jwks_fetches(), 1);
+
+    let new_kid = issuer.rotate();
+    let new_token = token(&issuer);
+    assert!(new_token.len() > 10);
+    let claims: Claims = validator.validate(&new_token).await.unwrap();
+    assert_eq!(claims.subject(), Some("user-1"));
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "exactly one refetch for the new kid"
+    );
+
+    // Retire the old key; once the TTL (300 ms) runs out, a background
+    // refresh drops it and its tokens are refused.
+    issuer.retire("key-1");
+    assert_eq!(issuer.kids(), [new_kid]);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    validator.validate::<()>(&new_token).await.unwrap(); // starts the refresh
+    eventually("the background refresh", || issuer.jwks_fetches() == 3).await;
+    eventually("the new key set", || validator.status().key_count == 1).await;
+    let err = validator.validate::<()>(&old_token).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownKey { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kids_fail_fast_with_one_refetch_per_cooldown() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(3))
+        .unknown_kid_cooldown(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    assert_eq!(issuer.jwks_fetches(), 1);
+
+    // The issuer turns slow: a request that waited on it would take 2 s.
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(2)));
+    let first = {
+        let (validator, t) = (
+            validator.clone(),
+            issuer.token().audience(AUD).kid("kid-first").sign(),
+        );
+        tokio::spawn(async move { validator.validate::<()>(&t).await })
+    };
+    eventually("the first refetch to start", || issuer.jwks_fetches() == 2).await;
+
+    let mut slowest = Duration::ZERO;
+    for i in 0..10_000 {
+        let t = issuer
+            .token()
+            .audience(AUD)
+            .kid(&format!("random-{i}"))
+            .sign();
+        let started = Instant::now();
+        let err = validator.validate::<()>(&t).await.unwrap_err();
+        slowest = slowest.max(started.elapsed());
+        assert!(matches!(err, Error::UnknownKey { .. }), "{err:?}");
+    }
+    assert!(
+        slowest < Duration::from_millis(1000),
+        "a request waited {slowest:?}"
+    );
+    assert!(matches!(
+        first.await.unwrap(),
+        Err(Error::UnknownKey { .. })
+    ));
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "one refetch in the cooldown window"
+    );
+    assert!(validator.status().cooldown_hits >= 10_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loaded_keys_survive_every_kind_of_idp_failure() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_millis(500))
+        .cache_ttl_bounds(Duration::from_millis(100), Duration::from_secs(60))
+        .retry_backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    validator.validate::<()>(&good).await.unwrap();
+
+    for (mode, expect) in [
+        (IssuerMode::Down, "request failed"),
+        (IssuerMode::Status(500), "status 500"),
+        (IssuerMode::Slow(Duration::from_secs(3)), "timed out"),
+        (IssuerMode::Garbage, "not a JWK Set"),
+        (
+            IssuerMode::Oversized(50 * 1024 * 1024),
+            "larger than 1048576 bytes",
+        ),
+    ] {
+        issuer.set_mode(mode.clone());
+        let fetches = issuer.jwks_fetches();
+        let failures = validator.status().failures;
+        // Keys past their TTL: each validation is served at once, a refresh
+        // runs (and fails) in the background.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let started = Instant::now();
+        validator.validate::<()>(&good).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "{mode:?}: waited {:?}",
+            started.elapsed()
+        );
+        if mode != IssuerMode::Down {
+            eventually("a refresh attempt", || issuer.jwks_fetches() > fetches).await;
+        }
+        eventually("the refresh to fail", || {
+            validator.status().failures > failures
+        })
+        .await;
+        let status = validator.status();
+        assert!(status.keys_loaded && status.stale, "{mode:?}: {status:?}");
+        let last = status.last_error.unwrap();
+        assert!(last.contains(expect), "{mode:?}: {last}");
+        // An unknown kid waits at most the fetch timeout, then fails.
+        let started = Instant::now();
+        let unknown = issuer
+            .token()
+            .audience(AUD)
+            .kid(&format!("new-{fetches}"))
+            .sign();
+        assert!(validator.validate::<()>(&unknown).await.is_err());
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{mode:?}: waited {:?}",
+            started.elapsed()
+        );
+        validator.validate::<()>(&good).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn keys_past_max_staleness_are_unavailable_then_recover() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = builder(&issuer)
+        .cache_ttl_bounds(Duration::from_millis(100), Duration::from_secs(60))
+        .max_staleness(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    validator.validate::<()>(&good).await.unwrap();
+    issuer.set_mode(IssuerMode::Status(503));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
+    assert_eq!(err.status(), 503);
+    assert!(!validator.status().keys_loaded);
+    issuer.set_mode(IssuerMode::Normal);
+    tokio::time::sleep(Duration::from_millis(250)).await; // past the backoff
+    validator.validate::<()>(&good).await.unwrap();
+}
+
+#[tokio::test]
+async fn cold_start_with_the_idp_down_fails_fast_and_recovers_by_itself() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Down);
+    let validator = builder(&issuer).build().unwrap();
+    let good = token(&issuer);
+    let started = Instant::now();
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
+    assert!(matches!(fetch_error(&err), FetchError::Network(_)));
+    // During the backoff nothing is fetched: the same error at once.
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    assert!(matches!(err, Error::KeysUnavailable { .. }));
+    assert_eq!(validator.status().fetches, 1);
+
+    issuer.set_mode(IssuerMode::Normal);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    validator.validate::<()>(&good).await.unwrap();
+    assert!(validator.status().keys_loaded);
+    assert_eq!(validator.status().last_error, None);
+}
+
+#[tokio::test]
+async fn cold_start_with_a_slow_idp_waits_no_longer_than_the_fetch_timeout() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(5)));
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = validator.warm_up().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(1000),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(fetch_error(&err), FetchError::Network(why) if why == "timed out"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_configuration_errors_are_clear() {
+    let issuer = TestIssuer::start().await;
+
+    issuer.override_discovery(Some(serde_json::json!({
+        "issuer": "https://somebody-else.example.com", "jwks_uri": issuer.jwks_uri(),
+    })));
+    let err = builder(&issuer)
+        .build()
+        .unwrap()
+        .warm_up()
+        .await
+        .unwrap_err();
+    let FetchError::IssuerMismatch { expected, found } = fetch_error(&err) else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (expected.as_str(), found.as_str()),
+        (issuer.issuer(), "https://somebody-else.example.com")
+    );
+
+    issuer.override_discovery(Some(serde_json::json!({ "issuer": issuer.issuer() })));
+    let err = builder(&issuer)
+        .build()
+        .unwrap()
+        .warm_up()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fetch_error(&err).to_string(),
+        "invalid document: discovery document has no `jwks_uri`"
+    );
+
+    // A jwks_uri on plain http to a non-loopback host is refused before
+    // any request is made to it.
+    issuer.override_discovery(Some(serde_json::json!({
+        "issuer": issuer.issuer(), "jwks_uri": "http://10.1.2.3/jwks",
+    })));
+    let err = builder(&issuer)
+        .build()
+        .unwrap()
+        .warm_up()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(fetch_error(&err), FetchError::Config(why) if why.contains("loopback")),
+        "{err:?}"
+    );
+    assert_eq!(issuer.jwks_fetches(), 0);
+
+    // Plain http at all needs the opt-in, checked when building.
+    let err = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(fetch_error(&err), FetchError::Config(why) if why.contains("allow_http")),
+        "{err:?}"
+    );
+    let err = Validator::builder().audience(AUD).build().unwrap_err();
+    assert!(fetch_error(&err).to_string().contains("no key source"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_served_from_current_keys_while_a_refresh_is_in_flight() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(4))
+        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    validator.validate::<()>(&good).await.unwrap();
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(2)));
+    tokio::time::sleep(Duration::from_millis(160)).await; // past 75 % of the TTL
+    validator.validate::<()>(&good).await.unwrap();
+    eventually("the refresh to be in flight", || issuer.jwks_fetches() == 2).await;
+    for _ in 0..50 {
+        let started = Instant::now();
+        validator.validate::<()>(&good).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(200));
+    }
+    assert_eq!(
+        issuer.jwks_fetches(),
+        2,
+        "one refresh in flight, not one per request"
+    );
+    issuer.set_mode(IssuerMode::Normal);
+}
+
+#[tokio::test]
+async fn validate_cached_never_waits_and_status_reports_readiness() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer).build().unwrap();
+    let good = token(&issuer);
+    let status = validator.status();
+    assert!(!status.keys_loaded && status.key_count == 0 && status.age.is_none());
+    assert!(matches!(
+        validator.validate_cached::<()>(&good),
+        Err(Error::KeysUnavailable { .. })
+    ));
+    assert_eq!(issuer.jwks_fetches(), 0, "validate_cached does not fetch");
+    validator.warm_up().await.unwrap();
+    assert!(validator.validate_cached::<()>(&good).is_ok());
+    let status = validator.status();
+    assert!(status.keys_loaded && !status.stale);
+    assert_eq!(
+        (status.key_count, status.fetches, status.failures),
+        (1, 1, 0)
+    );
+    assert!(status.age.unwrap() < Duration::from_secs(5));
+    // An unknown kid in validate_cached starts a refetch in the background.
+    issuer.rotate();
+    let rotated = token(&issuer);
+    assert!(matches!(
+        validator.validate_cached::<()>(&rotated),
+        Err(Error::UnknownKey { .. })
+    ));
+    eventually("the background refetch", || {
+        validator.status().key_count == 2
+    })
+    .await;
+    assert!(validator.validate_cached::<()>(&rotated).is_ok());
+}
+
+#[tokio::test]
+async fn a_jwks_uri_source_skips_discovery_and_auth0_issuers_keep_their_slash() {
+    let issuer = TestIssuer::builder().trailing_slash().start().await;
+    assert!(issuer.issuer().ends_with('/'));
+    let validator = Validator::builder()
+        .jwks_uri(issuer.jwks_uri())
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .build()
+        .unwrap();
+    validator.validate::<()>(&token(&issuer)).await.unwrap();
+    assert_eq!((issuer.discovery_fetches(), issuer.jwks_fetches()), (0, 1));
+    // Discovery with the trailing-slash issuer finds the same keys.
+    let discovered = builder(&issuer).build().unwrap();
+    discovered.validate::<()>(&token(&issuer)).await.unwrap();
+    assert_eq!(issuer.discovery_fetches(), 1);
+}
