@@ -8,7 +8,8 @@
 //!   `serde_json::Value`, payload into the claims struct), no checks;
 //! - `jsonwebtoken`: `jsonwebtoken::decode` with a prebuilt `DecodingKey`
 //!   and `Validation` doing the same checks (iss, aud, exp, nbf, leeway, the
-//!   same typed claims struct, then the scope check by hand).
+//!   same typed claims struct, then the scope check by hand);
+//! - `validator`: `Validator::validate().await` with warm (static) keys.
 //!
 //! Tokens are ~900-byte access tokens minted at startup with the committed
 //! test keys in `tests/keys/`. `jwt_gate` runs at a pinned time; jsonwebtoken

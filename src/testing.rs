@@ -70,6 +70,7 @@ struct Shared {
     /// Published keys, newest last; the newest signs.
     keys: Mutex<Vec<(String, Arc<SigningKey>)>>,
     next_kid: AtomicUsize,
+    next_jti: AtomicUsize,
     mode: Mutex<IssuerMode>,
     max_age: Mutex<Option<u64>>,
     discovery_override: Mutex<Option<Value>>,
@@ -145,6 +146,7 @@ impl TestIssuerBuilder {
                 Arc::new(SigningKey::generate(self.alg)),
             )]),
             next_kid: AtomicUsize::new(2),
+            next_jti: AtomicUsize::new(1),
             mode: Mutex::new(IssuerMode::Normal),
             max_age: Mutex::new(self.max_age),
             discovery_override: Mutex::new(None),
@@ -193,7 +195,7 @@ impl TestIssuer {
     pub fn token(&self) -> TokenBuilder {
         let (kid, key) = self.signing_key();
         let now = UnixTime::now().as_secs();
-        let jti = self.shared.next_kid.fetch_add(1, Ordering::Relaxed);
+        let jti = self.shared.next_jti.fetch_add(1, Ordering::Relaxed);
         TokenBuilder {
             alg: key.alg,
             key,
@@ -424,10 +426,18 @@ fn document(shared: &Shared) -> Value {
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        tokio::spawn(answer(stream, Arc::clone(&shared)));
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let shared = Arc::clone(&shared);
+                // A client that never finishes its request is dropped.
+                tokio::spawn(tokio::time::timeout(
+                    Duration::from_secs(30),
+                    answer(stream, shared),
+                ));
+            }
+            // Out of file descriptors and the like: wait, do not spin.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
     }
 }
 
