@@ -149,6 +149,25 @@ impl<C> Claims<C> {
     }
 }
 
+/// The granted scopes of some `Claims<C>`, whatever `C` is: what the
+/// per-route [`RequireScopes`](crate::RequireScopes) layer reads.
+pub(crate) trait GrantedScopes: Send + Sync {
+    fn scopes(&self) -> &Scopes;
+}
+
+impl<C: Send + Sync> GrantedScopes for Inner<C> {
+    fn scopes(&self) -> &Scopes {
+        &self.registered.scopes
+    }
+}
+
+impl<C: Send + Sync + 'static> Claims<C> {
+    /// The same claims, seen only for their scopes (no copy).
+    pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {
+        self.inner.clone()
+    }
+}
+
 impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
         Self {

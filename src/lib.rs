@@ -1,18 +1,25 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "axum")]
+mod axum;
 mod claims;
 pub mod de;
 mod discovery;
 mod error;
 mod jwks;
 mod key_store;
+mod layer;
 mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
 mod token;
+#[cfg(feature = "tonic")]
+pub mod tonic;
 mod validator;
 
+#[cfg(feature = "axum")]
+pub use crate::axum::MissingClaims;
 pub use claims::{Claims, Scopes};
 pub use error::Error;
 /// The signature algorithms, re-exported from `jsonwebtoken` on purpose: the
@@ -20,5 +27,9 @@ pub use error::Error;
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{KeySet, SkippedKey};
 pub use key_store::{FetchError, KeyStatus};
+pub use layer::{
+    DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireScopes, RequireScopesService,
+    ResponseFuture,
+};
 pub use time::UnixTime;
 pub use validator::{Validation, Validator, ValidatorBuilder, validate};

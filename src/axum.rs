@@ -1,0 +1,106 @@
+//! Feature `axum`: `Claims<C>` as an extractor (and `Option<Claims<C>>` for
+//! optional authentication), and `Error` as a response.
+
+use std::convert::Infallible;
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::request::Parts;
+
+use crate::{Claims, Error};
+
+/// Extracts the claims [`JwtAuthLayer<C>`](crate::JwtAuthLayer) validated.
+///
+/// Without the layer in front of the route, the request fails with 500
+/// (a server bug, not the client's fault) and a message naming the type.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwt_gate::{Claims, JwtAuthLayer, Validator};
+///
+/// async fn me(claims: Claims) -> String {
+///     format!("hello {}", claims.subject().unwrap_or("?"))
+/// }
+///
+/// async fn maybe(claims: Option<Claims>) -> &'static str {
+///     if claims.is_some() { "signed in" } else { "anonymous" }
+/// }
+///
+/// # fn app(validator: Validator) -> Router {
+/// Router::new()
+///     .route("/me", get(me))
+///     .route("/maybe", get(maybe))
+///     .layer(JwtAuthLayer::<()>::new(validator).optional())
+/// # }
+/// ```
+impl<S, C> FromRequestParts<S> for Claims<C>
+where
+    S: Send + Sync,
+    C: Send + Sync + 'static,
+{
+    type Rejection = MissingClaims;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, MissingClaims> {
+        parts
+            .extensions
+            .get::<Self>()
+            .cloned()
+            .ok_or(MissingClaims(std::any::type_name::<C>()))
+    }
+}
+
+/// `None` when the request carried no token and the layer is
+/// [`optional`](crate::JwtAuthLayer::optional).
+impl<S, C> OptionalFromRequestParts<S> for Claims<C>
+where
+    S: Send + Sync,
+    C: Send + Sync + 'static,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Infallible> {
+        Ok(parts.extensions.get::<Self>().cloned())
+    }
+}
+
+/// The rejection when `Claims<C>` is extracted on a route that
+/// `JwtAuthLayer<C>` does not cover: 500, naming the type.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingClaims(&'static str);
+
+impl std::fmt::Display for MissingClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`Claims<{0}>` not found in request extensions. Is `JwtAuthLayer<{0}>` applied to this route?",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for MissingClaims {}
+
+impl IntoResponse for MissingClaims {
+    fn into_response(self) -> Response {
+        tracing::error!(target: "jwt_gate", "{self}");
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+/// The same response the layer sends: status, `WWW-Authenticate` (no
+/// realm), `Retry-After` on 503, and the fixed description as the body.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut res = (self.status(), self.description()).into_response();
+        if let Some(challenge) = self.www_authenticate(None) {
+            res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(RETRY_AFTER, http::HeaderValue::from_static("5"));
+        }
+        res
+    }
+}

@@ -1,0 +1,92 @@
+//! Feature `tonic`: `Error` as a `tonic::Status`, the validated claims of a
+//! `tonic::Request`, and a synchronous interceptor.
+//!
+//! The tower layer ([`JwtAuthLayer`](crate::JwtAuthLayer)) already answers
+//! gRPC requests correctly without this feature; use the layer on a tonic
+//! server (`Server::builder().layer(..)`) when you can, since it waits for
+//! keys when it must. [`JwtInterceptor`] is for places that take only a
+//! synchronous interceptor: it validates with the keys already held
+//! ([`Validator::validate_cached`]), so call
+//! [`Validator::warm_up`] at startup.
+
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+
+use crate::layer::{bearer_token, grpc_code};
+use crate::{Claims, Error, Validator};
+
+impl From<&Error> for ::tonic::Status {
+    /// `Unauthenticated`, `PermissionDenied` (insufficient scope) or
+    /// `Unavailable` (keys unavailable), with the fixed description.
+    fn from(error: &Error) -> Self {
+        let code = match grpc_code(error) {
+            7 => ::tonic::Code::PermissionDenied,
+            14 => ::tonic::Code::Unavailable,
+            _ => ::tonic::Code::Unauthenticated,
+        };
+        Self::new(code, error.description())
+    }
+}
+
+impl From<Error> for ::tonic::Status {
+    fn from(error: Error) -> Self {
+        Self::from(&error)
+    }
+}
+
+/// The claims the layer or the interceptor validated for this request.
+///
+/// ```
+/// # fn handler(request: tonic::Request<()>) -> Result<(), tonic::Status> {
+/// let claims = jwt_gate::tonic::claims::<(), _>(&request)
+///     .ok_or_else(|| tonic::Status::unauthenticated("no token"))?;
+/// println!("{:?}", claims.subject());
+/// # Ok(()) }
+/// ```
+pub fn claims<C: Send + Sync + 'static, T>(request: &::tonic::Request<T>) -> Option<&Claims<C>> {
+    request.extensions().get::<Claims<C>>()
+}
+
+/// A tonic interceptor: validates the `authorization` metadata with the
+/// keys already held and inserts `Claims<C>` into the request extensions.
+#[derive(Debug)]
+pub struct JwtInterceptor<C = ()> {
+    validator: Validator,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for JwtInterceptor<C> {
+    fn clone(&self) -> Self {
+        Self {
+            validator: self.validator.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> JwtInterceptor<C> {
+    /// An interceptor validating with `validator`.
+    pub fn new(validator: Validator) -> Self {
+        Self {
+            validator,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> ::tonic::service::Interceptor for JwtInterceptor<C>
+where
+    C: DeserializeOwned + Send + Sync + 'static,
+{
+    fn call(
+        &mut self,
+        mut request: ::tonic::Request<()>,
+    ) -> Result<::tonic::Request<()>, ::tonic::Status> {
+        let headers = request.metadata().clone().into_headers();
+        let token = bearer_token(&headers, &http::Uri::default())?.ok_or(Error::MissingToken)?;
+        let claims = self.validator.validate_cached::<C>(token)?;
+        request.extensions_mut().insert(claims);
+        Ok(request)
+    }
+}

@@ -1,0 +1,399 @@
+//! The tower layer in an axum server on a real socket, called with reqwest:
+//! statuses and exact challenge bytes (RFC 6750), optional mode, per-route
+//! scopes, extractors, and the inner service never called on rejection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{any, get};
+use jwt_gate::testing::{IssuerMode, TestIssuer};
+use jwt_gate::{Claims, JwtAuthLayer, RequireScopes, Validator};
+
+const AUD: &str = "api://orders";
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Tenant {
+    #[serde(
+        rename = "tenantId",
+        deserialize_with = "jwt_gate::de::string_or_number"
+    )]
+    tenant_id: String,
+    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
+    admin: bool,
+}
+
+struct Api {
+    base: String,
+    issuer: TestIssuer,
+    calls: Arc<AtomicUsize>,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// An API on 127.0.0.1: `/orders` needs `orders.read` (layer level),
+    /// `/admin` also `orders.admin` (RequireScopes), `/me` reads typed claims,
+    /// `/public` is optional, `/unprotected` has no layer.
+    async fn start() -> Self {
+        let issuer = TestIssuer::start().await;
+        let validator = Validator::builder()
+            .issuer(issuer.issuer())
+            .audience(AUD)
+            .allow_http()
+            .fetch_timeout(Duration::from_millis(500))
+            .retry_backoff(Duration::from_millis(50), Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = |calls: &Arc<AtomicUsize>, body: &'static str| {
+            let calls = Arc::clone(calls);
+            move || async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                body
+            }
+        };
+        let protected = Router::new()
+            .route("/orders", get(counted(&calls, "orders")))
+            .route("/grpc", any(counted(&calls, "grpc")))
+            .route(
+                "/admin",
+                get(counted(&calls, "admin")).layer(RequireScopes::all(["orders.admin"])),
+            )
+            .route(
+                "/support",
+                get(counted(&calls, "support"))
+                    .layer(RequireScopes::any(["support", "orders.admin"])),
+            )
+            .route(
+                "/me",
+                get(|claims: Claims<Tenant>| async move {
+                    format!(
+                        "{} {} {}",
+                        claims.subject().unwrap_or("-"),
+                        claims.tenant_id,
+                        claims.admin
+                    )
+                }),
+            )
+            .layer(
+                JwtAuthLayer::<Tenant>::new(validator.clone())
+                    .realm("orders")
+                    .require_scopes(["orders.read"])
+                    .resource_metadata(
+                        "https://api.example.com/.well-known/oauth-protected-resource",
+                    ),
+            );
+        let public = Router::new()
+            .route(
+                "/public",
+                get(|claims: Option<Claims>| async move {
+                    claims.map_or("anonymous".to_owned(), |c| {
+                        c.subject().unwrap_or("-").to_owned()
+                    })
+                }),
+            )
+            .route(
+                "/public-admin",
+                get(counted(&calls, "public-admin")).layer(RequireScopes::all(["orders.admin"])),
+            )
+            .layer(
+                JwtAuthLayer::<()>::new(validator)
+                    .optional()
+                    .realm("orders"),
+            );
+        let unprotected = Router::new().route("/unprotected", get(|_: Claims| async { "never" }));
+        let app = protected.merge(public).merge(unprotected);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            base,
+            issuer,
+            calls,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn token(&self) -> jwt_gate::testing::TokenBuilder {
+        self.issuer
+            .token()
+            .audience(AUD)
+            .scope("orders.read")
+            .claim("tenantId", "1741")
+            .claim("admin", "false")
+    }
+
+    async fn get(&self, path: &str, auth: &[&str]) -> (u16, Option<String>, String) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        for value in auth {
+            req = req.header("authorization", *value);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let challenge = res
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, challenge, res.text().await.unwrap())
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+const RM: &str =
+    r#", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#;
+
+#[tokio::test]
+async fn no_token_is_401_with_a_bare_challenge() {
+    let api = Api::start().await;
+    let (status, challenge, _) = api.get("/orders", &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(challenge.unwrap(), format!(r#"Bearer realm="orders"{RM}"#));
+    assert_eq!(api.calls(), 0);
+}
+
+#[tokio::test]
+async fn malformed_header_two_tokens_and_other_schemes_are_400_invalid_request() {
+    let api = Api::start().await;
+    let token = api.token().sign();
+    let want = r#"Bearer realm="orders", error="invalid_request", error_description="The Authorization header is not a single Bearer token""#;
+    for auth in [
+        vec!["Basic dXNlcjpwYXNz".to_owned()],
+        vec!["Bearer".to_owned()],
+        vec![format!("Bearer {token} extra")],
+        vec![bearer(&token), bearer(&token)],
+    ] {
+        let auth: Vec<&str> = auth.iter().map(String::as_str).collect();
+        let (status, challenge, _) = api.get("/orders", &auth).await;
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (400, Some(want)),
+            "{auth:?}"
+        );
+    }
+    let (status, _, _) = api
+        .get(&format!("/orders?access_token={token}"), &[&bearer(&token)])
+        .await;
+    assert_eq!(status, 400, "a token in two places");
+    assert_eq!(api.calls(), 0);
+}
+
+#[tokio::test]
+async fn invalid_tokens_are_401_invalid_token_with_fixed_descriptions() {
+    let api = Api::start().await;
+    let good = api.token().sign();
+    let (h, p, s) = {
+        let mut it = good.split('.');
+        (it.next().unwrap(), it.next().unwrap(), it.next().unwrap())
+    };
+    let mut sig = s.as_bytes().to_vec();
+    sig[10] = if sig[10] == b'A' { b'B' } else { b'A' };
+    let bad_signature = format!("{h}.{p}.{}", String::from_utf8(sig).unwrap());
+    for (token, description) in [
+        (
+            api.token().expired_since(Duration::from_secs(3600)).sign(),
+            "The access token expired",
+        ),
+        (bad_signature, "The access token signature is invalid"),
+        (
+            api.token().audience("api://billing").sign(),
+            "The access token audience is not accepted",
+        ),
+        ("not-a-jwt".to_owned(), "The access token is malformed"),
+    ] {
+        let (status, challenge, _) = api.get("/orders", &[&bearer(&token)]).await;
+        assert_eq!(status, 401, "{description}");
+        assert_eq!(
+            challenge.unwrap(),
+            format!(
+                r#"Bearer realm="orders", error="invalid_token", error_description="{description}"{RM}"#
+            )
+        );
+    }
+    assert_eq!(
+        api.calls(),
+        0,
+        "the inner service is never called on rejection"
+    );
+}
+
+#[tokio::test]
+async fn insufficient_scope_is_403_at_layer_and_route_level() {
+    let api = Api::start().await;
+    let no_read = api.token().scope("profile").sign();
+    let (status, challenge, _) = api.get("/orders", &[&bearer(&no_read)]).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        challenge.unwrap(),
+        r#"Bearer realm="orders", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.read""#
+    );
+    let reader = api.token().sign();
+    let (status, challenge, _) = api.get("/admin", &[&bearer(&reader)]).await;
+    assert_eq!(status, 403);
+    assert!(challenge.unwrap().ends_with(r#"scope="orders.admin""#));
+    let (status, _, body) = api.get("/orders", &[&bearer(&reader)]).await;
+    assert_eq!((status, body.as_str()), (200, "orders"));
+    let admin = api.token().scope("orders.read orders.admin").sign();
+    let (status, _, body) = api.get("/admin", &[&bearer(&admin)]).await;
+    assert_eq!((status, body.as_str()), (200, "admin"));
+    // any-of
+    let (status, challenge, _) = api.get("/support", &[&bearer(&reader)]).await;
+    assert_eq!(status, 403);
+    assert!(
+        challenge
+            .unwrap()
+            .ends_with(r#"scope="orders.admin support""#)
+    );
+    let support = api.token().scope("orders.read support").sign();
+    assert_eq!(api.get("/support", &[&bearer(&support)]).await.0, 200);
+    assert_eq!(api.calls(), 3);
+}
+
+#[tokio::test]
+async fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
+    let api = Api::start().await;
+    api.issuer.set_mode(IssuerMode::Down);
+    let res = api
+        .client
+        .get(format!("{}/orders", api.base))
+        .header("authorization", bearer(&api.token().sign()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert!(res.headers().get("www-authenticate").is_none());
+    assert_eq!(api.calls(), 0);
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
+    let api = Api::start().await;
+    let (status, challenge, body) = api.get("/public", &[]).await;
+    assert_eq!((status, challenge, body.as_str()), (200, None, "anonymous"));
+    let (status, _, body) = api
+        .get("/public", &[&bearer(&api.token().subject("ada").sign())])
+        .await;
+    assert_eq!((status, body.as_str()), (200, "ada"));
+    let expired = api.token().expired_since(Duration::from_secs(600)).sign();
+    let (status, challenge, _) = api.get("/public", &[&bearer(&expired)]).await;
+    assert_eq!(status, 401);
+    assert!(challenge.unwrap().contains(r#"error="invalid_token""#));
+    // Anonymous callers meet RequireScopes with a 401, not a 403.
+    let (status, challenge, _) = api.get("/public-admin", &[]).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (401, Some(r#"Bearer realm="orders""#))
+    );
+    assert_eq!(api.calls(), 0);
+}
+
+#[tokio::test]
+async fn lowercase_bearer_and_typed_claims_reach_the_handler() {
+    let api = Api::start().await;
+    let token = api.token().subject("974899").sign();
+    let (status, _, body) = api.get("/me", &[&format!("bearer {token}")]).await;
+    assert_eq!((status, body.as_str()), (200, "974899 1741 false"));
+}
+
+#[tokio::test]
+async fn extracting_claims_without_the_layer_is_a_500_naming_the_type() {
+    let api = Api::start().await;
+    let (status, _, body) = api.get("/unprotected", &[]).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        body,
+        "`Claims<()>` not found in request extensions. Is `JwtAuthLayer<()>` applied to this route?"
+    );
+}
+
+#[tokio::test]
+async fn grpc_requests_get_trailers_only_rejections_from_the_layer() {
+    let api = Api::start().await;
+    for (auth, code) in [
+        (None, "16"),
+        (Some(api.token().scope("profile").sign()), "7"),
+        (
+            Some(api.token().expired_since(Duration::from_secs(60)).sign()),
+            "16",
+        ),
+    ] {
+        let mut req = api
+            .client
+            .post(format!("{}/grpc", api.base))
+            .header("content-type", "application/grpc");
+        if let Some(token) = auth {
+            req = req.header("authorization", bearer(&token));
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "{:?}", res.headers());
+        assert_eq!(
+            res.headers()
+                .get("grpc-status")
+                .map(|v| v.to_str().unwrap()),
+            Some(code),
+            "{:?}",
+            res.headers()
+        );
+        assert!(res.headers().contains_key("grpc-message"));
+    }
+    assert_eq!(api.calls(), 0);
+    // A cold API whose issuer is down: keys unavailable, gRPC 14.
+    let cold = Api::start().await;
+    cold.issuer.set_mode(IssuerMode::Down);
+    let res = cold
+        .client
+        .post(format!("{}/grpc", cold.base))
+        .header("content-type", "application/grpc+proto")
+        .header("authorization", bearer(&cold.token().sign()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["grpc-status"], "14");
+    assert_eq!(cold.calls(), 0);
+}
+
+#[tokio::test]
+async fn the_rejection_body_hook_keeps_status_and_challenge() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .build()
+        .unwrap();
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(
+        JwtAuthLayer::<()>::new(validator)
+            .realm("orders")
+            .rejection_body(|e: &jwt_gate::Error| {
+                axum::body::Body::from(format!(
+                    r#"{{"error":"{}"}}"#,
+                    e.bearer_code().unwrap_or("unauthorized")
+                ))
+            }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let res = reqwest::Client::new()
+        .get(&base)
+        .header("authorization", "Bearer x.y.z")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!(res.text().await.unwrap(), r#"{"error":"invalid_token"}"#);
+}
