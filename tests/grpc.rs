@@ -1,0 +1,265 @@
+//! A real tonic server behind `JwtAuthLayer` (and one behind
+//! `JwtInterceptor`), called by a real tonic client: the status codes the
+//! client sees, and the claims the handler sees. No protoc: the messages are
+//! plain UTF-8 strings with a tiny codec.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut};
+use jwt_gate::testing::{IssuerMode, TestIssuer};
+use jwt_gate::tonic::JwtInterceptor;
+use jwt_gate::{JwtAuthLayer, Validator};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+const AUD: &str = "api://orders";
+
+/// Messages are UTF-8 strings.
+#[derive(Clone, Copy, Default)]
+struct Text;
+
+impl Codec for Text {
+    type Encode = String;
+    type Decode = String;
+    type Encoder = Text;
+    type Decoder = Text;
+    fn encoder(&mut self) -> Text {
+        Text
+    }
+    fn decoder(&mut self) -> Text {
+        Text
+    }
+}
+
+impl Encoder for Text {
+    type Item = String;
+    type Error = Status;
+    fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(item.as_bytes());
+        Ok(())
+    }
+}
+
+impl Decoder for Text {
+    type Item = String;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {
+        let bytes = src.copy_to_bytes(src.remaining());
+        String::from_utf8(bytes.to_vec())
+            .map(Some)
+            .map_err(|_| Status::internal("not UTF-8"))
+    }
+}
+
+/// `/test.Whoami/Ask`: answers with the caller's `sub` and `tenantId`.
+#[derive(Clone)]
+struct Whoami {
+    calls: Arc<AtomicUsize>,
+}
+
+impl tonic::server::NamedService for Whoami {
+    const NAME: &'static str = "test.Whoami";
+}
+
+struct Ask(Arc<AtomicUsize>);
+
+impl tonic::server::UnaryService<String> for Ask {
+    type Response = String;
+    type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<String>, Status>> + Send>>;
+    fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let answer = jwt_gate::tonic::claims::<serde_json::Value, _>(&request)
+            .map(|c| format!("{} {}", c.subject().unwrap_or("-"), c["tenantId"]))
+            .ok_or_else(|| Status::internal("no claims"));
+        Box::pin(async move { answer.map(tonic::Response::new) })
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Whoami {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let calls = Arc::clone(&self.calls);
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(Text);
+            Ok(grpc.unary(Ask(calls), req).await)
+        })
+    }
+}
+
+struct Fixture {
+    issuer: TestIssuer,
+    url: String,
+    calls: Arc<AtomicUsize>,
+}
+
+fn validator(issuer: &TestIssuer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .require_scopes(["orders.read"])
+        .allow_http()
+        .fetch_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+async fn bind() -> (tokio_stream::wrappers::TcpListenerStream, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        url,
+    )
+}
+
+/// A tonic server with the tower layer in front.
+async fn with_layer() -> Fixture {
+    let issuer = TestIssuer::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (incoming, url) = bind().await;
+    let router = tonic::transport::Server::builder()
+        .layer(JwtAuthLayer::<serde_json::Value>::new(validator(&issuer)))
+        .add_service(Whoami {
+            calls: Arc::clone(&calls),
+        });
+    tokio::spawn(router.serve_with_incoming(incoming));
+    Fixture { issuer, url, calls }
+}
+
+async fn ask(url: &str, token: Option<&str>) -> Result<String, Status> {
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    let mut request = tonic::Request::new("who am I?".to_owned());
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let path = http::uri::PathAndQuery::from_static("/test.Whoami/Ask");
+    client
+        .unary(request, path, Text)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn token(issuer: &TestIssuer) -> jwt_gate::testing::TokenBuilder {
+    issuer
+        .token()
+        .audience(AUD)
+        .scope("orders.read")
+        .subject("974899")
+        .claim("tenantId", "1741")
+}
+
+#[tokio::test]
+async fn a_valid_token_reaches_the_handler_with_its_claims() {
+    let f = with_layer().await;
+    let answer = ask(&f.url, Some(&token(&f.issuer).sign())).await.unwrap();
+    assert_eq!(answer, r#"974899 "1741""#);
+    assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_tonic_client_sees_unauthenticated_permission_denied_and_unavailable() {
+    let f = with_layer().await;
+    let missing = ask(&f.url, None).await.unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated);
+    assert_eq!(missing.message(), "No access token was sent");
+    let expired = token(&f.issuer)
+        .expired_since(Duration::from_secs(60))
+        .sign();
+    let status = ask(&f.url, Some(&expired)).await.unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::Unauthenticated, "The access token expired")
+    );
+    let no_scope = token(&f.issuer).scope("profile").sign();
+    assert_eq!(
+        ask(&f.url, Some(&no_scope)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        f.calls.load(Ordering::SeqCst),
+        0,
+        "the handler is never called on rejection"
+    );
+
+    let cold = with_layer().await;
+    cold.issuer.set_mode(IssuerMode::Down);
+    let status = ask(&cold.url, Some(&token(&cold.issuer).sign()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable);
+    assert_eq!(cold.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_interceptor_validates_with_cached_keys() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (incoming, url) = bind().await;
+    let service = tonic::service::interceptor::InterceptedService::new(
+        Whoami {
+            calls: Arc::clone(&calls),
+        },
+        JwtInterceptor::<serde_json::Value>::new(validator.clone()),
+    );
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming),
+    );
+    let good = token(&issuer).sign();
+    // No keys held yet: the interceptor does not wait on the network.
+    assert_eq!(
+        ask(&url, Some(&good)).await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    validator.warm_up().await.unwrap();
+    assert_eq!(ask(&url, Some(&good)).await.unwrap(), r#"974899 "1741""#);
+    assert_eq!(
+        ask(&url, None).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    let reader_only = token(&issuer).scope("profile").sign();
+    assert_eq!(
+        ask(&url, Some(&reader_only)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn errors_map_to_tonic_statuses() {
+    let status = Status::from(jwt_gate::Error::InvalidSignature);
+    assert_eq!(
+        (status.code(), status.message()),
+        (
+            Code::Unauthenticated,
+            "The access token signature is invalid"
+        )
+    );
+    let status = Status::from(&jwt_gate::Error::InsufficientScope {
+        required: "a".into(),
+    });
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = Status::from(&jwt_gate::Error::KeysUnavailable { source: None });
+    assert_eq!(status.code(), Code::Unavailable);
+}
