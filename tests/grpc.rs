@@ -11,51 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut};
 use jwt_gate::testing::{IssuerMode, TestIssuer};
 use jwt_gate::tonic::JwtInterceptor;
 use jwt_gate::{JwtAuthLayer, Validator};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
 const AUD: &str = "api://orders";
 
-/// Messages are UTF-8 strings.
-#[derive(Clone, Copy, Default)]
-struct Text;
+#[path = "../examples/support/text_codec.rs"]
+mod text_codec;
 
-impl Codec for Text {
-    type Encode = String;
-    type Decode = String;
-    type Encoder = Text;
-    type Decoder = Text;
-    fn encoder(&mut self) -> Text {
-        Text
-    }
-    fn decoder(&mut self) -> Text {
-        Text
-    }
-}
-
-impl Encoder for Text {
-    type Item = String;
-    type Error = Status;
-    fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(item.as_bytes());
-        Ok(())
-    }
-}
-
-impl Decoder for Text {
-    type Item = String;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        String::from_utf8(bytes.to_vec())
-            .map(Some)
-            .map_err(|_| Status::internal("not UTF-8"))
-    }
-}
+use text_codec::Text;
 
 /// `/test.Whoami/Ask`: answers with the caller's `sub` and `tenantId`.
 #[derive(Clone)]
