@@ -65,7 +65,18 @@ def paired():
             print(f"| {alg} | {fmt(m['jwt_gate'])} | {fmt(m['validator'])} | {e['validator_over_jwt_gate']:.3f} |")
 
 
+def layer():
+    path = os.path.join(ROOT, "paired_layer.json")
+    with open(path) as f:
+        e = json.load(f)
+    m = e["median_ns"]
+    print("Layer overhead, HS256, interleaved rounds (median of per-round figures).\n")
+    print("| bare router | router + JwtAuthLayer | Validator::validate().await | layer overhead = layered − bare − validate |")
+    print("|---:|---:|---:|---:|")
+    print(f"| {fmt(m['bare_router'])} | {fmt(m['router_with_layer'])} | {fmt(m['validator_validate'])} | {fmt(e['layer_overhead_ns'])} |")
+
+
 if __name__ == "__main__":
-    for w in sys.argv[1:] or ["paired", "cold"]:
+    for w in sys.argv[1:] or ["paired", "cold", "layer"]:
         globals()[w]()
         print()

@@ -269,6 +269,21 @@ impl KeyStore {
         }
     }
 
+    /// Whether an unknown `kid` seen now may cause a refetch (without
+    /// claiming it): not static, not in backoff, not in the cooldown. A
+    /// refusal by the cooldown counts as a cooldown hit.
+    pub(crate) fn may_refetch(&self, now: Instant) -> bool {
+        if matches!(self.source, Source::Static) || self.in_backoff(now) {
+            return false;
+        }
+        let cooling = lock(&self.last_forced).is_some_and(|t| now < t + self.cfg.cooldown);
+        if cooling {
+            self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "jwt_gate", "unknown kid: refetch refused during cooldown");
+        }
+        !cooling
+    }
+
     fn claim_refetch(&self, now: Instant) -> bool {
         if matches!(self.source, Source::Static) || self.in_backoff(now) {
             return false;

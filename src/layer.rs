@@ -259,32 +259,78 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // Use the service poll_ready drove to readiness; leave a clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = &self.config;
+        let verdict = match bearer_token(req.headers(), req.uri()) {
+            Err(error) => Err(error),
+            Ok(None) if config.optional => Ok(None),
+            Ok(None) => Err(Error::MissingToken),
+            // Warm keys decide at once: no allocation, no await.
+            Ok(Some(token)) => match config.validator.validate_now::<C>(token) {
+                Some(result) => result.and_then(|claims| config.check_scopes(claims).map(Some)),
+                None => return self.validate_later(req, inner),
+            },
+        };
+        match verdict {
+            Ok(claims) => {
+                config.admit(&mut req, claims);
+                ResponseFuture::inner(inner.call(req))
+            }
+            Err(error) => ResponseFuture::ready(reject(
+                &error,
+                &config.challenge,
+                req.headers(),
+                &self.rejection,
+            )),
+        }
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R> {
+    /// The slow path (keys not loaded yet, or an unknown `kid` that may be
+    /// refetched): validation awaits the key store in a boxed future.
+    fn validate_later<ReqBody, ResBody>(
+        &self,
+        req: Request<ReqBody>,
+        mut inner: S,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Default + Send + 'static,
+        C: DeserializeOwned + Send + Sync + 'static,
+        R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
+    {
         let config = Arc::clone(&self.config);
         let rejection = self.rejection.clone();
         // Only the head is borrowed while validating; the body is not touched.
-        let (mut parts, body) = req.into_parts();
-        ResponseFuture::new(async move {
-            match authenticate::<C>(&config, &parts).await {
+        let (parts, body) = req.into_parts();
+        ResponseFuture::boxed(async move {
+            let verdict = match bearer_token(&parts.headers, &parts.uri) {
+                Ok(Some(token)) => config
+                    .validator
+                    .validate::<C>(token)
+                    .await
+                    .and_then(|claims| config.check_scopes(claims)),
+                Ok(None) => Err(Error::MissingToken),
+                Err(error) => Err(error),
+            };
+            match verdict {
                 Ok(claims) => {
-                    let scopes = claims.as_ref().map(Claims::granted_scopes);
-                    if let Some(claims) = claims {
-                        parts.extensions.insert(claims);
-                    }
-                    parts.extensions.insert(Authenticated {
-                        scopes,
-                        challenge: Arc::clone(&config.challenge),
-                    });
-                    inner.call(Request::from_parts(parts, body)).await
+                    let mut req = Request::from_parts(parts, body);
+                    config.admit(&mut req, Some(claims));
+                    inner.call(req).await
                 }
                 Err(error) => Ok(reject(
                     &error,
@@ -297,22 +343,27 @@ where
     }
 }
 
-async fn authenticate<C: DeserializeOwned>(
-    config: &Config,
-    parts: &http::request::Parts,
-) -> Result<Option<Claims<C>>, Error> {
-    let Some(token) = bearer_token(&parts.headers, &parts.uri)? else {
-        return if config.optional {
-            Ok(None)
-        } else {
-            Err(Error::MissingToken)
-        };
-    };
-    let claims = config.validator.validate::<C>(token).await?;
-    if let Some(required) = &config.required {
-        required.check(claims.scopes())?;
+impl Config {
+    fn check_scopes<C>(&self, claims: Claims<C>) -> Result<Claims<C>, Error> {
+        if let Some(required) = &self.required {
+            required.check(claims.scopes())?;
+        }
+        Ok(claims)
     }
-    Ok(Some(claims))
+
+    /// Lets the request in: its claims (if any) and what [`RequireScopes`]
+    /// needs go into the extensions.
+    fn admit<C: Send + Sync + 'static, B>(&self, req: &mut Request<B>, claims: Option<Claims<C>>) {
+        let scopes = claims.as_ref().map(Claims::granted_scopes);
+        let extensions = req.extensions_mut();
+        if let Some(claims) = claims {
+            extensions.insert(claims);
+        }
+        extensions.insert(Authenticated {
+            scopes,
+            challenge: Arc::clone(&self.challenge),
+        });
+    }
 }
 
 /// The bearer token of a request (RFC 6750 §2.1): exactly one
@@ -337,12 +388,17 @@ pub(crate) fn bearer_token<'a>(
     if values.next().is_some() || in_query {
         return Err(Error::MalformedHeader);
     }
-    let value = value.to_str().map_err(|_| Error::MalformedHeader)?;
+    // A header value holds no control characters (http checks that); a
+    // token that is not base64url-ish fails validation as malformed.
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| Error::MalformedHeader)?;
     let (scheme, token) = value.split_once(' ').ok_or(Error::MalformedHeader)?;
     let token = token.trim_start_matches(' ');
-    let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
-    let body = token.trim_end_matches('=');
-    if !scheme.eq_ignore_ascii_case("bearer") || body.is_empty() || !body.bytes().all(token68) {
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || token.trim_end_matches('=').is_empty()
+        || token.contains(' ')
+        || token.contains(',')
+        || token.contains('\t')
+    {
         return Err(Error::MalformedHeader);
     }
     Ok(Some(token))
@@ -403,26 +459,67 @@ fn reject<B: Default>(
     res
 }
 
-/// Response future of [`JwtAuth`] and [`RequireScopesService`].
-pub struct ResponseFuture<B, E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>,
-}
-
-impl<B, E> ResponseFuture<B, E> {
-    fn new(f: impl Future<Output = Result<Response<B>, E>> + Send + 'static) -> Self {
-        Self { inner: Box::pin(f) }
+pin_project_lite::pin_project! {
+    /// Response future of [`JwtAuth`] and [`RequireScopesService`]: the
+    /// inner service's future, a ready rejection, or (only while keys are
+    /// being fetched) a boxed validation.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
     }
 }
 
-impl<B, E> Future for ResponseFuture<B, E> {
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Inner { #[pin] future: F },
+        Ready { response: Option<Response<B>> },
+        Boxed { future: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>> },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn ready(response: Response<B>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn boxed(future: impl Future<Output = Result<Response<B>, E>> + Send + 'static) -> Self {
+        Self {
+            kind: Kind::Boxed {
+                future: Box::pin(future),
+            },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("ResponseFuture polled after completion"))),
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -530,7 +627,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -542,7 +639,7 @@ where
                 tracing::error!(target: "jwt_gate", "RequireScopes without JwtAuthLayer in front of it");
                 let mut res = Response::new(ResBody::default());
                 *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                return ResponseFuture::new(std::future::ready(Ok(res)));
+                return ResponseFuture::ready(res);
             }
             Some(auth) => match &auth.scopes {
                 None => Err((Error::MissingToken, Arc::clone(&auth.challenge))),
@@ -556,11 +653,10 @@ where
             Ok(()) => {
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::new(async move { inner.call(req).await })
+                ResponseFuture::inner(inner.call(req))
             }
             Err((error, challenge)) => {
-                let res = reject(&error, &challenge, req.headers(), &DefaultRejection);
-                ResponseFuture::new(std::future::ready(Ok(res)))
+                ResponseFuture::ready(reject(&error, &challenge, req.headers(), &DefaultRejection))
             }
         }
     }

@@ -339,15 +339,42 @@ impl Validator {
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
     /// could be obtained.
     pub async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+        let result = match self.validate_now(token) {
+            Some(result) => result,
+            None => self.validate_fetching(token).await,
+        };
+        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+    }
+
+    /// The slow path: wait for keys, refetch once for an unknown `kid`.
+    async fn validate_fetching<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Claims<C>, Error> {
         let snapshot = self.inner.store.keys().await.map_err(keys_unavailable)?;
         let rules = &self.inner.rules;
-        let mut result = validate(token, &snapshot.keys, rules, UnixTime::now());
+        let result = validate(token, &snapshot.keys, rules, UnixTime::now());
         if matches!(result, Err(Error::UnknownKey { .. }))
             && let Some(fresh) = self.inner.store.refetch_for_unknown_kid().await
         {
-            result = validate(token, &fresh.keys, rules, UnixTime::now());
+            return validate(token, &fresh.keys, rules, UnixTime::now());
         }
-        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+        result
+    }
+
+    /// The outcome without waiting, when the keys held decide it: `None`
+    /// when there are no usable keys yet, or the token names an unknown
+    /// `kid` that may cause a refetch. The hot path of the layer.
+    pub(crate) fn validate_now<C: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Option<Result<Claims<C>, Error>> {
+        let now = std::time::Instant::now();
+        let snapshot = self.inner.store.cached(now)?;
+        match validate(token, &snapshot.keys, &self.inner.rules, UnixTime::now()) {
+            Err(Error::UnknownKey { .. }) if self.inner.store.may_refetch(now) => None,
+            result => Some(result),
+        }
     }
 
     /// Validates with the keys already held, without waiting on the network
