@@ -4,6 +4,10 @@
 //!
 //! layer overhead = (router + layer) − (bare router) − (validation)
 //!
+//! and, to tell axum's price for any layer from ours, the same router behind
+//! a layer that does nothing: own overhead = (router + layer) − (router +
+//! no-op layer) − (validation).
+//!
 //! HS256 keeps the validation small, so the subtraction is not drowned in
 //! signature-time noise. Run: `cargo bench --bench layer`, then
 //! `python3 benches/report.py layer`.
@@ -44,6 +48,14 @@ fn contenders() -> Vec<(&'static str, Run)> {
         .unwrap();
     let handler = || async { "ok" };
     let bare = Router::new().route("/orders", get(handler));
+    // The same router behind a layer that does nothing: what axum charges
+    // for any layer (boxing and cloning the route service per request).
+    let noop =
+        Router::new()
+            .route("/orders", get(handler))
+            .layer(tower::util::MapRequestLayer::new(
+                |req: http::Request<Body>| req,
+            ));
     let layered = Router::new()
         .route("/orders", get(handler))
         .layer(JwtAuthLayer::<()>::new(validator.clone()));
@@ -91,8 +103,15 @@ fn contenders() -> Vec<(&'static str, Run)> {
     };
     vec![
         ("bare_router", router_run(bare, Box::new(request.clone()))),
-        ("router_with_layer", router_run(layered, Box::new(request))),
+        (
+            "router_with_layer",
+            router_run(layered, Box::new(request.clone())),
+        ),
         ("validator_validate", validate_run),
+        (
+            "router_with_noop_layer",
+            router_run(noop, Box::new(request)),
+        ),
     ]
 }
 
@@ -142,13 +161,20 @@ fn paired(_: &mut Criterion) {
             .map(|r| times[1][r] - times[0][r] - times[2][r])
             .collect(),
     );
+    let own = median(
+        (0..rounds)
+            .map(|r| times[1][r] - times[3][r] - times[2][r])
+            .collect(),
+    );
     let out = json!({
         "median_ns": {
             "bare_router": median(times[0].clone()),
             "router_with_layer": median(times[1].clone()),
             "validator_validate": median(times[2].clone()),
+            "router_with_noop_layer": median(times[3].clone()),
         },
         "layer_overhead_ns": overhead,
+        "own_overhead_ns": own,
         "rounds": rounds,
     });
     if full {
