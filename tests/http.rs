@@ -397,3 +397,30 @@ async fn the_rejection_body_hook_keeps_status_and_challenge() {
     );
     assert_eq!(res.text().await.unwrap(), r#"{"error":"invalid_token"}"#);
 }
+
+#[tokio::test]
+async fn error_is_an_axum_response_with_the_same_mapping() {
+    use axum::response::IntoResponse;
+    let res = jwt_gate::Error::InsufficientScope {
+        required: "orders.write".into(),
+    }
+    .into_response();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        r#"Bearer error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.write""#
+    );
+    let res = jwt_gate::Error::KeysUnavailable { source: None }.into_response();
+    assert_eq!(
+        (res.status().as_u16(), &res.headers()["retry-after"]),
+        (503, "5")
+    );
+    assert!(res.headers().get("www-authenticate").is_none());
+    let body = axum::body::to_bytes(
+        jwt_gate::Error::MissingToken.into_response().into_body(),
+        1024,
+    )
+    .await
+    .unwrap();
+    assert_eq!(&body[..], b"No access token was sent");
+}
