@@ -22,7 +22,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use common::*;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jwt_gate::{Algorithm, Claims, JwtAuthLayer, Validator};
 use serde_json::json;
 use tower::ServiceExt;
@@ -201,4 +201,21 @@ criterion_group! {
     config = config();
     targets = layer_overhead, paired
 }
-criterion_main!(benches);
+
+/// `LAYER_BENCH_ONLY=<contender> LAYER_BENCH_N=<n>` runs one contender `n`
+/// times and exits, for instruction counts under callgrind
+/// (`benches/instructions.sh`); otherwise the criterion benches run.
+fn main() {
+    if let Ok(only) = std::env::var("LAYER_BENCH_ONLY") {
+        let n = std::env::var("LAYER_BENCH_N").map_or(1000, |n| n.parse().unwrap());
+        let runs = contenders();
+        let (_, run) = runs
+            .iter()
+            .find(|(name, _)| *name == only)
+            .expect("a contender name");
+        run(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Instructions per request of the layer benchmark's contenders, counted by
+# callgrind: deterministic, unlike wall time on a shared VM. Each contender
+# runs 1 000 and 2 000 times; the difference / 1 000 is the per-call cost
+# without setup. Needs valgrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --bench layer --no-run 2>/dev/null
+bin=$(ls -t target/release/deps/layer-* | grep -v '\.d$' | head -n 1)
+count() {
+  LAYER_BENCH_ONLY=$1 LAYER_BENCH_N=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 \
+    | awk '/refs:/ { gsub(",", "", $NF); print $NF }'
+}
+declare -A per
+for c in bare_router router_with_noop_layer router_with_layer validator_validate; do
+  a=$(count "$c" 1000); b=$(count "$c" 2000)
+  per[$c]=$(( (b - a) / 1000 ))
+  echo "$c: ${per[$c]} instructions per call"
+done
+echo "layer overhead (layered - bare - validate): $(( per[router_with_layer] - per[bare_router] - per[validator_validate] ))"
+echo "own overhead (layered - no-op layered - validate): $(( per[router_with_layer] - per[router_with_noop_layer] - per[validator_validate] ))"
