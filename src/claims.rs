@@ -161,6 +161,32 @@ impl<C: Send + Sync> GrantedScopes for Inner<C> {
     }
 }
 
+impl<C> Claims<C> {
+    /// The decoded payload's length (for the token cache's weights).
+    pub(crate) fn payload_len(&self) -> usize {
+        self.inner.payload.len()
+    }
+
+    /// `exp`, `nbf` and `iat` against `now` again: for claims validated
+    /// earlier and served from the token cache.
+    pub(crate) fn recheck_times(
+        &self,
+        leeway: std::time::Duration,
+        now: UnixTime,
+    ) -> Result<(), Error> {
+        let r = &self.inner.registered;
+        if now >= r.exp.saturating_add(leeway) {
+            return Err(Error::Expired { exp: r.exp, now });
+        }
+        for t in [r.nbf, r.iat].into_iter().flatten() {
+            if now < t.saturating_sub(leeway) {
+                return Err(Error::NotYetValid { nbf: t, now });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<C: Send + Sync + 'static> Claims<C> {
     /// The same claims, seen only for their scopes (no copy).
     pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {

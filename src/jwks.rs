@@ -62,6 +62,9 @@ impl SkippedKey {
 #[derive(Clone)]
 struct Key {
     kid: Option<Box<str>>,
+    /// A fingerprint of `kid` and the key material: the verified-token cache
+    /// drops an entry once no key with its tag is left.
+    tag: u64,
     /// One verifier per algorithm this key may verify (one when the JWK
     /// names its `alg`).
     verifiers: Vec<(Algorithm, Verifier)>,
@@ -215,7 +218,12 @@ impl KeySet {
     /// With a `kid`: the usable key with exactly that `kid`; two such keys
     /// are ambiguous and refused. Without a `kid`: the single usable key for
     /// `alg`, if there is exactly one.
-    pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Verifier, Error> {
+    /// Also returns the key's tag (see [`has_tag`](Self::has_tag)).
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<(&Verifier, u64), Error> {
         let mut found = None;
         for key in self.keys.iter() {
             if kid.is_some() && key.kid.as_deref() != kid {
@@ -225,10 +233,16 @@ impl KeySet {
                 if found.is_some() {
                     return Err(Error::unknown_key(kid));
                 }
-                found = Some(verifier);
+                found = Some((verifier, key.tag));
             }
         }
         found.ok_or_else(|| Error::unknown_key(kid))
+    }
+
+    /// Whether the key that verified a cached token (by its tag) is still
+    /// in the set.
+    pub(crate) fn has_tag(&self, tag: u64) -> bool {
+        self.keys.iter().any(|k| k.tag == tag)
     }
 }
 
@@ -350,6 +364,7 @@ fn rsa_key(kid: Option<&str>, alg: Option<Algorithm>, n: &[u8], e: &[u8]) -> Res
         .ok_or("invalid RSA key")?;
     Ok(Key {
         kid: kid.map(Into::into),
+        tag: signature::key_tag(kid, &[n, e]),
         verifiers,
     })
 }
@@ -367,6 +382,7 @@ fn public_key(
         .ok_or("invalid public key (point not on the curve)")?;
     Ok(Key {
         kid: kid.map(Into::into),
+        tag: signature::key_tag(kid, &[public_key]),
         verifiers,
     })
 }
@@ -382,6 +398,7 @@ fn hmac_key(kid: Option<&str>, alg: Option<Algorithm>, secret: &[u8]) -> Result<
     }
     Ok(Key {
         kid: kid.map(Into::into),
+        tag: signature::key_tag(kid, &[secret]),
         verifiers,
     })
 }

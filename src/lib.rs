@@ -14,6 +14,7 @@ mod signature;
 pub mod testing;
 mod time;
 mod token;
+mod token_cache;
 #[cfg(feature = "tonic")]
 pub mod tonic;
 mod validator;
@@ -32,4 +33,5 @@ pub use layer::{
     ResponseFuture,
 };
 pub use time::UnixTime;
+pub use token_cache::TokenCacheStats;
 pub use validator::{Validation, Validator, ValidatorBuilder, validate};

@@ -186,6 +186,21 @@ impl Verifier {
     }
 }
 
+/// A fingerprint of a key: SHA-256 over its `kid` and material, truncated
+/// to 64 bits (collision-resistant, so a new key cannot pose as a removed one).
+pub(crate) fn key_tag(kid: Option<&str>, material: &[&[u8]]) -> u64 {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(kid.unwrap_or_default().as_bytes());
+    for part in material {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    let digest = ctx.finish();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// The minimum HMAC key length for `alg`: the hash size (RFC 7518 §3.2).
 pub(crate) fn min_hmac_len(alg: Algorithm) -> usize {
     match alg {

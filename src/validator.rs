@@ -13,6 +13,7 @@ use crate::key_store::{
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
 use crate::token::{self, MAX_SIGNATURE_LEN};
+use crate::token_cache::{TokenCache, TokenCacheStats};
 use crate::{Algorithm, Claims, Error, KeySet, Scopes};
 
 /// The rules a token must meet.
@@ -241,6 +242,16 @@ pub fn validate<C: DeserializeOwned>(
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
+    validate_tagged(token, keys, rules, now).map(|(claims, _)| claims)
+}
+
+/// [`validate`], also returning the tag of the key that verified the token.
+pub(crate) fn validate_tagged<C: DeserializeOwned>(
+    token: &str,
+    keys: &KeySet,
+    rules: &Validation,
+    now: UnixTime,
+) -> Result<(Claims<C>, u64), Error> {
     let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
     let jws = token::parse(token, rules.max_token_bytes, &mut header_buf)?;
     let header = token::Header::parse(&jws.header)?;
@@ -249,7 +260,7 @@ pub fn validate<C: DeserializeOwned>(
         Some(alg) if rules.algorithms.contains(alg) => alg,
         _ => return Err(Error::DisallowedAlgorithm { alg }),
     };
-    let verifier = keys.select(header.kid.as_deref(), alg)?;
+    let (verifier, tag) = keys.select(header.kid.as_deref(), alg)?;
     let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
     let signature = token::decode_b64_into(jws.signature_b64, &mut buf)
         .map_err(|_| Error::malformed("signature is not canonical base64url"))?
@@ -258,7 +269,7 @@ pub fn validate<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    crate::claims::check(jws.payload, rules, now)
+    crate::claims::check(jws.payload, rules, now).map(|claims| (claims, tag))
 }
 
 /// The async front door: keys fetched by discovery or from a JWKS URL (or
@@ -297,6 +308,7 @@ pub struct Validator {
 struct Inner {
     rules: Validation,
     store: Arc<KeyStore>,
+    token_cache: Option<TokenCache>,
 }
 
 impl fmt::Debug for Validator {
@@ -338,7 +350,10 @@ impl Validator {
     ///
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
     /// could be obtained.
-    pub async fn validate<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    pub async fn validate<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
         let result = match self.validate_now(token) {
             Some(result) => result,
             None => self.validate_fetching(token).await,
@@ -347,17 +362,16 @@ impl Validator {
     }
 
     /// The slow path: wait for keys, refetch once for an unknown `kid`.
-    async fn validate_fetching<C: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Result<Claims<C>, Error> {
+    async fn validate_fetching<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
         let snapshot = self.inner.store.keys().await.map_err(keys_unavailable)?;
-        let rules = &self.inner.rules;
-        let result = validate(token, &snapshot.keys, rules, UnixTime::now());
+        let result = self.check(token, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. }))
             && let Some(fresh) = self.inner.store.refetch_for_unknown_kid().await
         {
-            return validate(token, &fresh.keys, rules, UnixTime::now());
+            return self.check(token, &fresh.keys);
         }
         result
     }
@@ -365,37 +379,75 @@ impl Validator {
     /// The outcome without waiting, when the keys held decide it: `None`
     /// when there are no usable keys yet, or the token names an unknown
     /// `kid` that may cause a refetch. The hot path of the layer.
-    pub(crate) fn validate_now<C: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Option<Result<Claims<C>, Error>> {
+    pub(crate) fn validate_now<C>(&self, token: &str) -> Option<Result<Claims<C>, Error>>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
         let now = std::time::Instant::now();
         let snapshot = self.inner.store.cached(now)?;
-        match validate(token, &snapshot.keys, &self.inner.rules, UnixTime::now()) {
+        match self.check(token, &snapshot.keys) {
             Err(Error::UnknownKey { .. }) if self.inner.store.may_refetch(now) => None,
             result => Some(result),
         }
     }
 
+    /// One token against one key set: from the verified-token cache (times
+    /// re-checked, key still present), else [`validate`] and into the cache.
+    fn check<C>(&self, token: &str, keys: &KeySet) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let rules = &self.inner.rules;
+        let now = UnixTime::now();
+        let Some(cache) = &self.inner.token_cache else {
+            return validate(token, keys, rules, now);
+        };
+        if let Some(claims) = cache.get::<C>(token, keys) {
+            return match claims.recheck_times(rules.leeway, now) {
+                Ok(()) => Ok(claims),
+                Err(e) => {
+                    cache.invalidate(token);
+                    Err(e)
+                }
+            };
+        }
+        let (claims, key_tag) = validate_tagged(token, keys, rules, now)?;
+        cache.insert(token, &claims, key_tag, now, rules.leeway);
+        Ok(claims)
+    }
+
     /// Validates with the keys already held, without waiting on the network
     /// (for synchronous callers such as tonic interceptors). A due refresh,
     /// or an unknown-`kid` refetch, is started in the background when a
-    /// tokio runtime is running.
+    /// tokio runtime is running. Uses the verified-token cache like
+    /// [`validate`](Self::validate).
     ///
     /// # Errors
     ///
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no keys are
     /// held yet (call [`warm_up`](Validator::warm_up) at startup).
-    pub fn validate_cached<C: DeserializeOwned>(&self, token: &str) -> Result<Claims<C>, Error> {
+    pub fn validate_cached<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
         let store = &self.inner.store;
         let snapshot = store
             .cached(std::time::Instant::now())
             .ok_or(Error::KeysUnavailable { source: None })?;
-        let result = validate(token, &snapshot.keys, &self.inner.rules, UnixTime::now());
+        let result = self.check(token, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. })) {
             store.refetch_for_unknown_kid_in_background();
         }
         result
+    }
+
+    /// The verified-token cache's counters (all zero when it is off).
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner
+            .token_cache
+            .as_ref()
+            .map(TokenCache::stats)
+            .unwrap_or_default()
     }
 
     /// The key store's state, for readiness probes and metrics. Cheap.
@@ -415,7 +467,7 @@ fn keys_unavailable(e: Arc<FetchError>) -> Error {
 
 /// Builds a [`Validator`]: a key source (issuer discovery, a JWKS URL or
 /// static keys), the [`Validation`] rules, and how keys are fetched.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use]
 pub struct ValidatorBuilder {
     rules: Validation,
@@ -424,6 +476,22 @@ pub struct ValidatorBuilder {
     keys: Option<KeySet>,
     fetch: FetchConfig,
     client: Option<reqwest::Client>,
+    /// (max entries, max bytes) of the verified-token cache.
+    token_cache: (u64, u64),
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            rules: Validation::default(),
+            issuer: None,
+            jwks_uri: None,
+            keys: None,
+            fetch: FetchConfig::default(),
+            client: None,
+            token_cache: (50_000, 64 * 1024 * 1024),
+        }
+    }
 }
 
 impl ValidatorBuilder {
@@ -593,6 +661,17 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Bounds of the verified-token cache: a token validated once is served
+    /// from it until its `exp` (its times re-checked on every hit, dropped
+    /// as soon as the key that verified it leaves the key set). Only valid
+    /// tokens enter it. `0` for either bound turns it off.
+    ///
+    /// Defaults to 50 000 tokens and 64 MiB.
+    pub fn token_cache(mut self, max_entries: u64, max_bytes: u64) -> Self {
+        self.token_cache = (max_entries, max_bytes);
+        self
+    }
+
     /// The HTTP client to fetch with (proxies, custom roots). Timeouts, body
     /// caps and the same-origin check still apply per request; its own
     /// redirect policy decides whether redirects are followed.
@@ -648,6 +727,7 @@ impl ValidatorBuilder {
             inner: Arc::new(Inner {
                 rules: self.rules,
                 store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+                token_cache: TokenCache::new(self.token_cache.0, self.token_cache.1),
             }),
         })
     }
