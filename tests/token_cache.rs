@@ -1,0 +1,207 @@
+//! The verified-token cache's safety properties: expiry honoured on a hit,
+//! dropped when its key leaves the key set, no decision leaking between
+//! routes, bounded under floods of garbage and of valid tokens, any claims
+//! type.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use jwt_gate::testing::TestIssuer;
+use jwt_gate::{Claims, Error, JwtAuthLayer, Validator};
+use tower::ServiceExt;
+
+const AUD: &str = "api://orders";
+
+fn validator(issuer: &TestIssuer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_token_is_served_from_the_cache() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let token = issuer.token().audience(AUD).sign();
+    for _ in 0..10 {
+        let claims: Claims = validator.validate(&token).await.unwrap();
+        assert_eq!(claims.subject(), Some("user-1"));
+    }
+    let stats = validator.token_cache_stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (9, 1, 1));
+    assert!(stats.bytes > token.len() as u64);
+}
+
+#[tokio::test]
+async fn expiry_is_honoured_on_a_hit() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let token = issuer
+        .token()
+        .audience(AUD)
+        .expires_in(Duration::from_secs(2))
+        .sign();
+    validator.validate::<()>(&token).await.unwrap();
+    validator.validate::<()>(&token).await.unwrap();
+    assert_eq!(validator.token_cache_stats().hits, 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let err = validator.validate::<()>(&token).await.unwrap_err();
+    assert!(matches!(err, Error::Expired { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_once_its_key_leaves_the_key_set() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let old = issuer.token().audience(AUD).sign();
+    validator.validate::<()>(&old).await.unwrap();
+    validator.validate::<()>(&old).await.unwrap();
+    assert_eq!(
+        validator.token_cache_stats().hits,
+        1,
+        "served from the cache"
+    );
+    issuer.rotate();
+    issuer.retire("key-1");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let new = issuer.token().audience(AUD).sign();
+    validator.validate::<()>(&new).await.unwrap(); // due refresh starts
+    let start = std::time::Instant::now();
+    while validator.status().key_count != 1 || issuer.kids().len() != 1 {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hits = validator.token_cache_stats().hits;
+    let err = validator.validate::<()>(&old).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownKey { .. }), "{err:?}");
+    assert_eq!(
+        validator.token_cache_stats().hits,
+        hits,
+        "no hit for a removed key"
+    );
+}
+
+#[tokio::test]
+async fn one_routes_decision_does_not_leak_to_another() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let reader = Router::new()
+        .route("/read", get(|| async { "read" }))
+        .layer(JwtAuthLayer::<()>::new(validator.clone()).require_scopes(["orders.read"]));
+    let writer = Router::new()
+        .route("/write", get(|| async { "write" }))
+        .layer(JwtAuthLayer::<()>::new(validator.clone()).require_scopes(["orders.write"]));
+    let app = reader.merge(writer);
+    let token = issuer.token().audience(AUD).scope("orders.read").sign();
+    let call = |path: &'static str| {
+        let app = app.clone();
+        let token = token.clone();
+        async move {
+            let req = http::Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status().as_u16()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(call("/read").await, 200);
+        assert_eq!(call("/write").await, 403);
+    }
+    assert!(
+        validator.token_cache_stats().hits >= 4,
+        "the claims were cached"
+    );
+}
+
+#[tokio::test]
+async fn garbage_never_enters_and_the_cache_stays_bounded() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .token_cache(100, 1024 * 1024)
+        .build()
+        .unwrap();
+    let good = issuer.token().audience(AUD).sign();
+    validator.validate::<()>(&good).await.unwrap();
+    // A flood of garbage: refused, never cached, the good entry stays.
+    let (header, rest) = good.split_once('.').unwrap();
+    for i in 0..20_000 {
+        let forged = format!("{header}.{rest}{i}");
+        assert!(validator.validate::<()>(&forged).await.is_err());
+        assert!(
+            validator
+                .validate::<()>(&format!("garbage-{i}"))
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(validator.token_cache_stats().entries, 1);
+    let hits = validator.token_cache_stats().hits;
+    validator.validate::<()>(&good).await.unwrap();
+    assert_eq!(validator.token_cache_stats().hits, hits + 1);
+    // A flood of valid tokens: at most the configured count is kept.
+    for _ in 0..1000 {
+        let t = issuer.token().audience(AUD).sign();
+        validator.validate::<()>(&t).await.unwrap();
+    }
+    let stats = validator.token_cache_stats();
+    assert!(stats.entries <= 100, "{stats:?}");
+    assert!(stats.bytes <= 1024 * 1024, "{stats:?}");
+}
+
+#[tokio::test]
+async fn any_claims_type_works_and_types_do_not_mix() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Tenant {
+        #[serde(rename = "tenantId")]
+        tenant_id: String,
+    }
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let token = issuer
+        .token()
+        .audience(AUD)
+        .claim("tenantId", "1741")
+        .sign();
+    for _ in 0..2 {
+        let t: Claims<Tenant> = validator.validate(&token).await.unwrap();
+        assert_eq!(t.tenant_id, "1741");
+        let v: Claims<serde_json::Value> = validator.validate(&token).await.unwrap();
+        assert_eq!(v["tenantId"], "1741");
+        let u: Claims = validator.validate_cached(&token).unwrap();
+        assert_eq!(u.subject(), Some("user-1"));
+    }
+}
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .token_cache(0, 0)
+        .build()
+        .unwrap();
+    let token = issuer.token().audience(AUD).sign();
+    validator.validate::<()>(&token).await.unwrap();
+    validator.validate::<()>(&token).await.unwrap();
+    assert_eq!(
+        validator.token_cache_stats(),
+        jwt_gate::TokenCacheStats::default()
+    );
+}
