@@ -12,10 +12,11 @@ count() {
     | awk '/refs:/ { gsub(",", "", $NF); print $NF }'
 }
 declare -A per
-for c in bare_router router_with_noop_layer router_with_layer validator_validate; do
+for c in bare_router router_with_noop_layer router_with_layer validator_validate router_with_layer_cache_hit; do
   a=$(count "$c" 1000); b=$(count "$c" 2000)
   per[$c]=$(( (b - a) / 1000 ))
   echo "$c: ${per[$c]} instructions per call"
 done
 echo "layer overhead (layered - bare - validate): $(( per[router_with_layer] - per[bare_router] - per[validator_validate] ))"
 echo "own overhead (layered - no-op layered - validate): $(( per[router_with_layer] - per[router_with_noop_layer] - per[validator_validate] ))"
+echo "cache hit through the layer, over the bare router: $(( per[router_with_layer_cache_hit] - per[bare_router] ))"

@@ -9,7 +9,8 @@
 //! - `jsonwebtoken`: `jsonwebtoken::decode` with a prebuilt `DecodingKey`
 //!   and `Validation` doing the same checks (iss, aud, exp, nbf, leeway, the
 //!   same typed claims struct, then the scope check by hand);
-//! - `validator`: `Validator::validate().await` with warm (static) keys.
+//! - `validator`: `Validator::validate().await` with warm (static) keys and
+//!   the verified-token cache off (cold tokens; `benches/cache.rs` has hits).
 //!
 //! Tokens are ~900-byte access tokens minted at startup with the committed
 //! test keys in `tests/keys/`. `jwt_gate` runs at a pinned time; jsonwebtoken
@@ -222,9 +223,11 @@ fn cases() -> Vec<Case> {
             };
             // The async front door with warm (here: static) keys, driven
             // by one `block_on` per batch so the executor is not measured.
+            // The token cache is off: this compares cold validations.
             let validator = Validator::builder()
                 .keys(keys.clone())
                 .validation(rules.clone())
+                .token_cache(0, 0)
                 .build()
                 .unwrap();
             let runtime = tokio::runtime::Builder::new_current_thread()

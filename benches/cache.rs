@@ -1,0 +1,211 @@
+//! The verified-token cache, measured in one run:
+//!
+//! 1. a cache hit against a cold validation (cache off), RS256-2048 and
+//!    RSA-4096 (criterion and interleaved rounds);
+//! 2. 1 against 2 threads hammering one `Validator` with cache hits
+//!    (`validate_cached`), as throughput;
+//! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
+//!    10 % garbage, as throughput, with the cache's memory at the end; and
+//!    garbage alone against its parse.
+//!
+//! Run: `cargo bench --bench cache`, then `python3 benches/report.py cache`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::*;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jwt_gate::{Algorithm, Claims, KeySet, Validator};
+use serde_json::json;
+
+fn validator(keys: KeySet, cached: bool) -> Validator {
+    let builder = Validator::builder().keys(keys).issuer(ISSUER).audience(AUDIENCE);
+    let builder = if cached { builder } else { builder.token_cache(0, 0) };
+    builder.build().unwrap()
+}
+
+fn token(key: &TestKey, alg: Algorithm) -> String {
+    sign_with(key, alg, Some("k1"), json!({"typ": "at+jwt"}), &claims_with(json!({"exp": 4_102_444_800u64})))
+}
+
+type Run = Box<dyn Fn(u64)>;
+
+fn contenders() -> Vec<(String, Run)> {
+    let mut runs: Vec<(String, Run)> = Vec::new();
+    for (name, key) in [("RS256", rsa2048()), ("RS256-4096", rsa4096())] {
+        let token = token(&key, Algorithm::RS256);
+        for (kind, cached) in [("cold", false), ("hit", true)] {
+            let validator = validator(key.key_set("k1"), cached);
+            let _: Claims = validator.validate_cached(&token).unwrap();
+            let token = token.clone();
+            runs.push((
+                format!("{name}/{kind}"),
+                Box::new(move |n| {
+                    for _ in 0..n {
+                        let claims: Claims = validator.validate_cached(black_box(&token)).unwrap();
+                        black_box(claims);
+                    }
+                }),
+            ));
+        }
+    }
+    runs
+}
+
+fn hit_vs_cold(c: &mut Criterion) {
+    let runs = contenders();
+    let mut group = c.benchmark_group("cache");
+    for (name, run) in &runs {
+        group.bench_function(name.as_str(), |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                run(iters);
+                t.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Interleaved rounds of the hit/cold contenders, the thread scaling and the
+/// mixed workload; written to `target/criterion/cache.json`.
+fn paired(_: &mut Criterion) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rounds = if full { 100 } else { 1 };
+    let runs = contenders();
+    let per_slice: Vec<u64> = runs
+        .iter()
+        .map(|(_, run)| {
+            let t = Instant::now();
+            run(20);
+            ((0.002 / (t.elapsed().as_secs_f64() / 20.0)).ceil() as u64).max(1)
+        })
+        .collect();
+    let mut times = vec![Vec::new(); runs.len()];
+    for _ in 0..rounds {
+        for (i, (_, run)) in runs.iter().enumerate() {
+            let t = Instant::now();
+            run(per_slice[i]);
+            times[i].push(t.elapsed().as_secs_f64() * 1e9 / per_slice[i] as f64);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (i, (name, _)) in runs.iter().enumerate() {
+        out.insert(name.clone(), json!(median(times[i].clone())));
+    }
+    for (alg, cold, hit) in [("RS256", 0, 1), ("RS256-4096", 2, 3)] {
+        let ratio = median((0..rounds).map(|r| times[hit][r] / times[cold][r]).collect());
+        out.insert(format!("{alg}/hit_over_cold"), json!(ratio));
+    }
+
+    // 1 against 2 threads, cache hits on one shared Validator.
+    let key = rsa2048();
+    let shared = validator(key.key_set("k1"), true);
+    let hot = token(&key, Algorithm::RS256);
+    let _: Claims = shared.validate_cached(&hot).unwrap();
+    let per_thread = if full { 400_000 } else { 1_000 };
+    let throughput = |threads: usize| {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    for _ in 0..per_thread {
+                        let claims: Claims = shared.validate_cached(black_box(&hot)).unwrap();
+                        black_box(claims);
+                    }
+                });
+            }
+        });
+        (threads * per_thread) as f64 / t.elapsed().as_secs_f64()
+    };
+    let scaling: Vec<f64> = (0..if full { 7 } else { 1 })
+        .map(|_| throughput(2) / throughput(1))
+        .collect();
+    out.insert("threads/one_per_s".into(), json!(throughput(1)));
+    out.insert("threads/two_per_s".into(), json!(throughput(2)));
+    out.insert("threads/two_over_one".into(), json!(median(scaling)));
+
+    // Mixed: 10 000 distinct live tokens round-robin, one request in ten garbage.
+    let ec = p256();
+    let mixed = validator(ec.key_set("k1"), true);
+    let count = if full { 10_000 } else { 100 };
+    let tokens: Vec<String> = (0..count)
+        .map(|i| {
+            sign_with(&ec, Algorithm::ES256, Some("k1"), json!({"typ": "at+jwt"}),
+                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("user-{i}"), "jti": format!("jti-{i}")})))
+        })
+        .collect();
+    let garbage: Vec<String> = tokens
+        .iter()
+        .map(|t| {
+            let (input, _) = t.rsplit_once('.').unwrap();
+            format!("{input}.{}", b64([7u8; 64]))
+        })
+        .collect();
+    let mut requests = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        requests.push(t.as_str());
+        if i % 9 == 8 {
+            requests.push(garbage[i].as_str());
+        }
+    }
+    let passes = if full { 5 } else { 1 };
+    let mut per_pass = Vec::new();
+    for _ in 0..passes {
+        let t = Instant::now();
+        for token in &requests {
+            black_box(mixed.validate_cached::<()>(black_box(token)).ok());
+        }
+        per_pass.push(requests.len() as f64 / t.elapsed().as_secs_f64());
+    }
+    let stats = mixed.token_cache_stats();
+    out.insert("mixed/first_pass_per_s".into(), json!(per_pass[0]));
+    out.insert("mixed/warm_pass_per_s".into(), json!(median(per_pass[1.min(per_pass.len() - 1)..].to_vec())));
+    out.insert("mixed/requests".into(), json!(requests.len()));
+    out.insert("mixed/cache_entries".into(), json!(stats.entries));
+    out.insert("mixed/cache_bytes".into(), json!(stats.bytes));
+
+    // Garbage alone (a forged signature: the full signature check), against
+    // a token that is not even JSON (the parse only).
+    let forged = &garbage[0];
+    let t = Instant::now();
+    let n = if full { 20_000 } else { 10 };
+    for _ in 0..n {
+        black_box(mixed.validate_cached::<()>(black_box(forged)).ok());
+    }
+    out.insert("garbage/forged_signature_ns".into(), json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n)));
+    let junk = "eyJhbGciOiJFUzI1NiJ9.not-json.c2ln";
+    let t = Instant::now();
+    for _ in 0..n * 10 {
+        black_box(mixed.validate_cached::<()>(black_box(junk)).ok());
+    }
+    out.insert("garbage/unparsable_ns".into(), json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n * 10)));
+    if full {
+        println!("cache: {}", serde_json::Value::Object(out.clone()));
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(format!("{dir}/cache.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(60)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = hit_vs_cold, paired
+}
+criterion_main!(benches);
