@@ -22,13 +22,27 @@ use jwt_gate::{Algorithm, Claims, KeySet, Validator};
 use serde_json::json;
 
 fn validator(keys: KeySet, cached: bool) -> Validator {
-    let builder = Validator::builder().keys(keys).issuer(ISSUER).audience(AUDIENCE);
-    let builder = if cached { builder } else { builder.token_cache(0, 0) };
+    let builder = Validator::builder()
+        .keys(keys)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::HS256]);
+    let builder = if cached {
+        builder
+    } else {
+        builder.token_cache(0, 0)
+    };
     builder.build().unwrap()
 }
 
 fn token(key: &TestKey, alg: Algorithm) -> String {
-    sign_with(key, alg, Some("k1"), json!({"typ": "at+jwt"}), &claims_with(json!({"exp": 4_102_444_800u64})))
+    sign_with(
+        key,
+        alg,
+        Some("k1"),
+        json!({"typ": "at+jwt"}),
+        &claims_with(json!({"exp": 4_102_444_800u64})),
+    )
 }
 
 type Run = Box<dyn Fn(u64)>;
@@ -102,23 +116,50 @@ fn paired(_: &mut Criterion) {
         out.insert(name.clone(), json!(median(times[i].clone())));
     }
     for (alg, cold, hit) in [("RS256", 0, 1), ("RS256-4096", 2, 3)] {
-        let ratio = median((0..rounds).map(|r| times[hit][r] / times[cold][r]).collect());
+        let ratio = median(
+            (0..rounds)
+                .map(|r| times[hit][r] / times[cold][r])
+                .collect(),
+        );
         out.insert(format!("{alg}/hit_over_cold"), json!(ratio));
     }
 
-    // 1 against 2 threads, cache hits on one shared Validator.
-    let key = rsa2048();
+    // 1 against 2 threads, cache hits on one shared Validator: each thread
+    // with its own client's token, and both on the very same token.
+    let key = hmac_key(32);
     let shared = validator(key.key_set("k1"), true);
-    let hot = token(&key, Algorithm::RS256);
-    let _: Claims = shared.validate_cached(&hot).unwrap();
+    // The control: cold HS256 validations (no shared state but the keys) show
+    // how far two threads can scale on this machine at all.
+    let uncached = validator(key.key_set("k1"), false);
+    let own: Vec<String> = (0..2)
+        .map(|i| {
+            sign_with(
+                &key,
+                Algorithm::HS256,
+                Some("k1"),
+                json!({"typ": "at+jwt"}),
+                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
+            )
+        })
+        .collect();
+    for t in &own {
+        let _: Claims = shared.validate_cached(t).unwrap();
+    }
     let per_thread = if full { 400_000 } else { 1_000 };
-    let throughput = |threads: usize| {
+    let throughput = |threads: usize, same: bool, validator: &Validator| {
+        let per_thread = if std::ptr::eq(validator, &uncached) {
+            per_thread / 10
+        } else {
+            per_thread
+        };
         let t = Instant::now();
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
+            for i in 0..threads {
+                let token = if same { &own[0] } else { &own[i] };
+                let shared = validator;
+                s.spawn(move || {
                     for _ in 0..per_thread {
-                        let claims: Claims = shared.validate_cached(black_box(&hot)).unwrap();
+                        let claims: Claims = shared.validate_cached(black_box(token)).unwrap();
                         black_box(claims);
                     }
                 });
@@ -126,12 +167,27 @@ fn paired(_: &mut Criterion) {
         });
         (threads * per_thread) as f64 / t.elapsed().as_secs_f64()
     };
-    let scaling: Vec<f64> = (0..if full { 7 } else { 1 })
-        .map(|_| throughput(2) / throughput(1))
-        .collect();
-    out.insert("threads/one_per_s".into(), json!(throughput(1)));
-    out.insert("threads/two_per_s".into(), json!(throughput(2)));
-    out.insert("threads/two_over_one".into(), json!(median(scaling)));
+    for (label, same, validator) in [
+        ("own_tokens", false, &shared),
+        ("same_token", true, &shared),
+        ("cold_control", false, &uncached),
+    ] {
+        let scaling: Vec<f64> = (0..if full { 7 } else { 1 })
+            .map(|_| throughput(2, same, validator) / throughput(1, same, validator))
+            .collect();
+        out.insert(
+            format!("threads/{label}/one_per_s"),
+            json!(throughput(1, same, validator)),
+        );
+        out.insert(
+            format!("threads/{label}/two_per_s"),
+            json!(throughput(2, same, validator)),
+        );
+        out.insert(
+            format!("threads/{label}/two_over_one"),
+            json!(median(scaling)),
+        );
+    }
 
     // Mixed: 10 000 distinct live tokens round-robin, one request in ten garbage.
     let ec = p256();
@@ -168,7 +224,10 @@ fn paired(_: &mut Criterion) {
     }
     let stats = mixed.token_cache_stats();
     out.insert("mixed/first_pass_per_s".into(), json!(per_pass[0]));
-    out.insert("mixed/warm_pass_per_s".into(), json!(median(per_pass[1.min(per_pass.len() - 1)..].to_vec())));
+    out.insert(
+        "mixed/warm_pass_per_s".into(),
+        json!(median(per_pass[1.min(per_pass.len() - 1)..].to_vec())),
+    );
     out.insert("mixed/requests".into(), json!(requests.len()));
     out.insert("mixed/cache_entries".into(), json!(stats.entries));
     out.insert("mixed/cache_bytes".into(), json!(stats.bytes));
@@ -181,18 +240,28 @@ fn paired(_: &mut Criterion) {
     for _ in 0..n {
         black_box(mixed.validate_cached::<()>(black_box(forged)).ok());
     }
-    out.insert("garbage/forged_signature_ns".into(), json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n)));
+    out.insert(
+        "garbage/forged_signature_ns".into(),
+        json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n)),
+    );
     let junk = "eyJhbGciOiJFUzI1NiJ9.not-json.c2ln";
     let t = Instant::now();
     for _ in 0..n * 10 {
         black_box(mixed.validate_cached::<()>(black_box(junk)).ok());
     }
-    out.insert("garbage/unparsable_ns".into(), json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n * 10)));
+    out.insert(
+        "garbage/unparsable_ns".into(),
+        json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n * 10)),
+    );
     if full {
         println!("cache: {}", serde_json::Value::Object(out.clone()));
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(format!("{dir}/cache.json"), serde_json::to_string_pretty(&out).unwrap()).unwrap();
+        std::fs::write(
+            format!("{dir}/cache.json"),
+            serde_json::to_string_pretty(&out).unwrap(),
+        )
+        .unwrap();
     }
 }
 

@@ -133,6 +133,22 @@ impl Snapshot {
     }
 }
 
+/// The current snapshot, borrowed without touching its reference count.
+pub(crate) struct Held(arc_swap::Guard<Option<Arc<Snapshot>>>);
+
+impl Held {
+    pub(crate) fn to_arc(&self) -> Arc<Snapshot> {
+        Arc::clone(self.0.as_ref().expect("a held snapshot"))
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        self.0.as_ref().expect("a held snapshot")
+    }
+}
+
 /// A readiness view of the key store, cheap to take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -224,8 +240,8 @@ impl KeyStore {
     /// The keys to validate with, fetching only when there are none usable.
     /// Once warm this never waits: a due refresh runs in the background.
     pub(crate) async fn keys(self: &Arc<Self>) -> Result<Arc<Snapshot>, Arc<FetchError>> {
-        if let Some(snapshot) = self.cached(Instant::now()) {
-            return Ok(snapshot);
+        if let Some(held) = self.cached(Instant::now()) {
+            return Ok(held.to_arc());
         }
         if self.in_backoff(Instant::now()) {
             return Err(self
@@ -236,16 +252,18 @@ impl KeyStore {
     }
 
     /// The usable keys held now, without waiting; starts a background
-    /// refresh when one is due (inside a tokio runtime).
-    pub(crate) fn cached(self: &Arc<Self>, now: Instant) -> Option<Arc<Snapshot>> {
-        let snapshot = self.current.load_full()?;
+    /// refresh when one is due (inside a tokio runtime). The guard touches
+    /// no shared reference count, so threads do not contend on it.
+    pub(crate) fn cached(self: &Arc<Self>, now: Instant) -> Option<Held> {
+        let guard = self.current.load();
+        let snapshot = guard.as_ref()?;
         if !snapshot.usable(now) {
             return None;
         }
         if snapshot.refresh_at.is_some_and(|t| now >= t) {
             self.refresh_in_background(now);
         }
-        Some(snapshot)
+        Some(Held(guard))
     }
 
     /// After a token named a `kid` we do not hold: one refetch, then a

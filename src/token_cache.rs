@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
-use moka::sync::Cache;
+use moka::sync::SegmentedCache;
 
 use crate::{Claims, KeySet, UnixTime};
 
+/// Independent segments of the cache (a power of two).
+const SEGMENTS: usize = 16;
 /// The longest an entry lives, whatever its token's `exp`.
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Bookkeeping per entry besides the token and its claims (a rough count).
@@ -51,12 +53,39 @@ pub struct TokenCacheStats {
 }
 
 pub(crate) struct TokenCache {
-    cache: Cache<Arc<str>, Entry, foldhash::fast::RandomState>,
+    /// Segmented: each segment records reads on its own, so threads
+    /// serving different tokens do not contend.
+    cache: SegmentedCache<Arc<str>, Entry, foldhash::fast::RandomState>,
     /// Each entry weighs at least this, so that `max_entries` bounds the
     /// count while `max_bytes` bounds the memory.
     min_weight: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: Counter,
+    misses: Counter,
+}
+
+/// A counter striped over cache lines, so that threads counting hits do not
+/// fight over one.
+#[derive(Default)]
+struct Counter([Padded; 8]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+impl Counter {
+    fn add(&self) {
+        thread_local! {
+            static STRIPE: usize = {
+                static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % 8
+            };
+        }
+        STRIPE.with(|i| self.0[*i].0.fetch_add(1, Ordering::Relaxed));
+    }
+
+    fn get(&self) -> u64 {
+        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl TokenCache {
@@ -68,7 +97,7 @@ impl TokenCache {
         let min_weight = usize::try_from(max_bytes / max_entries)
             .unwrap_or(usize::MAX)
             .max(1);
-        let cache = Cache::builder()
+        let cache = SegmentedCache::builder(SEGMENTS)
             .max_capacity(max_bytes)
             .weigher(|_: &Arc<str>, entry: &Entry| entry.weight)
             .expire_after(UntilExp)
@@ -76,8 +105,8 @@ impl TokenCache {
         Some(Self {
             cache,
             min_weight,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Counter::default(),
+            misses: Counter::default(),
         })
     }
 
@@ -90,13 +119,13 @@ impl TokenCache {
         keys: &KeySet,
     ) -> Option<Claims<C>> {
         let Some(entry) = self.cache.get(token) else {
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.misses.add();
             return None;
         };
         if !keys.has_tag(entry.key_tag) {
             // The key left the key set: the token must be verified again.
             self.cache.invalidate(token);
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.misses.add();
             return None;
         }
         let claims = entry.claims.downcast_ref::<Claims<C>>().cloned();
@@ -105,7 +134,7 @@ impl TokenCache {
         } else {
             &self.misses
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add();
         claims
     }
 
@@ -146,8 +175,8 @@ impl TokenCache {
         TokenCacheStats {
             entries: self.cache.entry_count(),
             bytes: self.cache.weighted_size(),
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits: self.hits.get(),
+            misses: self.misses.get(),
         }
     }
 }
