@@ -12,6 +12,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -45,7 +47,7 @@ fn token(key: &TestKey, alg: Algorithm) -> String {
     )
 }
 
-type Run = Box<dyn Fn(u64)>;
+use rounds::{Run, median};
 
 fn contenders() -> Vec<(String, Run)> {
     let mut runs: Vec<(String, Run)> = Vec::new();
@@ -70,47 +72,16 @@ fn contenders() -> Vec<(String, Run)> {
 }
 
 fn hit_vs_cold(c: &mut Criterion) {
-    let runs = contenders();
-    let mut group = c.benchmark_group("cache");
-    for (name, run) in &runs {
-        group.bench_function(name.as_str(), |b| {
-            b.iter_custom(|iters| {
-                let t = Instant::now();
-                run(iters);
-                t.elapsed()
-            })
-        });
-    }
-    group.finish();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    rounds::bench_group(c, "cache", &contenders());
 }
 
 /// Interleaved rounds of the hit/cold contenders, the thread scaling and the
 /// mixed workload; written to `target/criterion/cache.json`.
 fn paired(_: &mut Criterion) {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = rounds::full();
     let rounds = if full { 100 } else { 1 };
     let runs = contenders();
-    let per_slice: Vec<u64> = runs
-        .iter()
-        .map(|(_, run)| {
-            let t = Instant::now();
-            run(20);
-            ((0.002 / (t.elapsed().as_secs_f64() / 20.0)).ceil() as u64).max(1)
-        })
-        .collect();
-    let mut times = vec![Vec::new(); runs.len()];
-    for _ in 0..rounds {
-        for (i, (_, run)) in runs.iter().enumerate() {
-            let t = Instant::now();
-            run(per_slice[i]);
-            times[i].push(t.elapsed().as_secs_f64() * 1e9 / per_slice[i] as f64);
-        }
-    }
+    let times = rounds::interleave(&runs, rounds);
     let mut out = serde_json::Map::new();
     for (i, (name, _)) in runs.iter().enumerate() {
         out.insert(name.clone(), json!(median(times[i].clone())));
@@ -253,16 +224,7 @@ fn paired(_: &mut Criterion) {
         "garbage/unparsable_ns".into(),
         json!(t.elapsed().as_secs_f64() * 1e9 / f64::from(n * 10)),
     );
-    if full {
-        println!("cache: {}", serde_json::Value::Object(out.clone()));
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(
-            format!("{dir}/cache.json"),
-            serde_json::to_string_pretty(&out).unwrap(),
-        )
-        .unwrap();
-    }
+    rounds::save("cache.json", &serde_json::Value::Object(out));
 }
 
 fn config() -> Criterion {

@@ -14,9 +14,11 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -27,8 +29,7 @@ use jwt_gate::{Algorithm, Claims, JwtAuthLayer, Validator};
 use serde_json::json;
 use tower::ServiceExt;
 
-/// Runs a contender `n` times.
-type Run = Box<dyn Fn(u64)>;
+use rounds::Run;
 
 fn contenders() -> Vec<(&'static str, Run)> {
     let key = hmac_key(32);
@@ -127,79 +128,31 @@ fn contenders() -> Vec<(&'static str, Run)> {
 }
 
 fn layer_overhead(c: &mut Criterion) {
-    let runs = contenders();
-    let mut group = c.benchmark_group("layer/HS256");
-    for (name, run) in &runs {
-        group.bench_function(*name, |b| {
-            b.iter_custom(|iters| {
-                let started = Instant::now();
-                run(iters);
-                started.elapsed()
-            })
-        });
-    }
-    group.finish();
+    rounds::bench_group(c, "layer/HS256", &contenders());
 }
 
-/// Interleaved rounds, as in `benches/validate.rs`: per round, ~2 ms of each
-/// contender back to back; the overhead is taken per round, then the median.
+/// Interleaved rounds, as in `benches/validate.rs`: the overheads are taken
+/// per round, then the median; results in `target/criterion/paired_layer.json`.
 fn paired(_: &mut Criterion) {
-    let full = std::env::args().any(|a| a == "--bench");
-    let rounds = if full { 200 } else { 1 };
+    let rounds = if rounds::full() { 200 } else { 1 };
     let runs = contenders();
-    let per_slice: Vec<u64> = runs
-        .iter()
-        .map(|(_, run)| {
-            let t = Instant::now();
-            run(50);
-            ((0.002 / (t.elapsed().as_secs_f64() / 50.0)).ceil() as u64).max(1)
-        })
-        .collect();
-    let mut times = vec![Vec::new(); runs.len()];
-    for _ in 0..rounds {
-        for (i, (_, run)) in runs.iter().enumerate() {
-            let t = Instant::now();
-            run(per_slice[i]);
-            times[i].push(t.elapsed().as_secs_f64() * 1e9 / per_slice[i] as f64);
-        }
-    }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let overhead = median(
-        (0..rounds)
-            .map(|r| times[1][r] - times[0][r] - times[2][r])
-            .collect(),
-    );
-    let own = median(
-        (0..rounds)
-            .map(|r| times[1][r] - times[3][r] - times[2][r])
-            .collect(),
-    );
+    let times = rounds::interleave(&runs, rounds);
+    let (bare, layered, validate, noop, hit) = (0, 1, 2, 3, 4);
+    let median = |i: usize| rounds::median(times[i].clone());
     let out = json!({
         "median_ns": {
-            "bare_router": median(times[0].clone()),
-            "router_with_layer": median(times[1].clone()),
-            "validator_validate": median(times[2].clone()),
-            "router_with_noop_layer": median(times[3].clone()),
-            "router_with_layer_cache_hit": median(times[4].clone()),
+            "bare_router": median(bare),
+            "router_with_layer": median(layered),
+            "validator_validate": median(validate),
+            "router_with_noop_layer": median(noop),
+            "router_with_layer_cache_hit": median(hit),
         },
-        "layer_overhead_ns": overhead,
-        "cache_hit_over_bare_ns": median((0..rounds).map(|r| times[4][r] - times[0][r]).collect()),
-        "own_overhead_ns": own,
+        "layer_overhead_ns": rounds::per_round(rounds, |r| times[layered][r] - times[bare][r] - times[validate][r]),
+        "own_overhead_ns": rounds::per_round(rounds, |r| times[layered][r] - times[noop][r] - times[validate][r]),
+        "cache_hit_over_bare_ns": rounds::per_round(rounds, |r| times[hit][r] - times[bare][r]),
         "rounds": rounds,
     });
-    if full {
-        println!("paired/layer: {out}");
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(
-            format!("{dir}/paired_layer.json"),
-            serde_json::to_string_pretty(&out).unwrap(),
-        )
-        .unwrap();
-    }
+    rounds::save("paired_layer.json", &out);
 }
 
 fn config() -> Criterion {

@@ -21,6 +21,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -130,23 +132,11 @@ fn floor_key(key: &TestKey, alg: Algorithm) -> Floor {
     }
 }
 
-/// A contender: validates (or verifies) the same token `n` times per call.
-type Run = Box<dyn Fn(u64)>;
-
-/// Wraps a closure that validates once into a [`Run`].
-fn times(f: impl Fn() + 'static) -> Run {
-    Box::new(move |n| {
-        for _ in 0..n {
-            f();
-        }
-    })
-}
-
 /// One algorithm's contenders, each a closure that validates (or verifies)
 /// the same token once.
 struct Case {
     name: &'static str,
-    runs: Vec<(&'static str, Run)>,
+    runs: Vec<(&'static str, rounds::Run)>,
 }
 
 fn cases() -> Vec<Case> {
@@ -234,7 +224,7 @@ fn cases() -> Vec<Case> {
                 .build()
                 .unwrap();
             let validator_token = token.clone();
-            let validator_run: Run = Box::new(move |n| {
+            let validator_run: rounds::Run = Box::new(move |n| {
                 runtime.block_on(async {
                     for _ in 0..n {
                         black_box(
@@ -261,10 +251,10 @@ fn cases() -> Vec<Case> {
             Case {
                 name,
                 runs: vec![
-                    ("floor", times(floor_verify)),
-                    ("parse", times(parse)),
-                    ("jwt_gate", times(ours)),
-                    ("jsonwebtoken", times(theirs)),
+                    ("floor", rounds::times(floor_verify)),
+                    ("parse", rounds::times(parse)),
+                    ("jwt_gate", rounds::times(ours)),
+                    ("jsonwebtoken", rounds::times(theirs)),
                     ("validator", validator_run),
                 ],
             }
@@ -274,80 +264,33 @@ fn cases() -> Vec<Case> {
 
 fn cold_validation(c: &mut Criterion) {
     for case in cases() {
-        let mut group = c.benchmark_group(format!("cold/{}", case.name));
-        for (function, run) in &case.runs {
-            group.bench_function(*function, |b| {
-                b.iter_custom(|iters| {
-                    let started = std::time::Instant::now();
-                    run(iters);
-                    started.elapsed()
-                })
-            });
-        }
-        group.finish();
+        rounds::bench_group(c, &format!("cold/{}", case.name), &case.runs);
     }
 }
 
-/// The same contenders again, interleaved: each round times a slice of ~2 ms
-/// of every contender back to back, and the ratios are taken per round. On a
-/// shared VM, where the machine's speed drifts over seconds, paired ratios
-/// are far steadier than ratios of separately measured medians. Results go
-/// to `target/criterion/paired.json` for `benches/report.py`.
+/// The same contenders again, in interleaved rounds (see `support/rounds.rs`);
+/// results in `target/criterion/paired.json` for `benches/report.py`.
 fn paired(_: &mut Criterion) {
-    let full = std::env::args().any(|a| a == "--bench");
-    let rounds = if full { 150 } else { 1 };
+    let rounds = if rounds::full() { 150 } else { 1 };
     let mut out = serde_json::Map::new();
     for case in cases() {
-        // Calibrate: iterations per ~2 ms slice.
-        let per_slice: Vec<u32> = case
-            .runs
-            .iter()
-            .map(|(_, run)| {
-                let t = std::time::Instant::now();
-                run(20);
-                let one = t.elapsed().as_secs_f64() / 20.0;
-                ((0.002 / one).ceil() as u32).max(1)
-            })
-            .collect();
-        let mut times: Vec<Vec<f64>> = vec![Vec::new(); case.runs.len()];
-        for _ in 0..rounds {
-            for (i, (_, run)) in case.runs.iter().enumerate() {
-                let n = per_slice[i];
-                let t = std::time::Instant::now();
-                run(u64::from(n));
-                times[i].push(t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
-            }
-        }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let ratio = |a: usize, b: &dyn Fn(usize) -> f64| {
-            median((0..rounds).map(|r| times[a][r] / b(r)).collect())
-        };
-        let (floor, parse, ours, theirs) = (0, 1, 2, 3);
+        let times = rounds::interleave(&case.runs, rounds);
+        let (floor, parse, ours, theirs, validator) = (0, 1, 2, 3, 4);
+        let ratio =
+            |a: usize, b: &dyn Fn(usize) -> f64| rounds::per_round(rounds, |r| times[a][r] / b(r));
         let entry = json!({
-            "median_ns": case.runs.iter().enumerate().map(|(i, (f, _))| (f.to_string(), json!(median(times[i].clone())))).collect::<serde_json::Map<_, _>>(),
+            "median_ns": case.runs.iter().enumerate()
+                .map(|(i, (f, _))| (f.to_string(), json!(rounds::median(times[i].clone()))))
+                .collect::<serde_json::Map<_, _>>(),
             "jwt_gate_over_floor": ratio(ours, &|r| times[floor][r]),
             "jwt_gate_over_budget": ratio(ours, &|r| 1.08 * times[floor][r] + times[parse][r]),
             "jwt_gate_over_jsonwebtoken": ratio(ours, &|r| times[theirs][r]),
-            "validator_over_jwt_gate": ratio(4, &|r| times[ours][r]),
+            "validator_over_jwt_gate": ratio(validator, &|r| times[ours][r]),
             "rounds": rounds,
         });
-        if full {
-            println!("paired/{}: {entry}", case.name);
-        }
         out.insert(case.name.to_owned(), entry);
     }
-    if full {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/criterion");
-        std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(
-            format!("{dir}/paired.json"),
-            serde_json::to_string_pretty(&out).unwrap(),
-        )
-        .unwrap();
-    }
+    rounds::save("paired.json", &serde_json::Value::Object(out));
 }
 
 fn config() -> Criterion {

@@ -6,23 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+mod common;
+
 use axum::Router;
 use axum::routing::{any, get};
+use common::TenantClaims as Tenant;
 use jwt_gate::testing::{IssuerMode, TestIssuer};
 use jwt_gate::{Claims, JwtAuthLayer, RequireScopes, Validator};
 
 const AUD: &str = "api://orders";
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct Tenant {
-    #[serde(
-        rename = "tenantId",
-        deserialize_with = "jwt_gate::de::string_or_number"
-    )]
-    tenant_id: String,
-    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
-    admin: bool,
-}
 
 struct Api {
     base: String,

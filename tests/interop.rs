@@ -11,19 +11,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use jwt_gate::{Claims, Error, Validator};
-use serde::Deserialize;
+mod common;
 
-#[derive(Debug, Deserialize)]
-struct TenantClaims {
-    #[serde(
-        rename = "tenantId",
-        deserialize_with = "jwt_gate::de::string_or_number"
-    )]
-    tenant_id: String,
-    #[serde(default, deserialize_with = "jwt_gate::de::bool_or_string")]
-    admin: bool,
-}
+use common::TenantClaims;
+use jwt_gate::{Claims, Error, Validator};
 
 const RESOURCES: [&str; 4] = [
     "api://orders",
