@@ -271,7 +271,7 @@ where
             Err(error) => Err(error),
             Ok(None) if config.optional => Ok(None),
             Ok(None) => Err(Error::MissingToken),
-            // Warm keys decide at once: no allocation, no await.
+            // Warm keys decide at once: no boxed future, no await.
             Ok(Some(token)) => match config.validator.validate_now::<C>(token) {
                 Some(result) => result.and_then(|claims| config.check_scopes(claims).map(Some)),
                 None => {
