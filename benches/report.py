@@ -91,11 +91,13 @@ def cache():
     for alg in ["RS256", "RS256-4096"]:
         print(f"| {alg} | {fmt(e[alg + '/cold'])} | {fmt(e[alg + '/hit'])} | {e[alg + '/hit_over_cold']:.4f} (1/{1 / e[alg + '/hit_over_cold']:.0f}) |")
     print("\nOne `Validator` shared by threads, `validate_cached()`, HS256 tokens:\n")
-    print("| tokens | 1 thread | 2 threads | 2 / 1 |")
-    print("|---|---:|---:|---:|")
+    print("| tokens | 1 thread | 2 threads | 2 / 1 | 2 / 1 relative to the control |")
+    print("|---|---:|---:|---:|---:|")
     for label, name in [("own_tokens", "cache hits, one token per thread (one per client)"), ("same_token", "cache hits, the same token in both threads"), ("cold_control", "control: cold HS256 validations, cache off")]:
         k = f"threads/{label}"
-        print(f"| {name} | {e[k + '/one_per_s'] / 1e6:.2f} M/s | {e[k + '/two_per_s'] / 1e6:.2f} M/s | {e[k + '/two_over_one']:.2f} |")
+        rel = e.get(k + '/relative_to_control')
+        rel = f"{rel:.2f}" if rel is not None else "–"
+        print(f"| {name} | {e[k + '/one_per_s'] / 1e6:.2f} M/s | {e[k + '/two_per_s'] / 1e6:.2f} M/s | {e[k + '/two_over_one']:.2f} | {rel} |")
     print(f"\nMixed workload: {e['mixed/requests']} requests per pass (10 000 distinct live ES256 tokens round-robin, one in ten garbage):\n")
     print("| first pass (all cold) | warm passes | cache entries | cache bytes |")
     print("|---:|---:|---:|---:|")
