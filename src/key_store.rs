@@ -561,8 +561,19 @@ fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
     })
 }
 
+/// The client we build when the application brings none: rustls, the
+/// connect timeout, same-origin redirects only.
+pub(crate) fn default_client(cfg: &FetchConfig) -> Result<reqwest::Client, FetchError> {
+    reqwest::Client::builder()
+        .redirect(redirect_policy())
+        .connect_timeout(cfg.timeout)
+        .user_agent(concat!("jwt-gate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| FetchError::Config(format!("HTTP client: {e}")))
+}
+
 /// The redirect policy of the client we build: same origin only, at most 3.
-pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
+fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().map(Url::origin);
         if attempt.previous().len() > 3 {

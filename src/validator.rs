@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::key_store::{
-    FetchConfig, FetchError, KeyStatus, KeyStore, Source, check_url, redirect_policy,
+    FetchConfig, FetchError, KeyStatus, KeyStore, Source, check_url, default_client,
 };
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
@@ -716,12 +716,7 @@ impl ValidatorBuilder {
         };
         let client = match self.client {
             Some(client) => client,
-            None => reqwest::Client::builder()
-                .redirect(redirect_policy())
-                .connect_timeout(self.fetch.timeout)
-                .user_agent(concat!("jwt-gate/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| config(FetchError::Config(format!("HTTP client: {e}"))))?,
+            None => default_client(&self.fetch).map_err(config)?,
         };
         Ok(Validator {
             inner: Arc::new(Inner {
