@@ -16,7 +16,7 @@ mod common;
 mod rounds;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -241,16 +241,9 @@ fn paired(_: &mut Criterion) {
     rounds::save("cache.json", &serde_json::Value::Object(out));
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(60)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = rounds::config(3, 60);
     targets = hit_vs_cold, paired
 }
 criterion_main!(benches);

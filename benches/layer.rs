@@ -18,7 +18,6 @@ mod common;
 mod rounds;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -155,16 +154,9 @@ fn paired(_: &mut Criterion) {
     rounds::save("paired_layer.json", &out);
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(100)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = rounds::config(4, 100);
     targets = layer_overhead, paired
 }
 

@@ -25,7 +25,6 @@ mod common;
 mod rounds;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
@@ -293,16 +292,9 @@ fn paired(_: &mut Criterion) {
     rounds::save("paired.json", &serde_json::Value::Object(out));
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(4))
-        .sample_size(100)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = rounds::config(4, 100);
     targets = cold_validation, paired
 }
 criterion_main!(benches);

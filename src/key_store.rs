@@ -291,18 +291,16 @@ impl KeyStore {
     /// claiming it): not static, not in backoff, not in the cooldown. A
     /// refusal by the cooldown counts as a cooldown hit.
     pub(crate) fn may_refetch(&self, now: Instant) -> bool {
-        if matches!(self.source, Source::Static) || self.in_backoff(now) {
-            return false;
-        }
-        let cooling = lock(&self.last_forced).is_some_and(|t| now < t + self.cfg.cooldown);
-        if cooling {
-            self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(target: "jwt_gate", "unknown kid: refetch refused during cooldown");
-        }
-        !cooling
+        self.refetch_allowed(now, false)
     }
 
+    /// Like [`may_refetch`](Self::may_refetch), and starts the cooldown when
+    /// it allows the refetch.
     fn claim_refetch(&self, now: Instant) -> bool {
+        self.refetch_allowed(now, true)
+    }
+
+    fn refetch_allowed(&self, now: Instant, claim: bool) -> bool {
         if matches!(self.source, Source::Static) || self.in_backoff(now) {
             return false;
         }
@@ -313,7 +311,9 @@ impl KeyStore {
             tracing::debug!(target: "jwt_gate", "unknown kid: refetch refused during cooldown");
             return false;
         }
-        *last = Some(now);
+        if claim {
+            *last = Some(now);
+        }
         true
     }
 

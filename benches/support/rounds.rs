@@ -19,6 +19,14 @@ pub(crate) fn times(f: impl Fn() + 'static) -> Run {
     })
 }
 
+/// The criterion settings every bench uses (measurement time per function).
+pub(crate) fn config(measurement_secs: u64, sample_size: usize) -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(measurement_secs))
+        .sample_size(sample_size)
+}
+
 /// `true` under `cargo bench`, `false` in test mode (`cargo test --benches`).
 pub(crate) fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
