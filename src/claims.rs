@@ -187,6 +187,14 @@ impl<C> Claims<C> {
     }
 }
 
+impl<C: DeserializeOwned> Claims<C> {
+    /// A copy of these claims with an allocation of its own, read again from
+    /// the kept payload (for a thread's private copy of a hot token).
+    pub(crate) fn reparse(&self, rules: &Validation, now: UnixTime) -> Option<Self> {
+        check(self.inner.payload.as_bytes().to_vec(), rules, now).ok()
+    }
+}
+
 impl<C: Send + Sync + 'static> Claims<C> {
     /// The same claims, seen only for their scopes (no copy).
     pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {

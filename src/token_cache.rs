@@ -1,16 +1,26 @@
 //! The verified-token cache: a token seen before skips the signature check
 //! and the parse. Keyed by the whole token (never a hash of it alone), it
 //! holds the validated claims only: no verdict that depends on a route.
+//!
+//! Two levels. The shared level is a moka cache, bounded by entries and
+//! bytes. In front of it each thread keeps a few tokens it sees again and
+//! again, with claims of its own (read once more from the payload), so that
+//! a hot token served by several threads at once writes no shared memory:
+//! a shared hit writes moka's access bookkeeping and the claims' reference
+//! count, which two cores would otherwise pass back and forth.
 
 use std::any::Any;
+use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::sync::SegmentedCache;
+use serde::de::DeserializeOwned;
 
-use crate::{Claims, KeySet, UnixTime};
+use crate::{Claims, KeySet, UnixTime, Validation};
 
 /// Independent segments of the cache (a power of two).
 const SEGMENTS: usize = 16;
@@ -53,6 +63,10 @@ pub struct TokenCacheStats {
 }
 
 pub(crate) struct TokenCache {
+    /// Tells this cache's entries in the threads' front slots from those of
+    /// other caches.
+    id: u64,
+    hasher: foldhash::fast::FixedState,
     /// Segmented: each segment records reads on its own, so threads
     /// serving different tokens do not contend.
     cache: SegmentedCache<Arc<str>, Entry, foldhash::fast::RandomState>,
@@ -102,7 +116,10 @@ impl TokenCache {
             .weigher(|_: &Arc<str>, entry: &Entry| entry.weight)
             .expire_after(UntilExp)
             .build_with_hasher(foldhash::fast::RandomState::default());
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Some(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            hasher: foldhash::fast::FixedState::with_seed(rand_seed()),
             cache,
             min_weight,
             hits: Counter::default(),
@@ -113,18 +130,48 @@ impl TokenCache {
     /// The claims cached for `token`, if they were validated as a `C` and
     /// the key that verified them is still in `keys`. The caller re-checks
     /// the times.
-    pub(crate) fn get<C: Send + Sync + 'static>(
+    pub(crate) fn get<C>(
         &self,
         token: &str,
         keys: &KeySet,
-    ) -> Option<Claims<C>> {
+        rules: &Validation,
+        now: UnixTime,
+    ) -> Option<Claims<C>>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let hash = self.hasher.hash_one(token);
+        match front(|f| f.get::<C>(self.id, hash, token, keys)) {
+            Some(Front::Hit(claims)) => {
+                self.hits.add();
+                return Some(claims);
+            }
+            Some(Front::Again) => {
+                let (claims, key_tag) = self.get_shared::<C>(token, keys)?;
+                // Seen twice in a row by this thread: worth a copy of its own.
+                if let Some(own) = claims.reparse(rules, now) {
+                    front(|f| f.put(self.id, hash, token, own, key_tag));
+                }
+                return Some(claims);
+            }
+            _ => {}
+        }
+        self.get_shared(token, keys).map(|(claims, _)| claims)
+    }
+
+    /// From the shared level, with the tag of the key that verified it.
+    fn get_shared<C: Send + Sync + 'static>(
+        &self,
+        token: &str,
+        keys: &KeySet,
+    ) -> Option<(Claims<C>, u64)> {
         let Some(entry) = self.cache.get(token) else {
             self.misses.add();
             return None;
         };
         if !keys.has_tag(entry.key_tag) {
             // The key left the key set: the token must be verified again.
-            self.cache.invalidate(token);
+            self.invalidate(token);
             self.misses.add();
             return None;
         }
@@ -135,7 +182,7 @@ impl TokenCache {
             &self.misses
         };
         counter.add();
-        claims
+        claims.map(|claims| (claims, entry.key_tag))
     }
 
     /// Caches valid claims until their `exp` (plus leeway), at most a day.
@@ -167,6 +214,8 @@ impl TokenCache {
     }
 
     pub(crate) fn invalidate(&self, token: &str) {
+        let hash = self.hasher.hash_one(token);
+        front(|f| f.remove(self.id, hash));
         self.cache.invalidate(token);
     }
 
@@ -177,6 +226,122 @@ impl TokenCache {
             bytes: self.cache.weighted_size(),
             hits: self.hits.get(),
             misses: self.misses.get(),
+        }
+    }
+}
+
+/// A seed that differs between processes, so that the slot a token lands in
+/// cannot be chosen from outside.
+fn rand_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
+}
+
+/// Front slots per thread (a power of two).
+const FRONT_SLOTS: usize = 32;
+
+/// A thread's own copies of the tokens it sees again and again: a
+/// direct-mapped table, so a slot holds the last token admitted to it.
+struct FrontCache {
+    slots: [Slot; FRONT_SLOTS],
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The cache and token hash of the last shared hit that landed here: a
+    /// token is copied in when it is seen twice in a row.
+    seen: (u64, u64),
+    held: Option<Held>,
+}
+
+struct Held {
+    cache: u64,
+    hash: u64,
+    token: Box<str>,
+    /// A `Claims<C>` owned by this thread.
+    claims: Box<dyn Any>,
+    key_tag: u64,
+}
+
+enum Front<C> {
+    Hit(Claims<C>),
+    /// The shared level's hit before this one was the same token.
+    Again,
+    Miss,
+}
+
+/// Runs `f` on this thread's front cache; `None` while the thread is being
+/// torn down or re-entered (a claims type's deserializer calling back in).
+fn front<R>(f: impl FnOnce(&mut FrontCache) -> R) -> Option<R> {
+    thread_local! {
+        static FRONT: RefCell<FrontCache> = RefCell::new(FrontCache {
+            slots: Default::default(),
+        });
+    }
+    FRONT
+        .try_with(|front| front.try_borrow_mut().ok().map(|mut front| f(&mut front)))
+        .ok()
+        .flatten()
+}
+
+impl FrontCache {
+    fn slot(&mut self, hash: u64) -> &mut Slot {
+        &mut self.slots[(hash as usize) % FRONT_SLOTS]
+    }
+
+    fn get<C: Send + Sync + 'static>(
+        &mut self,
+        cache: u64,
+        hash: u64,
+        token: &str,
+        keys: &KeySet,
+    ) -> Front<C> {
+        let slot = self.slot(hash);
+        if let Some(held) = &slot.held
+            && held.cache == cache
+            && held.hash == hash
+            && *held.token == *token
+        {
+            if let Some(claims) = held.claims.downcast_ref::<Claims<C>>()
+                && keys.has_tag(held.key_tag)
+            {
+                return Front::Hit(claims.clone());
+            }
+            // Another claims type, or the key is gone: the shared level decides.
+            slot.held = None;
+        }
+        if std::mem::replace(&mut slot.seen, (cache, hash)) == (cache, hash) {
+            Front::Again
+        } else {
+            Front::Miss
+        }
+    }
+
+    fn put<C: 'static>(
+        &mut self,
+        cache: u64,
+        hash: u64,
+        token: &str,
+        claims: Claims<C>,
+        key_tag: u64,
+    ) {
+        let slot = self.slot(hash);
+        slot.held = Some(Held {
+            cache,
+            hash,
+            token: token.into(),
+            claims: Box::new(claims),
+            key_tag,
+        });
+    }
+
+    fn remove(&mut self, cache: u64, hash: u64) {
+        let slot = self.slot(hash);
+        if slot
+            .held
+            .as_ref()
+            .is_some_and(|h| h.cache == cache && h.hash == hash)
+        {
+            slot.held = None;
         }
     }
 }

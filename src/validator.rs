@@ -402,7 +402,7 @@ impl Validator {
         let Some(cache) = &self.inner.token_cache else {
             return validate(token, keys, rules, now);
         };
-        if let Some(claims) = cache.get::<C>(token, keys) {
+        if let Some(claims) = cache.get::<C>(token, keys, rules, now) {
             return match claims.recheck_times(rules.leeway, now) {
                 Ok(()) => Ok(claims),
                 Err(e) => {

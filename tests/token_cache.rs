@@ -46,9 +46,11 @@ async fn expiry_is_honoured_on_a_hit() {
         .audience(AUD)
         .expires_in(Duration::from_secs(2))
         .sign();
-    validator.validate::<()>(&token).await.unwrap();
-    validator.validate::<()>(&token).await.unwrap();
-    assert_eq!(validator.token_cache_stats().hits, 1);
+    // Five times: the later hits come from this thread's own copy.
+    for _ in 0..5 {
+        validator.validate::<()>(&token).await.unwrap();
+    }
+    assert_eq!(validator.token_cache_stats().hits, 4);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let err = validator.validate::<()>(&token).await.unwrap_err();
     assert!(matches!(err, Error::Expired { .. }), "{err:?}");
@@ -65,12 +67,13 @@ async fn a_cached_token_is_refused_once_its_key_leaves_the_key_set() {
         .build()
         .unwrap();
     let old = issuer.token().audience(AUD).sign();
-    validator.validate::<()>(&old).await.unwrap();
-    validator.validate::<()>(&old).await.unwrap();
+    for _ in 0..5 {
+        validator.validate::<()>(&old).await.unwrap();
+    }
     assert_eq!(
         validator.token_cache_stats().hits,
-        1,
-        "served from the cache"
+        4,
+        "served from the cache (and this thread's own copy)"
     );
     issuer.rotate();
     issuer.retire("key-1");
@@ -90,6 +93,82 @@ async fn a_cached_token_is_refused_once_its_key_leaves_the_key_set() {
         hits,
         "no hit for a removed key"
     );
+}
+
+#[tokio::test]
+async fn a_token_hot_in_one_validator_is_judged_afresh_by_another() {
+    let issuer = TestIssuer::start().await;
+    let orders = validator(&issuer);
+    let billing = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience("api://billing")
+        .allow_http()
+        .build()
+        .unwrap();
+    let token = issuer.token().audience(AUD).sign();
+    for _ in 0..5 {
+        orders.validate::<()>(&token).await.unwrap();
+    }
+    for _ in 0..3 {
+        let err = billing.validate::<()>(&token).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidAudience), "{err:?}");
+    }
+    assert_eq!(billing.token_cache_stats().hits, 0);
+}
+
+#[test]
+fn threads_hammering_one_token_all_see_its_key_removed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let issuer = rt.block_on(TestIssuer::builder().cache_max_age(Some(0)).start());
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let old = issuer.token().audience(AUD).sign();
+    rt.block_on(validator.warm_up()).unwrap();
+    // The same four threads hammer before and after: each holds its own
+    // copy of the hot token by then.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let phases: Vec<_> = (0..4)
+        .map(|_| {
+            let (tx, rx) = std::sync::mpsc::channel::<bool>();
+            let (validator, old, done) = (validator.clone(), old.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                for expect_ok in rx {
+                    let ok = (0..1_000)
+                        .filter(|_| validator.validate_cached::<()>(&old).is_ok())
+                        .count();
+                    done.send(ok == if expect_ok { 1_000 } else { 0 }).unwrap();
+                }
+            });
+            tx
+        })
+        .collect();
+    let hammer = |expect_ok: bool| {
+        for tx in &phases {
+            tx.send(expect_ok).unwrap();
+        }
+        for _ in &phases {
+            assert!(done_rx.recv().unwrap(), "expected ok = {expect_ok}");
+        }
+    };
+    hammer(true);
+    issuer.rotate();
+    issuer.retire("key-1");
+    std::thread::sleep(Duration::from_millis(250));
+    let new = issuer.token().audience(AUD).sign();
+    rt.block_on(async {
+        validator.validate::<()>(&new).await.unwrap(); // due refresh starts
+        let start = std::time::Instant::now();
+        while validator.status().key_count != 1 {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    hammer(false);
 }
 
 #[tokio::test]
