@@ -171,6 +171,34 @@ pub struct KeyStatus {
     pub cooldown_hits: u64,
 }
 
+impl KeyStatus {
+    /// Several issuers' key stores taken together: loaded when all are,
+    /// counts summed, the oldest age, stale when any is, the first error.
+    pub(crate) fn combine(all: impl Iterator<Item = Self>) -> Self {
+        let mut out = Self {
+            keys_loaded: true,
+            key_count: 0,
+            age: None,
+            stale: false,
+            last_error: None,
+            fetches: 0,
+            failures: 0,
+            cooldown_hits: 0,
+        };
+        for s in all {
+            out.keys_loaded &= s.keys_loaded;
+            out.key_count += s.key_count;
+            out.age = out.age.max(s.age);
+            out.stale |= s.stale;
+            out.last_error = out.last_error.or(s.last_error);
+            out.fetches += s.fetches;
+            out.failures += s.failures;
+            out.cooldown_hits += s.cooldown_hits;
+        }
+        out
+    }
+}
+
 type Outcome = Result<Arc<Snapshot>, Arc<FetchError>>;
 
 #[derive(Default)]
@@ -315,6 +343,12 @@ impl KeyStore {
             *last = Some(now);
         }
         true
+    }
+
+    /// Starts a fetch in the background (when none is running, outside the
+    /// backoff, inside a tokio runtime): for callers that never wait.
+    pub(crate) fn fetch_in_background(self: &Arc<Self>) {
+        self.refresh_in_background(Instant::now());
     }
 
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {

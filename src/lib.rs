@@ -6,6 +6,7 @@ mod claims;
 pub mod de;
 mod discovery;
 mod error;
+mod issuers;
 mod jwks;
 mod key_store;
 mod layer;
@@ -23,6 +24,7 @@ mod validator;
 pub use crate::axum::MissingClaims;
 pub use claims::{Claims, Scopes};
 pub use error::Error;
+pub use issuers::{IssuerTemplate, MultiIssuerBuilder};
 /// The signature algorithms, re-exported from `jsonwebtoken` on purpose: the
 /// same enum users of that crate already know.
 pub use jsonwebtoken::Algorithm;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use crate::issuers::{MultiIssuerBuilder, Picked, Prototype, Registry, Trusted};
 use crate::key_store::{
     FetchConfig, FetchError, KeyStatus, KeyStore, Source, check_url, default_client,
 };
@@ -306,17 +307,26 @@ pub struct Validator {
 }
 
 struct Inner {
-    rules: Validation,
-    store: Arc<KeyStore>,
+    issuers: Issuers,
     token_cache: Option<TokenCache>,
+}
+
+/// One issuer, or several picked by the token's `iss`.
+enum Issuers {
+    One(Trusted),
+    Many(Registry),
 }
 
 impl fmt::Debug for Validator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Validator")
-            .field("rules", &self.inner.rules)
-            .field("store", &self.inner.store)
-            .finish()
+        let mut d = f.debug_struct("Validator");
+        match &self.inner.issuers {
+            Issuers::One(trusted) => d
+                .field("rules", &trusted.rules)
+                .field("store", &trusted.store),
+            Issuers::Many(registry) => d.field("issuers", &registry.fixed().collect::<Vec<_>>()),
+        };
+        d.finish()
     }
 }
 
@@ -326,19 +336,55 @@ impl Validator {
         ValidatorBuilder::default()
     }
 
+    /// Starts a validator that trusts several issuers, each with its own
+    /// rules and keys. See [`MultiIssuerBuilder`].
+    pub fn multi_issuer() -> MultiIssuerBuilder {
+        MultiIssuerBuilder::default()
+    }
+
+    pub(crate) fn from_parts(
+        issuers: Vec<Trusted>,
+        registry: Option<Registry>,
+        cache: (u64, u64),
+    ) -> Self {
+        let issuers = match registry {
+            Some(registry) => Issuers::Many(registry),
+            None => Issuers::One(issuers.into_iter().next().expect("one issuer")),
+        };
+        Self {
+            inner: Arc::new(Inner {
+                issuers,
+                token_cache: TokenCache::new(cache.0, cache.1),
+            }),
+        }
+    }
+
+    /// The issuer configuration `token` is checked against: with several
+    /// issuers, the one its unverified `iss` names (no network call).
+    fn pick(&self, token: &str) -> Result<Picked<'_>, Error> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => Ok(Picked::Fixed(trusted)),
+            Issuers::Many(registry) => registry.pick(token),
+        }
+    }
+
     /// Fetches keys now if none are loaded, so that startup fails fast on a
-    /// misconfigured or unreachable issuer.
+    /// misconfigured or unreachable issuer. With several issuers: every
+    /// issuer configured up front, one after another (templated issuers are
+    /// discovered on first use).
     ///
     /// # Errors
     ///
     /// [`Error::KeysUnavailable`], with the [`FetchError`] as its source.
     pub async fn warm_up(&self) -> Result<(), Error> {
-        self.inner
-            .store
-            .keys()
-            .await
-            .map(drop)
-            .map_err(keys_unavailable)
+        let stores: Vec<&Arc<KeyStore>> = match &self.inner.issuers {
+            Issuers::One(trusted) => vec![&trusted.store],
+            Issuers::Many(registry) => registry.fixed().map(|t| &t.store).collect(),
+        };
+        for store in stores {
+            store.keys().await.map_err(keys_unavailable)?;
+        }
+        Ok(())
     }
 
     /// Validates `token` at the system clock's time: the keys held, fetched
@@ -349,7 +395,8 @@ impl Validator {
     /// # Errors
     ///
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
-    /// could be obtained.
+    /// could be obtained. With several issuers, an `iss` that names none of
+    /// them is [`Error::InvalidIssuer`] before anything else is checked.
     pub async fn validate<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
@@ -366,12 +413,13 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let snapshot = self.inner.store.keys().await.map_err(keys_unavailable)?;
-        let result = self.check(token, &snapshot.keys);
+        let trusted = self.pick(token)?;
+        let snapshot = trusted.store.keys().await.map_err(keys_unavailable)?;
+        let result = self.check(token, &trusted.rules, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. }))
-            && let Some(fresh) = self.inner.store.refetch_for_unknown_kid().await
+            && let Some(fresh) = trusted.store.refetch_for_unknown_kid().await
         {
-            return self.check(token, &fresh.keys);
+            return self.check(token, &trusted.rules, &fresh.keys);
         }
         result
     }
@@ -383,21 +431,24 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let trusted = match self.pick(token) {
+            Ok(trusted) => trusted,
+            Err(e) => return Some(Err(e)),
+        };
         let now = std::time::Instant::now();
-        let snapshot = self.inner.store.cached(now)?;
-        match self.check(token, &snapshot.keys) {
-            Err(Error::UnknownKey { .. }) if self.inner.store.may_refetch(now) => None,
+        let snapshot = trusted.store.cached(now)?;
+        match self.check(token, &trusted.rules, &snapshot.keys) {
+            Err(Error::UnknownKey { .. }) if trusted.store.may_refetch(now) => None,
             result => Some(result),
         }
     }
 
     /// One token against one key set: from the verified-token cache (times
     /// re-checked, key still present), else [`validate`] and into the cache.
-    fn check<C>(&self, token: &str, keys: &KeySet) -> Result<Claims<C>, Error>
+    fn check<C>(&self, token: &str, rules: &Validation, keys: &KeySet) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let rules = &self.inner.rules;
         let now = UnixTime::now();
         let Some(cache) = &self.inner.token_cache else {
             return validate(token, keys, rules, now);
@@ -418,8 +469,9 @@ impl Validator {
 
     /// Validates with the keys already held, without waiting on the network
     /// (for synchronous callers such as tonic interceptors). A due refresh,
-    /// or an unknown-`kid` refetch, is started in the background when a
-    /// tokio runtime is running. Uses the verified-token cache like
+    /// an unknown-`kid` refetch, or the first fetch of an issuer with no
+    /// keys yet is started in the background when a tokio runtime is
+    /// running. Uses the verified-token cache like
     /// [`validate`](Self::validate).
     ///
     /// # Errors
@@ -430,11 +482,13 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let store = &self.inner.store;
-        let snapshot = store
-            .cached(std::time::Instant::now())
-            .ok_or(Error::KeysUnavailable { source: None })?;
-        let result = self.check(token, &snapshot.keys);
+        let trusted = self.pick(token)?;
+        let store = &trusted.store;
+        let Some(snapshot) = store.cached(std::time::Instant::now()) else {
+            store.fetch_in_background();
+            return Err(Error::KeysUnavailable { source: None });
+        };
+        let result = self.check(token, &trusted.rules, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. })) {
             store.refetch_for_unknown_kid_in_background();
         }
@@ -451,13 +505,44 @@ impl Validator {
     }
 
     /// The key store's state, for readiness probes and metrics. Cheap.
+    ///
+    /// With several issuers, the issuers configured up front taken together:
+    /// keys loaded when every one of them has keys, counts summed, the
+    /// oldest age, stale when any is, the first error. See
+    /// [`issuer_statuses`](Self::issuer_statuses) for each one.
     pub fn status(&self) -> KeyStatus {
-        self.inner.store.status()
+        match &self.inner.issuers {
+            Issuers::One(trusted) => trusted.store.status(),
+            Issuers::Many(registry) => {
+                KeyStatus::combine(registry.fixed().map(|t| t.store.status()))
+            }
+        }
     }
 
-    /// The rules tokens are validated against.
+    /// Each issuer's key store state, by issuer: those configured up front
+    /// first, then those discovered from templates and still held.
+    pub fn issuer_statuses(&self) -> Vec<(String, KeyStatus)> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => vec![(
+                trusted
+                    .rules
+                    .issuer
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                trusted.store.status(),
+            )],
+            Issuers::Many(registry) => registry.statuses(),
+        }
+    }
+
+    /// The rules tokens are validated against; with several issuers, those
+    /// of the first one configured.
     pub fn rules(&self) -> &Validation {
-        &self.inner.rules
+        match &self.inner.issuers {
+            Issuers::One(trusted) => &trusted.rules,
+            Issuers::Many(registry) => registry.first_rules(),
+        }
     }
 }
 
@@ -692,39 +777,99 @@ impl ValidatorBuilder {
     /// there is no key source or a URL is invalid or plain http without
     /// [`allow_http`](Self::allow_http).
     pub fn build(self) -> Result<Validator, Error> {
-        let config = |e: FetchError| Error::KeysUnavailable {
-            source: Some(Arc::new(e)),
+        let cache = self.token_cache;
+        let trusted = self.into_trusted(None)?;
+        Ok(Validator::from_parts(vec![trusted], None, cache))
+    }
+
+    /// The issuer this builder names, if any.
+    pub(crate) fn issuer_name(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The rules, the key store and the HTTP client (`client` when this
+    /// builder has none of its own).
+    pub(crate) fn into_trusted(self, client: Option<&reqwest::Client>) -> Result<Trusted, Error> {
+        let source = self.source()?;
+        let client = self.client(client)?;
+        Ok(Trusted {
+            rules: self.rules,
+            store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+        })
+    }
+
+    /// What a template's issuers are made from: its rules, fetch settings
+    /// and client, and a key store every tenant shares when keys or a JWKS
+    /// URL were given (else each tenant is discovered).
+    pub(crate) fn into_prototype(
+        self,
+        client: Option<&reqwest::Client>,
+    ) -> Result<Prototype, Error> {
+        if self.issuer.is_some() {
+            return Err(config_error(FetchError::Config(
+                "a template's builder names no issuer: the template does".into(),
+            )));
+        }
+        let client = self.client(client)?;
+        let shared_store = match (&self.keys, &self.jwks_uri) {
+            (None, None) => None,
+            _ => Some(Arc::new(KeyStore::new(
+                self.source()?,
+                client.clone(),
+                self.fetch.clone(),
+                self.keys,
+            ))),
         };
+        Ok(Prototype {
+            rules: self.rules,
+            fetch: self.fetch,
+            client,
+            shared_store,
+        })
+    }
+
+    fn source(&self) -> Result<Source, Error> {
         let parse = |url: &str| {
             let parsed = url::Url::parse(url)
                 .map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))?;
             check_url(&parsed, self.fetch.allow_http)?;
             Ok::<_, FetchError>(parsed)
         };
-        let source = match (&self.keys, &self.jwks_uri, &self.issuer) {
+        Ok(match (&self.keys, &self.jwks_uri, &self.issuer) {
             (Some(_), _, _) => Source::Static,
-            (None, Some(jwks_uri), _) => Source::Jwks(parse(jwks_uri).map_err(config)?),
+            (None, Some(jwks_uri), _) => Source::Jwks(parse(jwks_uri).map_err(config_error)?),
             (None, None, Some(issuer)) => {
-                parse(issuer).map_err(config)?;
+                parse(issuer).map_err(config_error)?;
                 Source::Discovery(issuer.clone())
             }
             (None, None, None) => {
-                return Err(config(FetchError::Config(
+                return Err(config_error(FetchError::Config(
                     "no key source: set issuer(), jwks_uri() or keys()".into(),
                 )));
             }
-        };
-        let client = match self.client {
-            Some(client) => client,
-            None => default_client(&self.fetch).map_err(config)?,
-        };
-        Ok(Validator {
-            inner: Arc::new(Inner {
-                rules: self.rules,
-                store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
-                token_cache: TokenCache::new(self.token_cache.0, self.token_cache.1),
-            }),
         })
+    }
+
+    fn client(&self, shared: Option<&reqwest::Client>) -> Result<reqwest::Client, Error> {
+        match self.client.as_ref().or(shared) {
+            Some(client) => Ok(client.clone()),
+            None => default_client(&self.fetch).map_err(config_error),
+        }
+    }
+
+    pub(crate) fn token_cache_bounds(&self) -> (u64, u64) {
+        self.token_cache
+    }
+
+    pub(crate) fn fetch_config(&self) -> &FetchConfig {
+        &self.fetch
+    }
+}
+
+/// A configuration mistake found by a builder.
+pub(crate) fn config_error(e: FetchError) -> Error {
+    Error::KeysUnavailable {
+        source: Some(Arc::new(e)),
     }
 }
 

@@ -1,0 +1,573 @@
+//! Several trusted issuers in one [`Validator`](crate::Validator): the
+//! token's `iss`, read from the unverified payload, only picks which
+//! issuer's rules and keys apply; everything is then verified against them.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, check_url};
+use crate::token::decode_b64;
+use crate::validator::config_error;
+use crate::{Error, FetchError, Validation, Validator, ValidatorBuilder};
+
+/// One trusted issuer: the rules its tokens must meet and its key store.
+pub(crate) struct Trusted {
+    pub(crate) rules: Validation,
+    pub(crate) store: Arc<KeyStore>,
+}
+
+impl fmt::Debug for Trusted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trusted")
+            .field("rules", &self.rules)
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+/// The issuer a token was routed to: one configured up front, or one
+/// discovered from a template (held by the bounded cache and by this).
+pub(crate) enum Picked<'a> {
+    Fixed(&'a Trusted),
+    Discovered(Arc<Trusted>),
+}
+
+impl Deref for Picked<'_> {
+    type Target = Trusted;
+
+    fn deref(&self) -> &Trusted {
+        match self {
+            Self::Fixed(t) => t,
+            Self::Discovered(t) => t,
+        }
+    }
+}
+
+/// An issuer URL with one `{tenant}` placeholder, such as
+/// `https://login.microsoftonline.com/{tenant}/v2.0`, and the tenants it
+/// admits: a list, or a predicate. A token whose `iss` fits the pattern with
+/// an admitted tenant is validated against that issuer, discovered on first
+/// use; any other `iss` is refused as [`Error::InvalidIssuer`] without a
+/// network call.
+///
+/// A tenant is 1 to 128 characters from `A–Z a–z 0–9 - . _ ~` (URL
+/// unreserved characters), so it can never add a path, a query or a host to
+/// the issuer.
+///
+/// ```
+/// use jwt_gate::IssuerTemplate;
+///
+/// let entra = IssuerTemplate::new("https://login.microsoftonline.com/{tenant}/v2.0")?
+///     .tenants(["72f988bf-86f1-41af-91ab-2d7cd011db47"]);
+/// let realms = IssuerTemplate::new("https://sso.example.com/realms/{tenant}")?
+///     .tenant_filter(|t| t.starts_with("customer-"));
+/// # Ok::<(), jwt_gate::Error>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct IssuerTemplate {
+    prefix: Box<str>,
+    suffix: Box<str>,
+    admits: Admits,
+}
+
+#[derive(Clone)]
+enum Admits {
+    Nothing,
+    List(Arc<HashSet<Box<str>>>),
+    Filter(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+const PLACEHOLDER: &str = "{tenant}";
+const MAX_TENANT_LEN: usize = 128;
+
+impl IssuerTemplate {
+    /// A template with exactly one `{tenant}` placeholder. It admits no
+    /// tenant until [`tenants`](Self::tenants) or
+    /// [`tenant_filter`](Self::tenant_filter) says which.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source when
+    /// the placeholder is missing or appears more than once.
+    pub fn new(template: &str) -> Result<Self, Error> {
+        let config = |msg: String| Error::KeysUnavailable {
+            source: Some(Arc::new(FetchError::Config(msg))),
+        };
+        let (prefix, suffix) = template
+            .split_once(PLACEHOLDER)
+            .ok_or_else(|| config(format!("issuer template {template:?} has no {PLACEHOLDER}")))?;
+        if suffix.contains(PLACEHOLDER) {
+            return Err(config(format!(
+                "issuer template {template:?} has more than one {PLACEHOLDER}"
+            )));
+        }
+        Ok(Self {
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            admits: Admits::Nothing,
+        })
+    }
+
+    /// Admits exactly these tenants (replacing any earlier choice).
+    pub fn tenants<I, S>(mut self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list = tenants
+            .into_iter()
+            .map(|t| t.into().into_boxed_str())
+            .collect();
+        self.admits = Admits::List(Arc::new(list));
+        self
+    }
+
+    /// Admits the tenants `admit` returns `true` for (replacing any earlier
+    /// choice). It runs on every token that fits the pattern, before any
+    /// network call, so keep it cheap and pure.
+    pub fn tenant_filter(mut self, admit: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.admits = Admits::Filter(Arc::new(admit));
+        self
+    }
+
+    /// The issuer for `tenant`.
+    pub fn issuer_for(&self, tenant: &str) -> String {
+        format!("{}{tenant}{}", self.prefix, self.suffix)
+    }
+
+    /// The tenant of `iss` if it fits the pattern and is admitted.
+    fn admitted_tenant<'a>(&self, iss: &'a str) -> Option<&'a str> {
+        let tenant = iss
+            .strip_prefix(&*self.prefix)?
+            .strip_suffix(&*self.suffix)?;
+        let well_formed = (1..=MAX_TENANT_LEN).contains(&tenant.len())
+            && tenant
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+        let admitted = well_formed
+            && match &self.admits {
+                Admits::Nothing => false,
+                Admits::List(list) => list.contains(tenant),
+                Admits::Filter(admit) => admit(tenant),
+            };
+        admitted.then_some(tenant)
+    }
+}
+
+impl fmt::Debug for IssuerTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let admits = match &self.admits {
+            Admits::Nothing => "nothing".to_owned(),
+            Admits::List(list) => format!("{} tenants", list.len()),
+            Admits::Filter(_) => "a filter".to_owned(),
+        };
+        f.debug_struct("IssuerTemplate")
+            .field(
+                "template",
+                &format!("{}{PLACEHOLDER}{}", self.prefix, self.suffix),
+            )
+            .field("admits", &admits)
+            .finish()
+    }
+}
+
+/// What a template's issuers are made from.
+pub(crate) struct Prototype {
+    pub(crate) rules: Validation,
+    pub(crate) fetch: FetchConfig,
+    pub(crate) client: reqwest::Client,
+    /// Keys every tenant shares (a static key set or one JWKS URL), instead
+    /// of a discovery per tenant.
+    pub(crate) shared_store: Option<Arc<KeyStore>>,
+}
+
+impl Prototype {
+    fn trusted_for(&self, issuer: &str) -> Trusted {
+        let store = self.shared_store.clone().unwrap_or_else(|| {
+            Arc::new(KeyStore::new(
+                Source::Discovery(issuer.to_owned()),
+                self.client.clone(),
+                self.fetch.clone(),
+                None,
+            ))
+        });
+        Trusted {
+            rules: self.rules.clone().issuer(issuer),
+            store,
+        }
+    }
+}
+
+/// Every issuer a multi-issuer validator trusts.
+pub(crate) struct Registry {
+    fixed: Vec<(Box<str>, Trusted)>,
+    by_issuer: HashMap<Box<str>, usize, foldhash::fast::RandomState>,
+    templates: Vec<(IssuerTemplate, Prototype)>,
+    /// Issuers discovered from templates: bounded, least recently used
+    /// first out.
+    discovered: moka::sync::Cache<String, Arc<Trusted>, foldhash::fast::RandomState>,
+    /// The largest token any issuer accepts: bigger ones are not decoded.
+    max_token_bytes: usize,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        fixed: Vec<(Box<str>, Trusted)>,
+        templates: Vec<(IssuerTemplate, Prototype)>,
+        max_discovered: u64,
+        idle: Duration,
+    ) -> Self {
+        let by_issuer = fixed
+            .iter()
+            .enumerate()
+            .map(|(i, (iss, _))| (iss.clone(), i))
+            .collect();
+        let max_token_bytes = fixed
+            .iter()
+            .map(|(_, t)| &t.rules)
+            .chain(templates.iter().map(|(_, p)| &p.rules))
+            .map(|r| r.max_token_bytes)
+            .max()
+            .unwrap_or(0);
+        Self {
+            fixed,
+            by_issuer,
+            templates,
+            discovered: moka::sync::Cache::builder()
+                .max_capacity(max_discovered)
+                .time_to_idle(idle)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
+            max_token_bytes,
+        }
+    }
+
+    /// The issuer `token` claims, if it is trusted. No network call: a
+    /// templated issuer is only set up here, its keys fetched on first use.
+    pub(crate) fn pick(&self, token: &str) -> Result<Picked<'_>, Error> {
+        let iss = unverified_issuer(token, self.max_token_bytes)?;
+        if let Some(&i) = self.by_issuer.get(&*iss) {
+            return Ok(Picked::Fixed(&self.fixed[i].1));
+        }
+        for (template, prototype) in &self.templates {
+            if template.admitted_tenant(&iss).is_some() {
+                let trusted = self
+                    .discovered
+                    .get_with_by_ref(&*iss, || Arc::new(prototype.trusted_for(&iss)));
+                return Ok(Picked::Discovered(trusted));
+            }
+        }
+        tracing::debug!(target: "jwt_gate", "token from an untrusted issuer");
+        Err(Error::InvalidIssuer)
+    }
+
+    /// The rules of the first issuer configured (or of the first template).
+    pub(crate) fn first_rules(&self) -> &Validation {
+        self.fixed
+            .first()
+            .map(|(_, t)| &t.rules)
+            .or_else(|| self.templates.first().map(|(_, p)| &p.rules))
+            .expect("a registry trusts at least one issuer or template")
+    }
+
+    /// The issuers configured up front, in order.
+    pub(crate) fn fixed(&self) -> impl Iterator<Item = &Trusted> {
+        self.fixed.iter().map(|(_, t)| t)
+    }
+
+    /// Every issuer held: configured ones first, then discovered ones.
+    pub(crate) fn statuses(&self) -> Vec<(String, KeyStatus)> {
+        self.discovered.run_pending_tasks();
+        let mut discovered: Vec<_> = self
+            .discovered
+            .iter()
+            .map(|(iss, t)| (iss.to_string(), t.store.status()))
+            .collect();
+        discovered.sort_by(|a, b| a.0.cmp(&b.0));
+        self.fixed
+            .iter()
+            .map(|(iss, t)| (iss.to_string(), t.store.status()))
+            .chain(discovered)
+            .collect()
+    }
+}
+
+/// Builds a [`Validator`] that trusts several issuers, each with its own
+/// rules and key store, from [`Validator::multi_issuer`].
+///
+/// Every token's `iss` is read from the unverified payload only to pick
+/// the issuer; the token is then verified against that issuer's keys and
+/// rules alone, so a token claiming issuer A but signed with B's key fails.
+/// An `iss` that names no trusted issuer is [`Error::InvalidIssuer`] before
+/// any key is fetched. The verified-token cache and the HTTP client are
+/// shared (set them here; the per-issuer builders' `token_cache` is not
+/// used).
+///
+/// ```
+/// use jwt_gate::{IssuerTemplate, Validator};
+///
+/// let validator = Validator::multi_issuer()
+///     .trust(Validator::builder().issuer("https://example.eu.auth0.com/").audience("api://orders"))
+///     .trust(
+///         Validator::builder()
+///             .issuer("https://ids.example.com")
+///             .audience("api://orders")
+///             .require_typ("at+jwt"),
+///     )
+///     .trust_template(
+///         IssuerTemplate::new("https://login.microsoftonline.com/{tenant}/v2.0")?
+///             .tenants(["72f988bf-86f1-41af-91ab-2d7cd011db47"]),
+///         Validator::builder().audience("api://orders"),
+///     )
+///     .max_discovered_issuers(100)
+///     .build()?;
+/// assert_eq!(validator.issuer_statuses().len(), 2); // templated ones on first use
+/// # Ok::<(), jwt_gate::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct MultiIssuerBuilder {
+    issuers: Vec<ValidatorBuilder>,
+    templates: Vec<(IssuerTemplate, ValidatorBuilder)>,
+    max_discovered: u64,
+    idle: Duration,
+    token_cache: (u64, u64),
+    client: Option<reqwest::Client>,
+}
+
+impl Default for MultiIssuerBuilder {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            templates: Vec::new(),
+            max_discovered: 100,
+            idle: Duration::from_secs(3600),
+            token_cache: ValidatorBuilder::default().token_cache_bounds(),
+            client: None,
+        }
+    }
+}
+
+impl MultiIssuerBuilder {
+    /// Trusts the issuer `builder` names with [`issuer`](ValidatorBuilder::issuer),
+    /// under the rules and key source it sets.
+    pub fn trust(mut self, builder: ValidatorBuilder) -> Self {
+        self.issuers.push(builder);
+        self
+    }
+
+    /// Trusts the issuers `template` admits, each under the rules `builder`
+    /// sets (it names no issuer: the template fills it in). Each admitted
+    /// issuer is discovered on its first token, unless `builder` gives
+    /// [`keys`](ValidatorBuilder::keys) or a
+    /// [`jwks_uri`](ValidatorBuilder::jwks_uri) that all tenants share.
+    pub fn trust_template(mut self, template: IssuerTemplate, builder: ValidatorBuilder) -> Self {
+        self.templates.push((template, builder));
+        self
+    }
+
+    /// How many issuers discovered from templates are held at most; the
+    /// least recently used goes first. Tenants that send no traffic cost
+    /// nothing.
+    ///
+    /// Defaults to 100.
+    pub fn max_discovered_issuers(mut self, max: u64) -> Self {
+        self.max_discovered = max;
+        self
+    }
+
+    /// How long a discovered issuer that sees no token is held.
+    ///
+    /// Defaults to 1 hour.
+    pub fn discovered_issuer_idle(mut self, idle: Duration) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// See [`ValidatorBuilder::token_cache`]: one cache for all issuers.
+    ///
+    /// Defaults to 50 000 tokens and 64 MiB.
+    pub fn token_cache(mut self, max_entries: u64, max_bytes: u64) -> Self {
+        self.token_cache = (max_entries, max_bytes);
+        self
+    }
+
+    /// The HTTP client for issuers whose builder brings none.
+    ///
+    /// Defaults to a client of our own per issuer configuration.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Checks every issuer's configuration and builds the validator.
+    /// Synchronous and lazy, like [`ValidatorBuilder::build`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source when
+    /// no issuer is trusted, a trusted builder names no issuer, two name
+    /// the same one, a template's builder names one, or any builder's own
+    /// checks fail.
+    pub fn build(self) -> Result<Validator, Error> {
+        let config = |msg: String| config_error(FetchError::Config(msg));
+        if self.issuers.is_empty() && self.templates.is_empty() {
+            return Err(config("no issuer: call trust() or trust_template()".into()));
+        }
+        let mut fixed: Vec<(Box<str>, Trusted)> = Vec::new();
+        for builder in self.issuers {
+            let issuer: Box<str> = builder
+                .issuer_name()
+                .ok_or_else(|| config("a trusted builder names no issuer()".into()))?
+                .into();
+            if fixed.iter().any(|(i, _)| *i == issuer) {
+                return Err(config(format!("issuer {issuer:?} is trusted twice")));
+            }
+            fixed.push((issuer, builder.into_trusted(self.client.as_ref())?));
+        }
+        let mut templates = Vec::new();
+        for (template, builder) in self.templates {
+            // A sample tenant shows the template makes issuers keys can be
+            // discovered from (https unless allow_http).
+            check_issuer_url(
+                &template.issuer_for("tenant"),
+                builder.fetch_config().allow_http,
+            )
+            .map_err(config_error)?;
+            templates.push((template, builder.into_prototype(self.client.as_ref())?));
+        }
+        let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
+        Ok(Validator::from_parts(
+            Vec::new(),
+            Some(registry),
+            self.token_cache,
+        ))
+    }
+}
+
+/// `iss` from the payload, not verified: only to choose whose keys verify
+/// it. The size limit applies before anything is decoded.
+fn unverified_issuer(token: &str, max_bytes: usize) -> Result<Box<str>, Error> {
+    if token.len() > max_bytes {
+        return Err(Error::TooLarge {
+            size: token.len(),
+            limit: max_bytes,
+        });
+    }
+    let payload = token
+        .split('.')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .ok_or(Error::malformed("not three dot-separated segments"))?;
+    let json = decode_b64(payload)?;
+    let not_object = || Error::malformed("the payload is not a JSON object");
+    if json.trim_ascii_start().first() != Some(&b'{') {
+        return Err(not_object());
+    }
+    #[derive(Deserialize)]
+    struct Iss<'a> {
+        #[serde(borrow)]
+        iss: Option<&'a RawValue>,
+    }
+    let parsed: Iss<'_> = serde_json::from_slice(&json).map_err(|_| not_object())?;
+    let iss = parsed.iss.ok_or(Error::InvalidIssuer)?;
+    let iss: Cow<'_, str> = serde_json::from_str(iss.get()).map_err(|_| Error::InvalidIssuer)?;
+    Ok(iss.into())
+}
+
+/// Checks that `issuer` is a URL keys may be discovered from.
+pub(crate) fn check_issuer_url(issuer: &str, allow_http: bool) -> Result<(), FetchError> {
+    let parsed = url::Url::parse(issuer)
+        .map_err(|e| FetchError::Config(format!("invalid URL {issuer:?}: {e}")))?;
+    check_url(&parsed, allow_http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_fit_the_pattern_and_the_admission() {
+        let t = IssuerTemplate::new("https://login.example.com/{tenant}/v2.0")
+            .unwrap()
+            .tenants(["contoso", "a.b-c_d~e"]);
+        assert_eq!(
+            t.admitted_tenant("https://login.example.com/contoso/v2.0"),
+            Some("contoso")
+        );
+        assert!(
+            t.admitted_tenant("https://login.example.com/a.b-c_d~e/v2.0")
+                .is_some()
+        );
+        for refused in [
+            "https://login.example.com/fabrikam/v2.0",
+            "https://login.example.com//v2.0",
+            "https://login.example.com/contoso/v2.0/",
+            "https://login.example.com/contoso/x/v2.0",
+            "https://login.example.com/contoso?/v2.0",
+            "http://login.example.com/contoso/v2.0",
+        ] {
+            assert_eq!(t.admitted_tenant(refused), None, "{refused}");
+        }
+        let f = IssuerTemplate::new("https://{tenant}.auth.example.com/")
+            .unwrap()
+            .tenant_filter(|t| t.starts_with("c-"));
+        assert!(f.admitted_tenant("https://c-1.auth.example.com/").is_some());
+        assert!(
+            f.admitted_tenant("https://evil.com/.auth.example.com/")
+                .is_none()
+        );
+        assert!(
+            f.admitted_tenant("https://c-x@evil.auth.example.com/")
+                .is_none()
+        );
+        let none = IssuerTemplate::new("https://x/{tenant}").unwrap();
+        assert!(none.admitted_tenant("https://x/a").is_none());
+        let long = "a".repeat(MAX_TENANT_LEN + 1);
+        let any = none.tenant_filter(|_| true);
+        assert!(any.admitted_tenant(&format!("https://x/{long}")).is_none());
+    }
+
+    #[test]
+    fn templates_need_exactly_one_placeholder() {
+        assert!(IssuerTemplate::new("https://x/").is_err());
+        assert!(IssuerTemplate::new("https://x/{tenant}/{tenant}").is_err());
+    }
+
+    #[test]
+    fn the_issuer_is_read_without_verification() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = |payload: &str| format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(payload));
+        assert_eq!(
+            &*unverified_issuer(&token(r#"{"iss":"https://a\/b","x":[1]}"#), 4096).unwrap(),
+            "https://a/b"
+        );
+        for (payload, missing) in [
+            (r#"{"sub":"x"}"#, true),
+            (r#"{"iss":7}"#, true),
+            ("[1]", false),
+        ] {
+            let err = unverified_issuer(&token(payload), 4096).unwrap_err();
+            assert_eq!(
+                matches!(err, Error::InvalidIssuer),
+                missing,
+                "{payload}: {err:?}"
+            );
+        }
+        let dup = unverified_issuer(&token(r#"{"iss":"a","iss":"b"}"#), 4096).unwrap_err();
+        assert!(matches!(dup, Error::MalformedToken { .. }), "{dup:?}");
+        assert!(matches!(
+            unverified_issuer(&token(r#"{"iss":"a"}"#), 10),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(unverified_issuer("abc", 4096).is_err());
+    }
+}
