@@ -10,6 +10,7 @@ mod issuers;
 mod jwks;
 mod key_store;
 mod layer;
+mod resource_metadata;
 mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -33,6 +34,9 @@ pub use key_store::{FetchError, KeyStatus};
 pub use layer::{
     DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireScopes, RequireScopesService,
     ResponseFuture,
+};
+pub use resource_metadata::{
+    ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, ProtectedResourceMetadataService,
 };
 pub use time::UnixTime;
 pub use token_cache::TokenCacheStats;

@@ -77,6 +77,8 @@ struct Shared {
     discovery_fetches: AtomicUsize,
     metadata_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
+    tenant_fetches: AtomicUsize,
+    tokens_issued: AtomicUsize,
 }
 
 impl fmt::Debug for TestIssuer {
@@ -153,6 +155,8 @@ impl TestIssuerBuilder {
             discovery_fetches: AtomicUsize::new(0),
             metadata_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
+            tenant_fetches: AtomicUsize::new(0),
+            tokens_issued: AtomicUsize::new(0),
         });
         let server = tokio::spawn(serve(listener, Arc::clone(&shared)));
         TestIssuer { shared, server }
@@ -189,32 +193,34 @@ impl TestIssuer {
         self.shared.addr
     }
 
+    /// The issuer of one tenant: `http://127.0.0.1:PORT/tenants/{tenant}`.
+    /// Every tenant has discovery and a JWK Set under that path, with the
+    /// same keys; sign its tokens with
+    /// `token().issuer(&issuer.tenant_issuer(..))`. For issuer templates:
+    /// `http://127.0.0.1:PORT/tenants/{tenant}`.
+    pub fn tenant_issuer(&self, tenant: &str) -> String {
+        format!("http://{}/tenants/{tenant}", self.shared.addr)
+    }
+
+    /// Discovery and JWKS requests under `/tenants/` so far.
+    pub fn tenant_fetches(&self) -> usize {
+        self.shared.tenant_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Access tokens issued by the token endpoint so far.
+    pub fn tokens_issued(&self) -> usize {
+        self.shared.tokens_issued.load(Ordering::SeqCst)
+    }
+
     /// Starts a token signed by the newest key, with `iss`, `sub`
     /// (`user-1`), `iat`, `exp` (in one hour), `jti`, `client_id` and
     /// header `typ: at+jwt`; no audience until you set one.
     pub fn token(&self) -> TokenBuilder {
-        let (kid, key) = self.signing_key();
-        let now = UnixTime::now().as_secs();
-        let jti = self.shared.next_jti.fetch_add(1, Ordering::Relaxed);
-        TokenBuilder {
-            alg: key.alg,
-            key,
-            header: json!({ "typ": "at+jwt", "kid": kid }),
-            claims: json!({
-                "iss": self.shared.issuer,
-                "sub": "user-1",
-                "iat": now,
-                "exp": now + 3600,
-                "jti": format!("jti-{jti}"),
-                "client_id": "test-client",
-            }),
-        }
+        new_token(&self.shared)
     }
 
     fn signing_key(&self) -> (String, Arc<SigningKey>) {
-        let keys = lock(&self.shared.keys);
-        let (kid, key) = keys.last().expect("the issuer has a key");
-        (kid.clone(), Arc::clone(key))
+        signing_key(&self.shared)
     }
 
     /// Adds a new key of the same algorithm, which signs from now on; the
@@ -310,6 +316,11 @@ impl fmt::Debug for TokenBuilder {
 }
 
 impl TokenBuilder {
+    /// `iss` (defaults to the issuer's own).
+    pub fn issuer(self, iss: &str) -> Self {
+        self.claim("iss", iss)
+    }
+
     /// `sub`.
     pub fn subject(self, sub: &str) -> Self {
         self.claim("sub", sub)
@@ -405,6 +416,31 @@ impl TokenBuilder {
     }
 }
 
+fn signing_key(shared: &Shared) -> (String, Arc<SigningKey>) {
+    let keys = lock(&shared.keys);
+    let (kid, key) = keys.last().expect("the issuer has a key");
+    (kid.clone(), Arc::clone(key))
+}
+
+fn new_token(shared: &Shared) -> TokenBuilder {
+    let (kid, key) = signing_key(shared);
+    let now = UnixTime::now().as_secs();
+    let jti = shared.next_jti.fetch_add(1, Ordering::Relaxed);
+    TokenBuilder {
+        alg: key.alg,
+        key,
+        header: json!({ "typ": "at+jwt", "kid": kid }),
+        claims: json!({
+            "iss": shared.issuer,
+            "sub": "user-1",
+            "iat": now,
+            "exp": now + 3600,
+            "jti": format!("jti-{jti}"),
+            "client_id": "test-client",
+        }),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -418,6 +454,8 @@ fn document(shared: &Shared) -> Value {
         "issuer": shared.issuer,
         "jwks_uri": format!("{base}/jwks"),
         "token_endpoint": format!("{base}/token"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["none"],
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
@@ -457,12 +495,21 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     }
-    let line = String::from_utf8_lossy(&request);
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let counter = match path.as_str() {
-        "/.well-known/openid-configuration" => Some(&shared.discovery_fetches),
-        "/.well-known/oauth-authorization-server" => Some(&shared.metadata_fetches),
-        "/jwks" => Some(&shared.jwks_fetches),
+    let head_len = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(request.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&request[..head_len]).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let tenant = path
+        .strip_prefix("/tenants/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(tenant, rest)| (tenant.to_owned(), format!("/{rest}")));
+    let counter = match (&tenant, path.as_str()) {
+        (Some(_), _) => Some(&shared.tenant_fetches),
+        (None, "/.well-known/openid-configuration") => Some(&shared.discovery_fetches),
+        (None, "/.well-known/oauth-authorization-server") => Some(&shared.metadata_fetches),
+        (None, "/jwks") => Some(&shared.jwks_fetches),
         _ => None,
     };
     if let Some(counter) = counter {
@@ -475,22 +522,124 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
         IssuerMode::Oversized(len) => return stream_oversized(&mut stream, len).await,
         IssuerMode::Normal | IssuerMode::Down => {}
     }
+    let jwks = || {
+        let keys: Vec<Value> = lock(&shared.keys)
+            .iter()
+            .map(|(kid, key)| key.public_jwk(kid))
+            .collect();
+        json!({ "keys": keys }).to_string()
+    };
+    let max_age = *lock(&shared.max_age);
+    if let Some((tenant, rest)) = tenant {
+        let issuer = format!("http://{}/tenants/{tenant}", shared.addr);
+        return match rest.as_str() {
+            "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
+                let doc = json!({
+                    "issuer": issuer,
+                    "jwks_uri": format!("{issuer}/jwks"),
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
+                });
+                respond(&mut stream, 200, doc.to_string().as_bytes(), None).await;
+            }
+            "/jwks" => respond(&mut stream, 200, jwks().as_bytes(), max_age).await,
+            _ => respond(&mut stream, 404, b"", None).await,
+        };
+    }
     match path.as_str() {
         "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server" => {
             let body = document(&shared).to_string();
             respond(&mut stream, 200, body.as_bytes(), None).await;
         }
-        "/jwks" => {
-            let keys: Vec<Value> = lock(&shared.keys)
-                .iter()
-                .map(|(kid, key)| key.public_jwk(kid))
-                .collect();
-            let body = json!({ "keys": keys }).to_string();
-            let max_age = *lock(&shared.max_age);
-            respond(&mut stream, 200, body.as_bytes(), max_age).await;
+        "/jwks" => respond(&mut stream, 200, jwks().as_bytes(), max_age).await,
+        "/token" if head.starts_with("POST ") => {
+            let Some(body) = read_body(&mut stream, &head, request[head_len..].to_vec()).await
+            else {
+                return respond(&mut stream, 400, b"", None).await;
+            };
+            let (status, body) = token_response(&shared, &body);
+            respond(&mut stream, status, body.to_string().as_bytes(), None).await;
         }
         _ => respond(&mut stream, 404, b"", None).await,
     }
+}
+
+/// The request body after the head, by `Content-Length` (at most 16 KiB).
+async fn read_body(stream: &mut TcpStream, head: &str, mut body: Vec<u8>) -> Option<Vec<u8>> {
+    let len: usize = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })?;
+    if len > 16 * 1024 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    while body.len() < len {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    body.truncate(len);
+    Some(body)
+}
+
+/// The token endpoint: the client credentials grant (RFC 6749 §4.4) with a
+/// resource indicator (RFC 8707), which becomes the token's `aud`. Any
+/// `client_id` is accepted (a public test client).
+fn token_response(shared: &Shared, form: &[u8]) -> (u16, Value) {
+    let error = |code: &str, description: &str| {
+        (
+            400,
+            json!({"error": code, "error_description": description}),
+        )
+    };
+    let mut grant = None;
+    let mut client_id = None;
+    let mut scope = None;
+    let mut resources = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(form) {
+        match &*name {
+            "grant_type" => grant = Some(value.into_owned()),
+            "client_id" => client_id = Some(value.into_owned()),
+            "scope" => scope = Some(value.into_owned()),
+            "resource" => resources.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    if grant.as_deref() != Some("client_credentials") {
+        return error("unsupported_grant_type", "only client_credentials");
+    }
+    let [resource] = resources.as_slice() else {
+        return error("invalid_target", "exactly one resource is required");
+    };
+    // RFC 8707 §2: an absolute URI without a fragment.
+    if url::Url::parse(resource).map_or(true, |u| u.fragment().is_some()) {
+        return error("invalid_target", "the resource is not an absolute URI");
+    }
+    let client_id = client_id.unwrap_or_else(|| "client-1".into());
+    let lifetime = 3600;
+    let mut token = new_token(shared)
+        .audience(resource)
+        .subject(&client_id)
+        .claim("client_id", &client_id)
+        .expires_in(Duration::from_secs(lifetime));
+    if let Some(scope) = &scope {
+        token = token.scope(scope);
+    }
+    shared.tokens_issued.fetch_add(1, Ordering::SeqCst);
+    let mut body = json!({
+        "access_token": token.sign(),
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+    });
+    if let Some(scope) = scope {
+        body["scope"] = scope.into();
+    }
+    (200, body)
 }
 
 async fn respond(stream: &mut TcpStream, status: u16, body: &[u8], max_age: Option<u64>) {
