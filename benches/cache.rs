@@ -3,7 +3,8 @@
 //! 1. a cache hit against a cold validation (cache off), RS256-2048 and
 //!    RSA-4096 (criterion and interleaved rounds): one token again and
 //!    again (the thread's own copy), and 256 clients' tokens in turn (the
-//!    shared level);
+//!    shared level); and the same hit through a validator trusting two
+//!    issuers;
 //! 2. 1 against 2 threads hammering one `Validator` with cache hits
 //!    (`validate_cached`), as throughput;
 //! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
@@ -103,6 +104,35 @@ fn contenders() -> Vec<(String, Run)> {
             ));
         }
     }
+    // The same RS256 hit through a validator trusting two issuers: what
+    // reading the unverified `iss` to pick one adds.
+    let key = rsa2048();
+    let token = token(&key, Algorithm::RS256);
+    let other = Validator::builder()
+        .issuer("https://other.example.com")
+        .keys(key.key_set("k1"))
+        .audience(AUDIENCE);
+    let multi = Validator::multi_issuer()
+        .trust(other)
+        .trust(
+            Validator::builder()
+                .issuer(ISSUER)
+                .keys(key.key_set("k1"))
+                .audience(AUDIENCE)
+                .algorithms([Algorithm::RS256]),
+        )
+        .build()
+        .unwrap();
+    let _: Claims = multi.validate_cached(&token).unwrap();
+    runs.push((
+        "RS256/multi_issuer_hit".into(),
+        Box::new(move |n| {
+            for _ in 0..n {
+                let claims: Claims = multi.validate_cached(black_box(&token)).unwrap();
+                black_box(claims);
+            }
+        }),
+    ));
     runs
 }
 
@@ -122,6 +152,11 @@ fn paired(_: &mut Criterion) {
         out.insert(name.clone(), json!(median(times[i].clone())));
     }
     let index = |name: &str| runs.iter().position(|(n, _)| n == name).unwrap();
+    let (multi, single) = (index("RS256/multi_issuer_hit"), index("RS256/hit"));
+    out.insert(
+        "RS256/multi_issuer_hit_over_hit".into(),
+        json!(rounds::per_round(rounds, |r| times[multi][r] / times[single][r])),
+    );
     for alg in ["RS256", "RS256-4096"] {
         let cold = index(&format!("{alg}/cold"));
         for kind in ["hit", "shared_hit"] {

@@ -92,6 +92,11 @@ def cache():
     for alg in ["RS256", "RS256-4096"]:
         print(f"| {alg} | {fmt(e[alg + '/cold'])} | {fmt(e[alg + '/hit'])} | {ratio(e[alg + '/hit_over_cold'])} "
               f"| {fmt(e[alg + '/shared_hit'])} | {ratio(e[alg + '/shared_hit_over_cold'])} |")
+    if "RS256/multi_issuer_hit" in e:
+        print("\nThe RS256 hit through a validator trusting two issuers (a hit finds its issuer by the verified `iss` of the cached claims):\n")
+        print("| one issuer | two issuers | ratio |")
+        print("|---:|---:|---:|")
+        print(f"| {fmt(e['RS256/hit'])} | {fmt(e['RS256/multi_issuer_hit'])} | {e['RS256/multi_issuer_hit_over_hit']:.2f} |")
     print("\nOne `Validator` shared by threads, `validate_cached()`, HS256 tokens:\n")
     print("| tokens | 1 thread | 2 threads | 2 / 1 | 2 / 1 relative to the control |")
     print("|---|---:|---:|---:|---:|")

@@ -268,6 +268,15 @@ impl Registry {
         Err(Error::InvalidIssuer)
     }
 
+    /// The configuration of a verified issuer, if it is still held (no
+    /// template is consulted: it was admitted when its token was verified).
+    pub(crate) fn trusted(&self, iss: &str) -> Option<Picked<'_>> {
+        match self.by_issuer.get(iss) {
+            Some(&i) => Some(Picked::Fixed(&self.fixed[i].1)),
+            None => self.discovered.get(iss).map(Picked::Discovered),
+        }
+    }
+
     /// The rules of the first issuer configured (or of the first template).
     pub(crate) fn first_rules(&self) -> &Validation {
         self.fixed

@@ -20,7 +20,16 @@ use moka::Expiry;
 use moka::sync::SegmentedCache;
 use serde::de::DeserializeOwned;
 
-use crate::{Claims, KeySet, UnixTime, Validation};
+use crate::issuers::Picked;
+use crate::key_store::Held as HeldKeys;
+use crate::{Claims, Error, UnixTime};
+
+/// An issuer's configuration and the keys it holds now: what a cache hit
+/// is checked against.
+pub(crate) struct Checked<'v> {
+    pub(crate) trusted: Picked<'v>,
+    pub(crate) keys: HeldKeys,
+}
 
 /// Independent segments of the cache (a power of two).
 const SEGMENTS: usize = 16;
@@ -127,62 +136,57 @@ impl TokenCache {
         })
     }
 
-    /// The claims cached for `token`, if they were validated as a `C` and
-    /// the key that verified them is still in `keys`. The caller re-checks
-    /// the times.
-    pub(crate) fn get<C>(
+    /// The claims cached for `token`, if they were validated as a `C`, the
+    /// issuer they name (verified) is still trusted, the key that verified
+    /// them is still in its key set, and their times still hold (else the
+    /// entry is dropped and the time error returned). `None`: validate.
+    ///
+    /// `issuer` gives the configuration of the claims' issuer and its keys
+    /// held now, if any.
+    pub(crate) fn get<'v, C>(
         &self,
         token: &str,
-        keys: &KeySet,
-        rules: &Validation,
         now: UnixTime,
-    ) -> Option<Claims<C>>
+        issuer: impl FnOnce(&Claims<C>) -> Option<Checked<'v>>,
+    ) -> Option<Result<Claims<C>, Error>>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let hash = self.hasher.hash_one(token);
-        match front(|f| f.get::<C>(self.id, hash, token, keys)) {
-            Some(Front::Hit(claims)) => {
-                self.hits.add();
-                return Some(claims);
-            }
-            Some(Front::Again) => {
-                let (claims, key_tag) = self.get_shared::<C>(token, keys)?;
-                // Seen twice in a row by this thread: worth a copy of its own.
-                if let Some(own) = claims.reparse(rules, now) {
-                    front(|f| f.put(self.id, hash, token, own, key_tag));
-                }
-                return Some(claims);
-            }
-            _ => {}
+        let (claims, key_tag, promote) = match front(|f| f.get::<C>(self.id, hash, token)) {
+            Some(Front::Hit(claims, key_tag)) => (claims, key_tag, false),
+            // Seen twice in a row by this thread: worth a copy of its own.
+            Some(Front::Again) => self.get_shared(token).map(|(c, t)| (c, t, true))?,
+            _ => self.get_shared(token).map(|(c, t)| (c, t, false))?,
+        };
+        let checked = issuer(&claims).filter(|c| c.keys.keys.has_tag(key_tag));
+        let Some(checked) = checked else {
+            // The key left the key set (or the issuer is gone): verify again.
+            self.invalidate(token);
+            return None;
+        };
+        let rules = &checked.trusted.rules;
+        if let Err(e) = claims.recheck_times(rules.leeway, now) {
+            self.invalidate(token);
+            return Some(Err(e));
         }
-        self.get_shared(token, keys).map(|(claims, _)| claims)
+        self.hits.add();
+        if promote && let Some(own) = claims.reparse(rules, now) {
+            front(|f| f.put(self.id, hash, token, own, key_tag));
+        }
+        Some(Ok(claims))
     }
 
     /// From the shared level, with the tag of the key that verified it.
-    fn get_shared<C: Send + Sync + 'static>(
-        &self,
-        token: &str,
-        keys: &KeySet,
-    ) -> Option<(Claims<C>, u64)> {
-        let Some(entry) = self.cache.get(token) else {
-            self.misses.add();
-            return None;
-        };
-        if !keys.has_tag(entry.key_tag) {
-            // The key left the key set: the token must be verified again.
-            self.invalidate(token);
-            self.misses.add();
-            return None;
-        }
-        let claims = entry.claims.downcast_ref::<Claims<C>>().cloned();
-        let counter = if claims.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.add();
-        claims.map(|claims| (claims, entry.key_tag))
+    fn get_shared<C: Send + Sync + 'static>(&self, token: &str) -> Option<(Claims<C>, u64)> {
+        let entry = self.cache.get(token)?;
+        let claims = entry.claims.downcast_ref::<Claims<C>>()?.clone();
+        Some((claims, entry.key_tag))
+    }
+
+    /// Counts a validation that checked the signature.
+    pub(crate) fn count_miss(&self) {
+        self.misses.add();
     }
 
     /// Caches valid claims until their `exp` (plus leeway), at most a day.
@@ -263,7 +267,7 @@ struct Held {
 }
 
 enum Front<C> {
-    Hit(Claims<C>),
+    Hit(Claims<C>, u64),
     /// The shared level's hit before this one was the same token.
     Again,
     Miss,
@@ -288,25 +292,17 @@ impl FrontCache {
         &mut self.slots[(hash as usize) % FRONT_SLOTS]
     }
 
-    fn get<C: Send + Sync + 'static>(
-        &mut self,
-        cache: u64,
-        hash: u64,
-        token: &str,
-        keys: &KeySet,
-    ) -> Front<C> {
+    fn get<C: Send + Sync + 'static>(&mut self, cache: u64, hash: u64, token: &str) -> Front<C> {
         let slot = self.slot(hash);
         if let Some(held) = &slot.held
             && held.cache == cache
             && held.hash == hash
             && *held.token == *token
         {
-            if let Some(claims) = held.claims.downcast_ref::<Claims<C>>()
-                && keys.has_tag(held.key_tag)
-            {
-                return Front::Hit(claims.clone());
+            if let Some(claims) = held.claims.downcast_ref::<Claims<C>>() {
+                return Front::Hit(claims.clone(), held.key_tag);
             }
-            // Another claims type, or the key is gone: the shared level decides.
+            // Another claims type: the shared level decides.
             slot.held = None;
         }
         if std::mem::replace(&mut slot.seen, (cache, hash)) == (cache, hash) {

@@ -14,7 +14,7 @@ use crate::key_store::{
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
 use crate::token::{self, MAX_SIGNATURE_LEN};
-use crate::token_cache::{TokenCache, TokenCacheStats};
+use crate::token_cache::{Checked, TokenCache, TokenCacheStats};
 use crate::{Algorithm, Claims, Error, KeySet, Scopes};
 
 /// The rules a token must meet.
@@ -415,37 +415,57 @@ impl Validator {
     {
         let trusted = self.pick(token)?;
         let snapshot = trusted.store.keys().await.map_err(keys_unavailable)?;
-        let result = self.check(token, &trusted.rules, &snapshot.keys);
+        let result = self.verify(token, &trusted.rules, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. }))
             && let Some(fresh) = trusted.store.refetch_for_unknown_kid().await
         {
-            return self.check(token, &trusted.rules, &fresh.keys);
+            return self.verify(token, &trusted.rules, &fresh.keys);
         }
         result
     }
 
-    /// The outcome without waiting, when the keys held decide it: `None`
-    /// when there are no usable keys yet, or the token names an unknown
-    /// `kid` that may cause a refetch. The hot path of the layer.
+    /// The outcome without waiting, when the cache or the keys held decide
+    /// it: `None` when there are no usable keys yet, or the token names an
+    /// unknown `kid` that may cause a refetch. The hot path of the layer.
     pub(crate) fn validate_now<C>(&self, token: &str) -> Option<Result<Claims<C>, Error>>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let at = std::time::Instant::now();
+        if let Some(result) = self.cached_claims(token, at) {
+            return Some(result);
+        }
         let trusted = match self.pick(token) {
             Ok(trusted) => trusted,
             Err(e) => return Some(Err(e)),
         };
-        let now = std::time::Instant::now();
-        let snapshot = trusted.store.cached(now)?;
-        match self.check(token, &trusted.rules, &snapshot.keys) {
-            Err(Error::UnknownKey { .. }) if trusted.store.may_refetch(now) => None,
+        let snapshot = trusted.store.cached(at)?;
+        match self.verify(token, &trusted.rules, &snapshot.keys) {
+            Err(Error::UnknownKey { .. }) if trusted.store.may_refetch(at) => None,
             result => Some(result),
         }
     }
 
-    /// One token against one key set: from the verified-token cache (times
-    /// re-checked, key still present), else [`validate`] and into the cache.
-    fn check<C>(&self, token: &str, rules: &Validation, keys: &KeySet) -> Result<Claims<C>, Error>
+    /// A token validated before: its claims, once their (verified) issuer
+    /// is still trusted, the key that verified them still held, and their
+    /// times re-checked. No `iss` to read from the token, no signature.
+    fn cached_claims<C>(&self, token: &str, at: std::time::Instant) -> Option<Result<Claims<C>, Error>>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let cache = self.inner.token_cache.as_ref()?;
+        cache.get(token, UnixTime::now(), |claims: &Claims<C>| {
+            let trusted = match &self.inner.issuers {
+                Issuers::One(trusted) => Picked::Fixed(trusted),
+                Issuers::Many(registry) => registry.trusted(claims.issuer()?)?,
+            };
+            let keys = trusted.store.cached(at)?;
+            Some(Checked { trusted, keys })
+        })
+    }
+
+    /// [`validate`] at the system clock's time, and into the cache if valid.
+    fn verify<C>(&self, token: &str, rules: &Validation, keys: &KeySet) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
@@ -453,15 +473,7 @@ impl Validator {
         let Some(cache) = &self.inner.token_cache else {
             return validate(token, keys, rules, now);
         };
-        if let Some(claims) = cache.get::<C>(token, keys, rules, now) {
-            return match claims.recheck_times(rules.leeway, now) {
-                Ok(()) => Ok(claims),
-                Err(e) => {
-                    cache.invalidate(token);
-                    Err(e)
-                }
-            };
-        }
+        cache.count_miss();
         let (claims, key_tag) = validate_tagged(token, keys, rules, now)?;
         cache.insert(token, &claims, key_tag, now, rules.leeway);
         Ok(claims)
@@ -482,13 +494,17 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let at = std::time::Instant::now();
+        if let Some(result) = self.cached_claims(token, at) {
+            return result;
+        }
         let trusted = self.pick(token)?;
         let store = &trusted.store;
-        let Some(snapshot) = store.cached(std::time::Instant::now()) else {
+        let Some(snapshot) = store.cached(at) else {
             store.fetch_in_background();
             return Err(Error::KeysUnavailable { source: None });
         };
-        let result = self.check(token, &trusted.rules, &snapshot.keys);
+        let result = self.verify(token, &trusted.rules, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. })) {
             store.refetch_for_unknown_kid_in_background();
         }
