@@ -449,7 +449,11 @@ impl Validator {
     /// A token validated before: its claims, once their (verified) issuer
     /// is still trusted, the key that verified them still held, and their
     /// times re-checked. No `iss` to read from the token, no signature.
-    fn cached_claims<C>(&self, token: &str, at: std::time::Instant) -> Option<Result<Claims<C>, Error>>
+    fn cached_claims<C>(
+        &self,
+        token: &str,
+        at: std::time::Instant,
+    ) -> Option<Result<Claims<C>, Error>>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {

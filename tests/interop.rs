@@ -2,7 +2,8 @@
 //! from npm (`tests/interop/`), run by node on 127.0.0.1. Tokens come from
 //! its token endpoint (client credentials + resource indicators, RFC 9068 JWT
 //! access tokens signed with RS256, PS256, ES256 and EdDSA) and are validated
-//! through discovery.
+//! through discovery, one provider at a time and three behind one
+//! multi-issuer `Validator`.
 //!
 //! Needs `node` and `npm ci` in `tests/interop` (`.ci/run` does both). Without
 //! them the tests say why and pass, unless `CI=true`, where they fail.
@@ -303,4 +304,50 @@ async fn rotation_retirement_and_an_outage_of_the_provider() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(validator.status().keys_loaded);
+}
+
+#[tokio::test]
+async fn one_validator_trusts_three_real_providers_each_under_its_own_rules() {
+    if !available() {
+        return;
+    }
+    let auth0 = Provider::start("auth0");
+    let ids = Provider::start("identityserver");
+    let stranger = Provider::start("default");
+    let trust = |p: &Provider, audience: &str| {
+        Validator::builder()
+            .issuer(&p.issuer)
+            .audience(audience)
+            .require_scopes(["orders.read"])
+            .require_typ("at+jwt")
+            .allow_http()
+    };
+    let validator = Validator::multi_issuer()
+        .trust(trust(&auth0, "api://orders"))
+        .trust(trust(&ids, "api://orders/es256"))
+        .build()
+        .unwrap();
+    let a = auth0.token("api://orders").await;
+    let b = ids.token("api://orders/es256").await;
+    for (token, issuer) in [(&a, &auth0.issuer), (&b, &ids.issuer)] {
+        let claims: Claims<TenantClaims> = validator.validate(token).await.unwrap();
+        assert_eq!(claims.issuer(), Some(issuer.as_str()));
+        assert_eq!(claims.tenant_id, "1741");
+    }
+    // Each issuer's audience is its own: IdentityServer's RS256 resource is
+    // not one this validator accepts from it.
+    let wrong = ids.token("api://orders").await;
+    let err = validator.validate::<()>(&wrong).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidAudience), "{err:?}");
+    // A third provider is not trusted (no key store is set up for it).
+    let c = stranger.token("api://orders").await;
+    let err = validator.validate::<()>(&c).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidIssuer), "{err:?}");
+    let statuses = validator.issuer_statuses();
+    assert_eq!(statuses.len(), 2);
+    assert!(
+        statuses
+            .iter()
+            .all(|(_, s)| s.keys_loaded && s.fetches == 1)
+    );
 }
