@@ -238,6 +238,32 @@ async fn approved_tenants_stay_within_the_bound_of_discovered_issuers() {
 }
 
 #[tokio::test]
+async fn a_tenant_whose_discovery_fails_is_retried_with_backoff_not_per_token() {
+    let idp = TestIssuer::builder()
+        .algorithm(Algorithm::ES256)
+        .start()
+        .await;
+    let validator = templated(&idp, template_of(&idp).tenants(["contoso"]), 10);
+    let token = idp
+        .token()
+        .issuer(&idp.tenant_issuer("contoso"))
+        .audience("api://orders")
+        .sign();
+    idp.set_mode(jwt_gate::testing::IssuerMode::Status(500));
+    for _ in 0..200 {
+        let err = validator.validate::<()>(&token).await.unwrap_err();
+        assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
+    }
+    assert_eq!(idp.tenant_fetches(), 1, "one attempt, then the backoff");
+    let status = &validator.issuer_statuses()[1].1;
+    assert!(!status.keys_loaded && status.last_error.is_some());
+    // The issuer recovers: after the backoff (1 s) the tenant is served.
+    idp.set_mode(jwt_gate::testing::IssuerMode::Normal);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    validator.validate::<()>(&token).await.unwrap();
+}
+
+#[tokio::test]
 async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
     let Two {
         auth0,
