@@ -170,23 +170,33 @@ fn templated(issuer: &TestIssuer, template: IssuerTemplate, max: u64) -> Validat
         .unwrap()
 }
 
-fn template_of(issuer: &TestIssuer) -> IssuerTemplate {
-    IssuerTemplate::new(&issuer.tenant_issuer("{tenant}")).unwrap()
-}
-
-#[tokio::test]
-async fn made_up_tenants_outside_the_allow_list_cause_no_fetch() {
+/// An ES256 issuer with tenants, and a validator trusting it and the
+/// tenants `admit` lets through its template, at most `max` of them held.
+async fn tenants_of(
+    admit: impl FnOnce(IssuerTemplate) -> IssuerTemplate,
+    max: u64,
+) -> (TestIssuer, Validator) {
     let idp = TestIssuer::builder()
         .algorithm(Algorithm::ES256)
         .start()
         .await;
-    let validator = templated(&idp, template_of(&idp).tenants(["contoso", "fabrikam"]), 10);
+    let template = IssuerTemplate::new(&idp.tenant_issuer("{tenant}")).unwrap();
+    let validator = templated(&idp, admit(template), max);
+    (idp, validator)
+}
+
+fn tenant_token(idp: &TestIssuer, tenant: &str) -> String {
+    idp.token()
+        .issuer(&idp.tenant_issuer(tenant))
+        .audience("api://orders")
+        .sign()
+}
+
+#[tokio::test]
+async fn made_up_tenants_outside_the_allow_list_cause_no_fetch() {
+    let (idp, validator) = tenants_of(|t| t.tenants(["contoso", "fabrikam"]), 10).await;
     for i in 0..10_000 {
-        let token = idp
-            .token()
-            .issuer(&idp.tenant_issuer(&format!("made-up-{i}")))
-            .audience("api://orders")
-            .sign();
+        let token = tenant_token(&idp, &format!("made-up-{i}"));
         let err = validator.validate::<()>(&token).await.unwrap_err();
         assert!(matches!(err, Error::InvalidIssuer), "{err:?}");
     }
@@ -194,11 +204,7 @@ async fn made_up_tenants_outside_the_allow_list_cause_no_fetch() {
     assert_eq!(validator.issuer_statuses().len(), 1, "no issuer set up");
 
     // An admitted tenant is discovered on its first token, once.
-    let contoso = idp
-        .token()
-        .issuer(&idp.tenant_issuer("contoso"))
-        .audience("api://orders")
-        .sign();
+    let contoso = tenant_token(&idp, "contoso");
     for _ in 0..5 {
         let claims: Claims = validator.validate(&contoso).await.unwrap();
         assert_eq!(claims.issuer(), Some(&*idp.tenant_issuer("contoso")));
@@ -211,23 +217,11 @@ async fn made_up_tenants_outside_the_allow_list_cause_no_fetch() {
 
 #[tokio::test]
 async fn approved_tenants_stay_within_the_bound_of_discovered_issuers() {
-    let idp = TestIssuer::builder()
-        .algorithm(Algorithm::ES256)
-        .start()
-        .await;
     let max = 20;
-    let validator = templated(
-        &idp,
-        template_of(&idp).tenant_filter(|t| t.starts_with("ok-")),
-        max,
-    );
+    let (idp, validator) = tenants_of(|t| t.tenant_filter(|t| t.starts_with("ok-")), max).await;
     let tenants = 300;
     for i in 0..tenants {
-        let token = idp
-            .token()
-            .issuer(&idp.tenant_issuer(&format!("ok-{i}")))
-            .audience("api://orders")
-            .sign();
+        let token = tenant_token(&idp, &format!("ok-{i}"));
         validator.validate::<()>(&token).await.unwrap();
         assert!(
             validator.issuer_statuses().len() as u64 <= max + 1,
@@ -239,16 +233,8 @@ async fn approved_tenants_stay_within_the_bound_of_discovered_issuers() {
 
 #[tokio::test]
 async fn a_tenant_whose_discovery_fails_is_retried_with_backoff_not_per_token() {
-    let idp = TestIssuer::builder()
-        .algorithm(Algorithm::ES256)
-        .start()
-        .await;
-    let validator = templated(&idp, template_of(&idp).tenants(["contoso"]), 10);
-    let token = idp
-        .token()
-        .issuer(&idp.tenant_issuer("contoso"))
-        .audience("api://orders")
-        .sign();
+    let (idp, validator) = tenants_of(|t| t.tenants(["contoso"]), 10).await;
+    let token = tenant_token(&idp, "contoso");
     idp.set_mode(jwt_gate::testing::IssuerMode::Status(500));
     for _ in 0..200 {
         let err = validator.validate::<()>(&token).await.unwrap_err();
@@ -313,16 +299,8 @@ async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
 
     // validate_cached never waits: a templated tenant's first token starts
     // its discovery in the background.
-    let idp = TestIssuer::builder()
-        .algorithm(Algorithm::ES256)
-        .start()
-        .await;
-    let validator = templated(&idp, template_of(&idp).tenants(["contoso"]), 10);
-    let token = idp
-        .token()
-        .issuer(&idp.tenant_issuer("contoso"))
-        .audience("api://orders")
-        .sign();
+    let (idp, validator) = tenants_of(|t| t.tenants(["contoso"]), 10).await;
+    let token = tenant_token(&idp, "contoso");
     let err = validator.validate_cached::<()>(&token).unwrap_err();
     assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
     let start = std::time::Instant::now();

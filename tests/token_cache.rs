@@ -23,6 +23,17 @@ fn validator(issuer: &TestIssuer) -> Validator {
         .unwrap()
 }
 
+/// Keys refreshed every 200 ms (the issuer sends `max-age=0`).
+fn refreshing_validator(issuer: &TestIssuer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_repeated_token_is_served_from_the_cache() {
     let issuer = TestIssuer::start().await;
@@ -59,13 +70,7 @@ async fn expiry_is_honoured_on_a_hit() {
 #[tokio::test]
 async fn a_cached_token_is_refused_once_its_key_leaves_the_key_set() {
     let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
-    let validator = Validator::builder()
-        .issuer(issuer.issuer())
-        .audience(AUD)
-        .allow_http()
-        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let validator = refreshing_validator(&issuer);
     let old = issuer.token().audience(AUD).sign();
     for _ in 0..5 {
         validator.validate::<()>(&old).await.unwrap();
@@ -120,13 +125,7 @@ async fn a_token_hot_in_one_validator_is_judged_afresh_by_another() {
 fn threads_hammering_one_token_all_see_its_key_removed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let issuer = rt.block_on(TestIssuer::builder().cache_max_age(Some(0)).start());
-    let validator = Validator::builder()
-        .issuer(issuer.issuer())
-        .audience(AUD)
-        .allow_http()
-        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let validator = refreshing_validator(&issuer);
     let old = issuer.token().audience(AUD).sign();
     rt.block_on(validator.warm_up()).unwrap();
     // The same four threads hammer before and after: each holds its own
