@@ -50,6 +50,21 @@ fn token(key: &TestKey, alg: Algorithm) -> String {
     )
 }
 
+/// One live token per client, `client-0` … `client-{n-1}`.
+fn client_tokens(key: &TestKey, alg: Algorithm, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            sign_with(
+                key,
+                alg,
+                Some("k1"),
+                json!({"typ": "at+jwt"}),
+                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
+            )
+        })
+        .collect()
+}
+
 use rounds::{Run, median};
 
 fn contenders() -> Vec<(String, Run)> {
@@ -58,17 +73,7 @@ fn contenders() -> Vec<(String, Run)> {
         let token = token(&key, Algorithm::RS256);
         // Hits on 256 clients' tokens in turn: none is seen twice in a row,
         // so every hit is served by the shared level, never a thread's copy.
-        let clients: Vec<String> = (0..256)
-            .map(|i| {
-                sign_with(
-                    &key,
-                    Algorithm::RS256,
-                    Some("k1"),
-                    json!({"typ": "at+jwt"}),
-                    &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
-                )
-            })
-            .collect();
+        let clients = client_tokens(&key, Algorithm::RS256, 256);
         for (kind, cached) in [("cold", false), ("hit", true)] {
             let validator = validator(key.key_set("k1"), cached);
             let _: Claims = validator.validate_cached(&token).unwrap();
@@ -173,17 +178,7 @@ fn paired(_: &mut Criterion) {
     // The control: cold HS256 validations (no shared state but the keys) show
     // how far two threads can scale on this machine at all.
     let uncached = validator(key.key_set("k1"), false);
-    let own: Vec<String> = (0..2)
-        .map(|i| {
-            sign_with(
-                &key,
-                Algorithm::HS256,
-                Some("k1"),
-                json!({"typ": "at+jwt"}),
-                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
-            )
-        })
-        .collect();
+    let own = client_tokens(&key, Algorithm::HS256, 2);
     for t in &own {
         let _: Claims = shared.validate_cached(t).unwrap();
     }
