@@ -183,7 +183,7 @@ impl fmt::Debug for IssuerTemplate {
 pub(crate) struct Prototype {
     pub(crate) rules: Validation,
     pub(crate) fetch: FetchConfig,
-    pub(crate) client: reqwest::Client,
+    pub(crate) client: Option<reqwest::Client>,
     /// Keys every tenant shares (a static key set or one JWKS URL), instead
     /// of a discovery per tenant.
     pub(crate) shared_store: Option<Arc<KeyStore>>,

@@ -210,7 +210,8 @@ struct Failures {
 
 pub(crate) struct KeyStore {
     source: Source,
-    client: reqwest::Client,
+    /// `None` for static keys, which are never fetched.
+    client: Option<reqwest::Client>,
     cfg: FetchConfig,
     current: ArcSwapOption<Snapshot>,
     jwks_uri: ArcSwapOption<Url>,
@@ -237,7 +238,7 @@ impl fmt::Debug for KeyStore {
 impl KeyStore {
     pub(crate) fn new(
         source: Source,
-        client: reqwest::Client,
+        client: Option<reqwest::Client>,
         cfg: FetchConfig,
         keys: Option<KeySet>,
     ) -> Self {
@@ -428,20 +429,24 @@ impl KeyStore {
     }
 
     async fn load(&self) -> Result<(KeySet, Duration), FetchError> {
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| FetchError::Config("static keys are not fetched".into()))?;
         let jwks_uri = match &self.source {
             Source::Static => return Err(FetchError::Config("static keys are not fetched".into())),
             Source::Jwks(url) => url.clone(),
             Source::Discovery(issuer) => match self.jwks_uri.load_full() {
                 Some(url) => Url::clone(&url),
                 None => {
-                    let url = crate::discovery::discover(&self.client, issuer, &self.cfg).await?;
+                    let url = crate::discovery::discover(client, issuer, &self.cfg).await?;
                     self.jwks_uri.store(Some(Arc::new(url.clone())));
                     url
                 }
             },
         };
         let (body, max_age) = get(
-            &self.client,
+            client,
             &jwks_uri,
             &self.cfg,
             "application/jwk-set+json, application/json",

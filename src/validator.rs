@@ -870,10 +870,15 @@ impl ValidatorBuilder {
         })
     }
 
-    fn client(&self, shared: Option<&reqwest::Client>) -> Result<reqwest::Client, Error> {
+    /// The client to fetch with: none for static keys (building one loads
+    /// the platform's root certificates, for nothing).
+    fn client(&self, shared: Option<&reqwest::Client>) -> Result<Option<reqwest::Client>, Error> {
+        if self.keys.is_some() {
+            return Ok(None);
+        }
         match self.client.as_ref().or(shared) {
-            Some(client) => Ok(client.clone()),
-            None => default_client(&self.fetch).map_err(config_error),
+            Some(client) => Ok(Some(client.clone())),
+            None => default_client(&self.fetch).map(Some).map_err(config_error),
         }
     }
 
