@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, check_url};
+use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, check_url, default_client};
 use crate::token::decode_b64;
 use crate::validator::config_error;
 use crate::{Error, FetchError, Validation, Validator, ValidatorBuilder};
@@ -410,7 +410,7 @@ impl MultiIssuerBuilder {
 
     /// The HTTP client for issuers whose builder brings none.
     ///
-    /// Defaults to a client of our own per issuer configuration.
+    /// Defaults to one client of our own, shared by all of them.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -430,6 +430,25 @@ impl MultiIssuerBuilder {
         if self.issuers.is_empty() && self.templates.is_empty() {
             return Err(config("no issuer: call trust() or trust_template()".into()));
         }
+        // One client (and connection pool) for every issuer that brings
+        // none and fetches: building one loads the platform's root
+        // certificates.
+        let builders = || {
+            self.issuers
+                .iter()
+                .chain(self.templates.iter().map(|(_, b)| b))
+        };
+        let client = match self.client.clone() {
+            Some(client) => Some(client),
+            None if builders().any(ValidatorBuilder::needs_client) => {
+                let mut fetch = FetchConfig::default();
+                if let Some(longest) = builders().map(|b| b.fetch_config().timeout).max() {
+                    fetch.timeout = longest;
+                }
+                Some(default_client(&fetch).map_err(config_error)?)
+            }
+            None => None,
+        };
         let mut fixed: Vec<(Box<str>, Trusted)> = Vec::new();
         for builder in self.issuers {
             let issuer: Box<str> = builder
@@ -439,7 +458,7 @@ impl MultiIssuerBuilder {
             if fixed.iter().any(|(i, _)| *i == issuer) {
                 return Err(config(format!("issuer {issuer:?} is trusted twice")));
             }
-            fixed.push((issuer, builder.into_trusted(self.client.as_ref())?));
+            fixed.push((issuer, builder.into_trusted(client.as_ref())?));
         }
         let mut templates = Vec::new();
         for (template, builder) in self.templates {
@@ -450,7 +469,7 @@ impl MultiIssuerBuilder {
                 builder.fetch_config().allow_http,
             )
             .map_err(config_error)?;
-            templates.push((template, builder.into_prototype(self.client.as_ref())?));
+            templates.push((template, builder.into_prototype(client.as_ref())?));
         }
         let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
         Ok(Validator::from_parts(

@@ -35,7 +35,10 @@ pub enum IssuerMode {
 
 /// A real issuer on `127.0.0.1`: OpenID discovery and a JWK Set over HTTP,
 /// tokens minted with any claims, keys rotated and retired, faults on
-/// demand, and a count of every fetch.
+/// demand, and a count of every fetch. It also serves one issuer per tenant
+/// under `/tenants/{tenant}` ([`tenant_issuer`](Self::tenant_issuer), for
+/// issuer templates) and a token endpoint (`POST /token`, client
+/// credentials with an RFC 8707 `resource`, which becomes `aud`).
 ///
 /// Use it with [`ValidatorBuilder::allow_http`](crate::ValidatorBuilder::allow_http),
 /// since it speaks plain http. The server stops when the `TestIssuer` is

@@ -882,6 +882,11 @@ impl ValidatorBuilder {
         }
     }
 
+    /// Fetches keys and brings no client of its own.
+    pub(crate) fn needs_client(&self) -> bool {
+        self.keys.is_none() && self.client.is_none()
+    }
+
     pub(crate) fn token_cache_bounds(&self) -> (u64, u64) {
         self.token_cache
     }
