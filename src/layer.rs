@@ -708,7 +708,10 @@ mod tests {
         for bytes in [&b"Bearer abc\xff"[..], b"B\xe9arer abc", b"Bearer\tabc"] {
             let mut h = HeaderMap::new();
             h.append(AUTHORIZATION, HeaderValue::from_bytes(bytes).unwrap());
-            assert!(matches!(bearer_token(&h, &uri), Err(Error::MalformedHeader)));
+            assert!(matches!(
+                bearer_token(&h, &uri),
+                Err(Error::MalformedHeader)
+            ));
         }
         let query: Uri = "/orders?access_token=abc".parse().unwrap();
         assert!(bearer_token(&headers(&["Bearer abc"]), &query).is_err());

@@ -1,4 +1,5 @@
-//! `validate()` never panics: arbitrary bytes, and real tokens mutated.
+//! `validate()` never panics: arbitrary bytes, and real tokens mutated;
+//! nor does a multi-issuer `Validator`, which reads `iss` before verifying.
 
 mod common;
 
@@ -62,6 +63,25 @@ fn lax_rules() -> Validation {
     ])
 }
 
+/// Two issuers with static keys, the verified-token cache on.
+static MULTI: std::sync::LazyLock<jwt_gate::Validator> = std::sync::LazyLock::new(|| {
+    let (keys, _) = keys_and_tokens();
+    let trust = |issuer: &str| {
+        // The fixture's tokens are dated `NOW`: a leeway of decades keeps
+        // them valid by the system clock.
+        jwt_gate::Validator::builder()
+            .validation(lax_rules())
+            .issuer(issuer)
+            .keys(keys.clone())
+            .leeway(std::time::Duration::from_secs(u64::from(u32::MAX)))
+    };
+    jwt_gate::Validator::multi_issuer()
+        .trust(trust(ISSUER))
+        .trust(trust("https://other.example.com"))
+        .build()
+        .unwrap()
+});
+
 #[derive(Debug, Clone)]
 enum Mutation {
     Flip(usize, u8),
@@ -115,6 +135,7 @@ proptest! {
         let s = String::from_utf8_lossy(&bytes);
         let _ = jwt_gate::validate::<Value>(&s, &keys, &lax_rules(), now());
         let _ = jwt_gate::validate::<()>(&s, &keys, &lax_rules(), now());
+        let _ = MULTI.validate_cached::<()>(&s);
     }
 
     #[test]
@@ -124,13 +145,17 @@ proptest! {
     ) {
         let (keys, tokens) = keys_and_tokens();
         let token = &tokens[which];
+        prop_assert!(MULTI.validate_cached::<Value>(token).is_ok());
         let mutated = String::from_utf8_lossy(&apply(token, &mutations)).into_owned();
         let got = jwt_gate::validate::<Value>(&mutated, &keys, &lax_rules(), now());
+        let (input, _) = token.rsplit_once('.').unwrap();
+        if MULTI.validate_cached::<Value>(&mutated).is_ok() {
+            prop_assert!(mutated.starts_with(input), "passed the multi-issuer validator: {mutated}");
+        }
         if let Ok(claims) = got {
             // Only a change that leaves the signed bytes equal can pass
             // (e.g. a mutation undone by a later one, or ECDSA malleability is
             // impossible here: bytes differ in the signature only).
-            let (input, _) = token.rsplit_once('.').unwrap();
             prop_assert!(mutated.starts_with(input), "a changed header or payload passed: {mutated}");
             prop_assert_eq!(claims.subject(), Some("user-1234"));
         }
@@ -144,5 +169,6 @@ proptest! {
         let (keys, _) = keys_and_tokens();
         let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64([0u8; 64]));
         let _ = jwt_gate::validate::<Value>(&token, &keys, &lax_rules(), now());
+        let _ = MULTI.validate_cached::<Value>(&token);
     }
 }
