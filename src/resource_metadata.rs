@@ -52,7 +52,8 @@ pub struct ProtectedResourceMetadata {
 }
 
 /// Builds a [`ProtectedResourceMetadata`]; every field of RFC 9728 §2 has a
-/// setter, and [`field`](Self::field) adds extension members. Arrays left
+/// setter but `signed_metadata` (a JWT the application signs), which
+/// [`field`](Self::field) takes like any extension member. Arrays left
 /// empty are omitted, as §2 requires.
 #[derive(Debug, Clone)]
 #[must_use]
