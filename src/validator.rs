@@ -528,7 +528,8 @@ impl Validator {
     ///
     /// With several issuers, the issuers configured up front taken together:
     /// keys loaded when every one of them has keys, counts summed, the
-    /// oldest age, stale when any is, the first error. See
+    /// oldest age, stale when any is, the first error (with templates only,
+    /// nothing is needed up front: loaded, no keys). See
     /// [`issuer_statuses`](Self::issuer_statuses) for each one.
     pub fn status(&self) -> KeyStatus {
         match &self.inner.issuers {
