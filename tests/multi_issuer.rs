@@ -58,6 +58,9 @@ async fn each_issuers_tokens_pass_under_its_own_rules_only() {
         ids,
         validator,
     } = two().await;
+    // warm_up fetches every issuer configured up front.
+    validator.warm_up().await.unwrap();
+    assert_eq!((auth0.jwks_fetches(), ids.jwks_fetches()), (1, 1));
     let a = auth0
         .token()
         .audiences(&[
