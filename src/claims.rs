@@ -200,6 +200,16 @@ impl<C: Send + Sync + 'static> Claims<C> {
     pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {
         self.inner.clone()
     }
+
+    /// The same claims, type-erased (for the token cache; no copy).
+    pub(crate) fn to_any(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.inner.clone()
+    }
+
+    /// Back from [`to_any`](Self::to_any), if they are claims of type `C`.
+    pub(crate) fn from_any(any: Arc<dyn std::any::Any + Send + Sync>) -> Option<Self> {
+        any.downcast::<Inner<C>>().ok().map(|inner| Self { inner })
+    }
 }
 
 impl<C> Clone for Claims<C> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, check_url, default_client};
+use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, default_client, parse_url};
 use crate::token::decode_b64;
 use crate::validator::config_error;
 use crate::{Error, FetchError, Validation, Validator, ValidatorBuilder};
@@ -464,7 +464,7 @@ impl MultiIssuerBuilder {
         for (template, builder) in self.templates {
             // A sample tenant shows the template makes issuers keys can be
             // discovered from (https unless allow_http).
-            check_issuer_url(
+            parse_url(
                 &template.issuer_for("tenant"),
                 builder.fetch_config().allow_http,
             )
@@ -472,11 +472,7 @@ impl MultiIssuerBuilder {
             templates.push((template, builder.into_prototype(client.as_ref())?));
         }
         let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
-        Ok(Validator::from_parts(
-            Vec::new(),
-            Some(registry),
-            self.token_cache,
-        ))
+        Ok(Validator::with_registry(registry, self.token_cache))
     }
 }
 
@@ -508,13 +504,6 @@ fn unverified_issuer(token: &str, max_bytes: usize) -> Result<Box<str>, Error> {
     let iss = parsed.iss.ok_or(Error::InvalidIssuer)?;
     let iss: Cow<'_, str> = serde_json::from_str(iss.get()).map_err(|_| Error::InvalidIssuer)?;
     Ok(iss.into())
-}
-
-/// Checks that `issuer` is a URL keys may be discovered from.
-pub(crate) fn check_issuer_url(issuer: &str, allow_http: bool) -> Result<(), FetchError> {
-    let parsed = url::Url::parse(issuer)
-        .map_err(|e| FetchError::Config(format!("invalid URL {issuer:?}: {e}")))?;
-    check_url(&parsed, allow_http)
 }
 
 #[cfg(test)]

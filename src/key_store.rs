@@ -490,6 +490,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// `https`, or `http` to a loopback host when plain http is allowed.
+/// Parses a configured URL and checks it with [`check_url`].
+pub(crate) fn parse_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
+    let parsed =
+        Url::parse(url).map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))?;
+    check_url(&parsed, allow_http)?;
+    Ok(parsed)
+}
+
 pub(crate) fn check_url(url: &Url, allow_http: bool) -> Result<(), FetchError> {
     match url.scheme() {
         "https" => Ok(()),

@@ -322,9 +322,11 @@ impl<S, C, R> JwtAuth<S, C, R> {
         let (parts, body) = req.into_parts();
         ResponseFuture::boxed(async move {
             let verdict = match bearer_token(&parts.headers, &parts.uri) {
+                // `validate_now` has just answered `None`: straight to the
+                // waiting part, no second cache lookup or parse.
                 Ok(Some(token)) => config
                     .validator
-                    .validate::<C>(token)
+                    .validate_fetching::<C>(token)
                     .await
                     .and_then(|claims| config.check_scopes(claims)),
                 Ok(None) => Err(Error::MissingToken),

@@ -12,7 +12,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::key_store::check_url;
+use crate::key_store::parse_url;
 use crate::validator::config_error;
 use crate::{Error, FetchError};
 
@@ -246,8 +246,7 @@ impl ProtectedResourceMetadataBuilder {
                 self.resource
             )))
         };
-        let resource = Url::parse(&self.resource).map_err(|e| invalid(e.to_string()))?;
-        check_url(&resource, self.allow_http).map_err(config_error)?;
+        let resource = parse_url(&self.resource, self.allow_http).map_err(config_error)?;
         if resource.query().is_some() || resource.fragment().is_some() {
             return Err(invalid(
                 "a resource identifier has no query or fragment".into(),

@@ -40,7 +40,7 @@ const ENTRY_OVERHEAD: usize = 256;
 
 #[derive(Clone)]
 struct Entry {
-    /// A `Claims<C>` of the type it was validated for.
+    /// Claims of the type they were validated for ([`Claims::to_any`]).
     claims: Arc<dyn Any + Send + Sync>,
     /// The tag of the key that verified it (see `KeySet::has_tag`).
     key_tag: u64,
@@ -179,9 +179,9 @@ impl TokenCache {
 
     /// From the shared level, with the tag of the key that verified it.
     fn get_shared<C: Send + Sync + 'static>(&self, token: &str) -> Option<(Claims<C>, u64)> {
+        // moka hands out a clone of the entry: its `Arc` becomes the claims.
         let entry = self.cache.get(token)?;
-        let claims = entry.claims.downcast_ref::<Claims<C>>()?.clone();
-        Some((claims, entry.key_tag))
+        Some((Claims::from_any(entry.claims)?, entry.key_tag))
     }
 
     /// Counts a validation that checked the signature.
@@ -209,7 +209,7 @@ impl TokenCache {
         self.cache.insert(
             Arc::from(token),
             Entry {
-                claims: Arc::new(claims.clone()),
+                claims: claims.to_any(),
                 key_tag,
                 lifetime,
                 weight,
@@ -261,8 +261,8 @@ struct Held {
     cache: u64,
     hash: u64,
     token: Box<str>,
-    /// A `Claims<C>` owned by this thread.
-    claims: Box<dyn Any>,
+    /// Claims owned by this thread ([`Claims::to_any`]).
+    claims: Arc<dyn Any + Send + Sync>,
     key_tag: u64,
 }
 
@@ -299,8 +299,8 @@ impl FrontCache {
             && held.hash == hash
             && *held.token == *token
         {
-            if let Some(claims) = held.claims.downcast_ref::<Claims<C>>() {
-                return Front::Hit(claims.clone(), held.key_tag);
+            if let Some(claims) = Claims::from_any(Arc::clone(&held.claims)) {
+                return Front::Hit(claims, held.key_tag);
             }
             // Another claims type: the shared level decides.
             slot.held = None;
@@ -312,7 +312,7 @@ impl FrontCache {
         }
     }
 
-    fn put<C: 'static>(
+    fn put<C: Send + Sync + 'static>(
         &mut self,
         cache: u64,
         hash: u64,
@@ -325,7 +325,7 @@ impl FrontCache {
             cache,
             hash,
             token: token.into(),
-            claims: Box::new(claims),
+            claims: claims.to_any(),
             key_tag,
         });
     }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::issuers::{MultiIssuerBuilder, Picked, Prototype, Registry, Trusted};
 use crate::key_store::{
-    FetchConfig, FetchError, KeyStatus, KeyStore, Source, check_url, default_client,
+    FetchConfig, FetchError, KeyStatus, KeyStore, Source, default_client, parse_url,
 };
 use crate::signature::{self, AlgSet};
 use crate::time::UnixTime;
@@ -342,19 +342,16 @@ impl Validator {
         MultiIssuerBuilder::default()
     }
 
-    pub(crate) fn from_parts(
-        issuers: Vec<Trusted>,
-        registry: Option<Registry>,
-        cache: (u64, u64),
-    ) -> Self {
-        let issuers = match registry {
-            Some(registry) => Issuers::Many(registry),
-            None => Issuers::One(issuers.into_iter().next().expect("one issuer")),
-        };
+    /// A validator trusting the issuers of `registry`.
+    pub(crate) fn with_registry(registry: Registry, cache: (u64, u64)) -> Self {
+        Self::new(Issuers::Many(registry), cache)
+    }
+
+    fn new(issuers: Issuers, (max_entries, max_bytes): (u64, u64)) -> Self {
         Self {
             inner: Arc::new(Inner {
                 issuers,
-                token_cache: TokenCache::new(cache.0, cache.1),
+                token_cache: TokenCache::new(max_entries, max_bytes),
             }),
         }
     }
@@ -408,8 +405,9 @@ impl Validator {
         result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
     }
 
-    /// The slow path: wait for keys, refetch once for an unknown `kid`.
-    async fn validate_fetching<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    /// The slow path, after [`validate_now`](Self::validate_now) said
+    /// `None`: wait for keys, refetch once for an unknown `kid`.
+    pub(crate) async fn validate_fetching<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
@@ -800,7 +798,7 @@ impl ValidatorBuilder {
     pub fn build(self) -> Result<Validator, Error> {
         let cache = self.token_cache;
         let trusted = self.into_trusted(None)?;
-        Ok(Validator::from_parts(vec![trusted], None, cache))
+        Ok(Validator::new(Issuers::One(trusted), cache))
     }
 
     /// The issuer this builder names, if any.
@@ -850,17 +848,12 @@ impl ValidatorBuilder {
     }
 
     fn source(&self) -> Result<Source, Error> {
-        let parse = |url: &str| {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))?;
-            check_url(&parsed, self.fetch.allow_http)?;
-            Ok::<_, FetchError>(parsed)
-        };
+        let parse = |url: &str| parse_url(url, self.fetch.allow_http).map_err(config_error);
         Ok(match (&self.keys, &self.jwks_uri, &self.issuer) {
             (Some(_), _, _) => Source::Static,
-            (None, Some(jwks_uri), _) => Source::Jwks(parse(jwks_uri).map_err(config_error)?),
+            (None, Some(jwks_uri), _) => Source::Jwks(parse(jwks_uri)?),
             (None, None, Some(issuer)) => {
-                parse(issuer).map_err(config_error)?;
+                parse(issuer)?;
                 Source::Discovery(issuer.clone())
             }
             (None, None, None) => {
