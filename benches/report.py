@@ -92,6 +92,9 @@ def cache():
     for alg in ["RS256", "RS256-4096"]:
         print(f"| {alg} | {fmt(e[alg + '/cold'])} | {fmt(e[alg + '/hit'])} | {ratio(e[alg + '/hit_over_cold'])} "
               f"| {fmt(e[alg + '/shared_hit'])} | {ratio(e[alg + '/shared_hit_over_cold'])} |")
+    misses = [f"{alg}: {e[alg + '/misses_after_warm_up']}" for alg in ["RS256", "RS256-4096"] if alg + "/misses_after_warm_up" in e]
+    if misses:
+        print(f"\nSignature checks during the hit rounds (cache misses after warm-up): {', '.join(misses)}.")
     if "RS256/multi_issuer_hit" in e:
         print("\nThe RS256 hit through a validator trusting two issuers (a hit finds its issuer by the verified `iss` of the cached claims):\n")
         print("| one issuer | two issuers | ratio |")
