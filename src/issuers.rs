@@ -58,8 +58,8 @@ impl Deref for Picked<'_> {
 /// network call.
 ///
 /// A tenant is 1 to 128 characters from `A–Z a–z 0–9 - . _ ~` (URL
-/// unreserved characters), so it can never add a path, a query or a host to
-/// the issuer.
+/// unreserved characters), and never the dot segments `.` or `..`, so it
+/// can never add a path, a query or a host to the issuer, nor remove one.
 ///
 /// ```
 /// use jwt_gate::IssuerTemplate;
@@ -149,6 +149,8 @@ impl IssuerTemplate {
             .strip_prefix(&*self.prefix)?
             .strip_suffix(&*self.suffix)?;
         let well_formed = (1..=MAX_TENANT_LEN).contains(&tenant.len())
+            && tenant != "."
+            && tenant != ".."
             && tenant
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
@@ -392,11 +394,13 @@ impl MultiIssuerBuilder {
         self
     }
 
-    /// How long a discovered issuer that sees no token is held.
+    /// How long a discovered issuer that sees no token is held. Values
+    /// over 100 years count as 100 years.
     ///
     /// Defaults to 1 hour.
     pub fn discovered_issuer_idle(mut self, idle: Duration) -> Self {
-        self.idle = idle;
+        // moka refuses (panics on) lifetimes over 1 000 years.
+        self.idle = idle.min(Duration::from_secs(100 * 365 * 24 * 3600));
         self
     }
 
@@ -544,6 +548,20 @@ mod tests {
         assert!(
             f.admitted_tenant("https://c-x@evil.auth.example.com/")
                 .is_none()
+        );
+        // Dot segments would rewrite the discovery path (RFC 3986 §5.2.4).
+        let dots = IssuerTemplate::new("https://login.example.com/{tenant}/v2.0")
+            .unwrap()
+            .tenant_filter(|_| true);
+        for refused in [
+            "https://login.example.com/./v2.0",
+            "https://login.example.com/../v2.0",
+        ] {
+            assert_eq!(dots.admitted_tenant(refused), None, "{refused}");
+        }
+        assert!(
+            dots.admitted_tenant("https://login.example.com/.../v2.0")
+                .is_some()
         );
         let none = IssuerTemplate::new("https://x/{tenant}").unwrap();
         assert!(none.admitted_tenant("https://x/a").is_none());

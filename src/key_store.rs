@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use http::header::{ACCEPT, CACHE_CONTROL};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 use url::Url;
 
 use crate::jwks::{KeySet, Origin};
@@ -201,11 +201,55 @@ impl KeyStatus {
 
 type Outcome = Result<Arc<Snapshot>, Arc<FetchError>>;
 
+/// The shortest key lifetime, whatever `Cache-Control` or the configured
+/// bounds say: an IdP answering `no-store` is asked at most about once a
+/// second, not on every request.
+pub(crate) const MIN_TTL_FLOOR: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 struct Failures {
     consecutive: u32,
-    retry_at: Option<Instant>,
+    /// When the last fetch failed and how long to wait after it. Kept as a
+    /// start and a length, never as an `Instant` deadline: a backoff too
+    /// long for `Instant` must still mean "wait", not "no backoff".
+    failed_at: Option<Instant>,
+    backoff: Duration,
     last: Option<Arc<FetchError>>,
+}
+
+impl Failures {
+    fn in_backoff(&self, now: Instant) -> bool {
+        self.failed_at
+            .is_some_and(|t| now.saturating_duration_since(t) < self.backoff)
+    }
+}
+
+/// A fetch to run, when there is no runtime to spawn it on.
+type FetchTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The fetch in flight: its number and where its outcome will appear.
+struct Inflight {
+    id: u64,
+    outcome: watch::Receiver<Option<Outcome>>,
+}
+
+/// Held by the task that runs a fetch. However the task ends (done,
+/// panicked, dropped with its runtime), the in-flight slot and the
+/// background-refresh flag are cleared, so the next caller can start again.
+struct FetchGuard {
+    store: Arc<KeyStore>,
+    id: u64,
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.store.inflight);
+        if slot.as_ref().is_some_and(|f| f.id == self.id) {
+            *slot = None;
+        }
+        drop(slot);
+        self.store.refreshing.store(false, Ordering::Release);
+    }
 }
 
 pub(crate) struct KeyStore {
@@ -215,8 +259,10 @@ pub(crate) struct KeyStore {
     cfg: FetchConfig,
     current: ArcSwapOption<Snapshot>,
     jwks_uri: ArcSwapOption<Url>,
-    /// The fetch in flight, shared by everyone who needs it.
-    inflight: Mutex<Option<Arc<OnceCell<Outcome>>>>,
+    /// The fetch in flight, shared by everyone who needs it. It runs in a
+    /// task of its own, so a caller that gives up does not cancel it.
+    inflight: Mutex<Option<Inflight>>,
+    next_fetch_id: AtomicU64,
     failures: Mutex<Failures>,
     /// When an unknown `kid` last caused a refetch.
     last_forced: Mutex<Option<Instant>>,
@@ -257,6 +303,7 @@ impl KeyStore {
             current: ArcSwapOption::new(current),
             jwks_uri: ArcSwapOption::empty(),
             inflight: Mutex::new(None),
+            next_fetch_id: AtomicU64::new(0),
             failures: Mutex::new(Failures::default()),
             last_forced: Mutex::new(None),
             refreshing: AtomicBool::new(false),
@@ -309,10 +356,7 @@ impl KeyStore {
     /// in the background.
     pub(crate) fn refetch_for_unknown_kid_in_background(self: &Arc<Self>) {
         if tokio::runtime::Handle::try_current().is_ok() && self.claim_refetch(Instant::now()) {
-            let store = Arc::clone(self);
-            tokio::spawn(async move {
-                let _ = store.fetch().await;
-            });
+            drop(self.start_fetch());
         }
     }
 
@@ -334,7 +378,7 @@ impl KeyStore {
             return false;
         }
         let mut last = lock(&self.last_forced);
-        if last.is_some_and(|t| now < t + self.cfg.cooldown) {
+        if last.is_some_and(|t| now.saturating_duration_since(t) < self.cfg.cooldown) {
             drop(last);
             self.cooldown_hits.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(target: "jwt_gate", "unknown kid: refetch refused during cooldown");
@@ -359,31 +403,68 @@ impl KeyStore {
         if self.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
-        let store = Arc::clone(self);
-        tokio::spawn(async move {
-            let _ = store.fetch().await;
-            store.refreshing.store(false, Ordering::Release);
-        });
+        // The fetch task's guard clears the flag when it ends, however it
+        // ends; joining a fetch already in flight is as good as a new one.
+        drop(self.start_fetch());
     }
 
     fn in_backoff(&self, now: Instant) -> bool {
-        lock(&self.failures).retry_at.is_some_and(|t| now < t)
+        lock(&self.failures).in_backoff(now)
     }
 
     fn last_error(&self) -> Option<Arc<FetchError>> {
         lock(&self.failures).last.clone()
     }
 
-    /// The one fetch in flight: joins it, or starts it.
+    /// The one fetch in flight: joins it, or starts it, and waits for its
+    /// outcome. The fetch runs in a task of its own: a caller that stops
+    /// waiting (a client gone, a deadline) does not cancel it, and it
+    /// finishes for everyone else.
     pub(crate) async fn fetch(self: &Arc<Self>) -> Outcome {
-        let cell =
-            Arc::clone(lock(&self.inflight).get_or_insert_with(|| Arc::new(OnceCell::new())));
-        let outcome = cell.get_or_init(|| self.fetch_now()).await.clone();
-        let mut slot = lock(&self.inflight);
-        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            *slot = None;
+        let (mut outcome, run_here) = self.start_fetch();
+        if let Some(task) = run_here {
+            // No tokio runtime to spawn on: run it in this future.
+            task.await;
         }
-        outcome
+        match outcome.wait_for(Option::is_some).await {
+            Ok(done) => done.clone().unwrap_or_else(|| Err(ended())),
+            Err(_) => Err(ended()),
+        }
+    }
+
+    /// Joins the fetch in flight or starts one (spawned on the current
+    /// tokio runtime). Without a runtime the new fetch is returned to be
+    /// awaited by the caller.
+    fn start_fetch(self: &Arc<Self>) -> (watch::Receiver<Option<Outcome>>, Option<FetchTask>) {
+        let mut slot = lock(&self.inflight);
+        if let Some(inflight) = slot.as_ref() {
+            return (inflight.outcome.clone(), None);
+        }
+        let (tx, rx) = watch::channel(None);
+        let id = self.next_fetch_id.fetch_add(1, Ordering::Relaxed);
+        *slot = Some(Inflight {
+            id,
+            outcome: rx.clone(),
+        });
+        drop(slot);
+        let guard = FetchGuard {
+            store: Arc::clone(self),
+            id,
+        };
+        let task = Box::pin(async move {
+            let outcome = guard.store.fetch_now().await;
+            // Free the slot before publishing, so that whoever reads this
+            // outcome and needs another fetch starts a new one.
+            drop(guard);
+            let _ = tx.send(Some(outcome));
+        });
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(task);
+                (rx, None)
+            }
+            Err(_) => (rx, Some(task)),
+        }
     }
 
     async fn fetch_now(&self) -> Outcome {
@@ -398,11 +479,12 @@ impl KeyStore {
                 for skipped in keys.skipped() {
                     tracing::warn!(target: "jwt_gate", kid = ?skipped.kid(), reason = skipped.reason(), "skipped an unusable JWK");
                 }
+                // Deadlines beyond what `Instant` holds mean "never".
                 let snapshot = Arc::new(Snapshot {
                     keys,
                     fetched_at: now,
-                    refresh_at: now.checked_add(ttl.mul_f64(0.75)),
-                    usable_until: now.checked_add(ttl + self.cfg.max_stale),
+                    refresh_at: now.checked_add(ttl / 4 * 3),
+                    usable_until: now.checked_add(ttl.saturating_add(self.cfg.max_stale)),
                 });
                 self.current.store(Some(Arc::clone(&snapshot)));
                 *lock(&self.failures) = Failures::default();
@@ -419,7 +501,8 @@ impl KeyStore {
                     .backoff_min
                     .saturating_mul(1 << failures.consecutive.min(16).saturating_sub(1))
                     .min(self.cfg.backoff_max);
-                failures.retry_at = now.checked_add(backoff);
+                failures.failed_at = Some(now);
+                failures.backoff = backoff;
                 failures.last = Some(Arc::clone(&e));
                 drop(failures);
                 tracing::warn!(target: "jwt_gate", error = %e, retry_in_ms = backoff.as_millis() as u64, "signing key refresh failed");
@@ -433,21 +516,45 @@ impl KeyStore {
             .client
             .as_ref()
             .ok_or_else(|| FetchError::Config("static keys are not fetched".into()))?;
-        let jwks_uri = match &self.source {
+        let issuer = match &self.source {
             Source::Static => return Err(FetchError::Config("static keys are not fetched".into())),
-            Source::Jwks(url) => url.clone(),
-            Source::Discovery(issuer) => match self.jwks_uri.load_full() {
-                Some(url) => Url::clone(&url),
-                None => {
-                    let url = crate::discovery::discover(client, issuer, &self.cfg).await?;
-                    self.jwks_uri.store(Some(Arc::new(url.clone())));
-                    url
-                }
-            },
+            Source::Jwks(url) => return self.load_jwks(client, url).await,
+            Source::Discovery(issuer) => issuer,
         };
+        let Some(known) = self.jwks_uri.load_full() else {
+            let url = self.discover(client, issuer).await?;
+            return self.load_jwks(client, &url).await;
+        };
+        match self.load_jwks(client, &known).await {
+            Ok(loaded) => Ok(loaded),
+            // The IdP may have moved its JWK Set: ask discovery again (in
+            // this same attempt, under its timeout and backoff), and try
+            // the new URL if there is one.
+            Err(first) => match self.discover(client, issuer).await {
+                Ok(url) if url != *known => {
+                    tracing::info!(target: "jwt_gate", jwks_uri = %url, "discovery names a new jwks_uri");
+                    self.load_jwks(client, &url).await
+                }
+                _ => Err(first),
+            },
+        }
+    }
+
+    /// Discovery, remembering the `jwks_uri` it names.
+    async fn discover(&self, client: &reqwest::Client, issuer: &str) -> Result<Url, FetchError> {
+        let url = crate::discovery::discover(client, issuer, &self.cfg).await?;
+        self.jwks_uri.store(Some(Arc::new(url.clone())));
+        Ok(url)
+    }
+
+    async fn load_jwks(
+        &self,
+        client: &reqwest::Client,
+        jwks_uri: &Url,
+    ) -> Result<(KeySet, Duration), FetchError> {
         let (body, max_age) = get(
             client,
-            &jwks_uri,
+            jwks_uri,
             &self.cfg,
             "application/jwk-set+json, application/json",
             self.cfg.max_jwks_bytes,
@@ -458,9 +565,10 @@ impl KeyStore {
         if keys.is_empty() {
             return Err(FetchError::NoUsableKeys);
         }
+        let min = self.cfg.min_ttl.max(MIN_TTL_FLOOR);
         let ttl = max_age
             .unwrap_or(self.cfg.default_ttl)
-            .clamp(self.cfg.min_ttl, self.cfg.max_ttl.max(self.cfg.min_ttl));
+            .clamp(min, self.cfg.max_ttl.max(min));
         Ok((keys, ttl))
     }
 
@@ -483,6 +591,14 @@ impl KeyStore {
             cooldown_hits: self.cooldown_hits.load(Ordering::Relaxed),
         }
     }
+}
+
+/// The error a waiter sees when the fetch task ended without an outcome
+/// (its runtime shut down, or it panicked).
+fn ended() -> Arc<FetchError> {
+    Arc::new(FetchError::Network(
+        "the key fetch ended without an outcome".into(),
+    ))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -77,6 +77,8 @@ struct Shared {
     mode: Mutex<IssuerMode>,
     max_age: Mutex<Option<u64>>,
     discovery_override: Mutex<Option<Value>>,
+    /// Where the JWK Set is served (and what discovery names).
+    jwks_path: Mutex<String>,
     discovery_fetches: AtomicUsize,
     metadata_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
@@ -155,6 +157,7 @@ impl TestIssuerBuilder {
             mode: Mutex::new(IssuerMode::Normal),
             max_age: Mutex::new(self.max_age),
             discovery_override: Mutex::new(None),
+            jwks_path: Mutex::new("/jwks".to_owned()),
             discovery_fetches: AtomicUsize::new(0),
             metadata_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
@@ -188,7 +191,23 @@ impl TestIssuer {
 
     /// The JWK Set URL.
     pub fn jwks_uri(&self) -> String {
-        format!("http://{}/jwks", self.shared.addr)
+        format!(
+            "http://{}{}",
+            self.shared.addr,
+            lock(&self.shared.jwks_path)
+        )
+    }
+
+    /// Moves the JWK Set to `path` (such as `/keys/v2`), as an IdP that
+    /// reorganises its endpoints would: the old path answers 404 from now
+    /// on and discovery names the new URL.
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/`.
+    pub fn move_jwks(&self, path: &str) {
+        assert!(path.starts_with('/'), "a path starts with /");
+        *lock(&self.shared.jwks_path) = path.to_owned();
     }
 
     /// The address it listens on.
@@ -455,7 +474,7 @@ fn document(shared: &Shared) -> Value {
     let base = format!("http://{}", shared.addr);
     json!({
         "issuer": shared.issuer,
-        "jwks_uri": format!("{base}/jwks"),
+        "jwks_uri": format!("{base}{}", lock(&shared.jwks_path)),
         "token_endpoint": format!("{base}/token"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["none"],
@@ -508,11 +527,12 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
         .strip_prefix("/tenants/")
         .and_then(|rest| rest.split_once('/'))
         .map(|(tenant, rest)| (tenant.to_owned(), format!("/{rest}")));
+    let jwks_path = lock(&shared.jwks_path).clone();
     let counter = match (&tenant, path.as_str()) {
         (Some(_), _) => Some(&shared.tenant_fetches),
         (None, "/.well-known/openid-configuration") => Some(&shared.discovery_fetches),
         (None, "/.well-known/oauth-authorization-server") => Some(&shared.metadata_fetches),
-        (None, "/jwks") => Some(&shared.jwks_fetches),
+        (None, p) if p == jwks_path => Some(&shared.jwks_fetches),
         _ => None,
     };
     if let Some(counter) = counter {
@@ -555,7 +575,7 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
             let body = document(&shared).to_string();
             respond(&mut stream, 200, body.as_bytes(), None).await;
         }
-        "/jwks" => respond(&mut stream, 200, jwks().as_bytes(), max_age).await,
+        p if p == jwks_path => respond(&mut stream, 200, jwks().as_bytes(), max_age).await,
         "/token" if head.starts_with("POST ") => {
             let Some(body) = read_body(&mut stream, &head, request[head_len..].to_vec()).await
             else {

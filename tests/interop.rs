@@ -264,8 +264,8 @@ async fn rotation_retirement_and_an_outage_of_the_provider() {
         .issuer(&provider.issuer)
         .audience("api://orders")
         .allow_http()
-        .cache_ttl(Duration::from_millis(300))
-        .cache_ttl_bounds(Duration::from_millis(300), Duration::from_secs(60))
+        .cache_ttl(Duration::from_secs(1))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .build()
         .unwrap();
     let old = provider.token("api://orders").await;
@@ -280,7 +280,7 @@ async fn rotation_retirement_and_an_outage_of_the_provider() {
 
     // Retirement: once the cache has refreshed, the old key's tokens fail.
     provider.control("retire").await;
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await; // the TTL, 1 s
     validator.validate::<()>(&new).await.unwrap(); // starts the background refresh
     let start = std::time::Instant::now();
     loop {

@@ -64,7 +64,7 @@ async fn thousand_concurrent_validations_on_a_cold_validator_fetch_once() {
 async fn rotated_key_is_picked_up_with_one_refetch_and_retired_key_is_refused() {
     let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
     let validator = builder(&issuer)
-        .cache_ttl_bounds(Duration::from_millis(300), Duration::from_secs(60))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .build()
         .unwrap();
     let old_token = token(&issuer);
@@ -82,11 +82,11 @@ async fn rotated_key_is_picked_up_with_one_refetch_and_retired_key_is_refused() 
         "exactly one refetch for the new kid"
     );
 
-    // Retire the old key; once the TTL (300 ms) runs out, a background
-    // refresh drops it and its tokens are refused.
+    // Retire the old key; once the TTL (1 s, the floor) runs out, a
+    // background refresh drops it and its tokens are refused.
     issuer.retire("key-1");
     assert_eq!(issuer.kids(), [new_kid]);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     validator.validate::<()>(&new_token).await.unwrap(); // starts the refresh
     eventually("the background refresh", || issuer.jwks_fetches() == 3).await;
     eventually("the new key set", || validator.status().key_count == 1).await;
@@ -149,7 +149,7 @@ async fn loaded_keys_survive_every_kind_of_idp_failure() {
     let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
     let validator = builder(&issuer)
         .fetch_timeout(Duration::from_millis(500))
-        .cache_ttl_bounds(Duration::from_millis(100), Duration::from_secs(60))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .retry_backoff(Duration::from_millis(10), Duration::from_millis(20))
         .build()
         .unwrap();
@@ -169,9 +169,9 @@ async fn loaded_keys_survive_every_kind_of_idp_failure() {
         issuer.set_mode(mode.clone());
         let fetches = issuer.jwks_fetches();
         let failures = validator.status().failures;
-        // Keys past their TTL: each validation is served at once, a refresh
-        // runs (and fails) in the background.
-        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Keys past their TTL (1 s, the floor): each validation is served
+        // at once, a refresh runs (and fails) in the background.
+        tokio::time::sleep(Duration::from_millis(1020)).await;
         let started = Instant::now();
         validator.validate::<()>(&good).await.unwrap();
         assert!(
@@ -211,14 +211,14 @@ async fn loaded_keys_survive_every_kind_of_idp_failure() {
 async fn keys_past_max_staleness_are_unavailable_then_recover() {
     let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
     let validator = builder(&issuer)
-        .cache_ttl_bounds(Duration::from_millis(100), Duration::from_secs(60))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .max_staleness(Duration::from_millis(400))
         .build()
         .unwrap();
     let good = token(&issuer);
     validator.validate::<()>(&good).await.unwrap();
     issuer.set_mode(IssuerMode::Status(503));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // TTL + staleness
     let err = validator.validate::<()>(&good).await.unwrap_err();
     assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
     assert_eq!(err.status(), 503);
@@ -345,13 +345,13 @@ async fn requests_are_served_from_current_keys_while_a_refresh_is_in_flight() {
     let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
     let validator = builder(&issuer)
         .fetch_timeout(Duration::from_secs(4))
-        .cache_ttl_bounds(Duration::from_millis(200), Duration::from_secs(60))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .build()
         .unwrap();
     let good = token(&issuer);
     validator.validate::<()>(&good).await.unwrap();
     issuer.set_mode(IssuerMode::Slow(Duration::from_secs(2)));
-    tokio::time::sleep(Duration::from_millis(160)).await; // past 75 % of the TTL
+    tokio::time::sleep(Duration::from_millis(800)).await; // past 75 % of the TTL
     validator.validate::<()>(&good).await.unwrap();
     eventually("the refresh to be in flight", || issuer.jwks_fetches() == 2).await;
     for _ in 0..50 {
@@ -419,4 +419,199 @@ async fn a_jwks_uri_source_skips_discovery_and_auth0_issuers_keep_their_slash() 
     let discovered = builder(&issuer).build().unwrap();
     discovered.validate::<()>(&token(&issuer)).await.unwrap();
     assert_eq!(issuer.discovery_fetches(), 1);
+}
+
+// ---- faults found from outside: cancellation, huge settings, moved JWKS ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_give_up_do_not_cancel_the_shared_key_fetch() {
+    // The IdP takes longer than any client waits.
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Slow(Duration::from_millis(300)));
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    // Eight callers, 30 ms each: all gone before discovery and the JWKS
+    // (300 ms each) are through.
+    for _ in 0..8 {
+        let impatient =
+            tokio::time::timeout(Duration::from_millis(30), validator.validate::<()>(&good));
+        assert!(impatient.await.is_err(), "the client gave up first");
+    }
+    // The one fetch went on without them and loaded the keys.
+    eventually("the keys to load", || validator.status().keys_loaded).await;
+    assert!(validator.validate_cached::<()>(&good).is_ok());
+    assert_eq!(
+        (issuer.discovery_fetches(), issuer.jwks_fetches()),
+        (1, 1),
+        "one fetch for everyone, not one per abandoned caller"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_unknown_kid_refetch_still_loads_the_rotated_key() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(3))
+        .unknown_kid_cooldown(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    issuer.rotate();
+    let rotated = token(&issuer);
+    issuer.set_mode(IssuerMode::Slow(Duration::from_millis(300)));
+    // The first caller with the new kid times out while the refetch runs.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(30),
+        validator.validate::<()>(&rotated),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    issuer.set_mode(IssuerMode::Normal);
+    eventually("the refetch to finish", || {
+        validator.status().key_count == 2
+    })
+    .await;
+    // Within the cooldown, the new key is there for the next caller.
+    assert!(validator.validate::<()>(&rotated).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duration_max_settings_never_panic_on_the_request_path() {
+    let issuer = TestIssuer::start().await;
+    // A max-age as large as Cache-Control can say.
+    issuer.set_cache_max_age(Some(u64::MAX));
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::MAX)
+        .cache_ttl(Duration::MAX)
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::MAX)
+        .max_staleness(Duration::MAX)
+        .unknown_kid_cooldown(Duration::MAX)
+        .retry_backoff(Duration::MAX, Duration::MAX)
+        .leeway(Duration::MAX)
+        .build()
+        .unwrap();
+    assert!(validator.validate::<()>(&token(&issuer)).await.is_ok());
+    // Two unknown kids: the first refetches and starts the cooldown, the
+    // second meets the (endless) cooldown.
+    for kid in ["unknown-1", "unknown-2"] {
+        let t = issuer.token().audience(AUD).kid(kid).sign();
+        assert!(matches!(
+            validator.validate::<()>(&t).await,
+            Err(Error::UnknownKey { .. })
+        ));
+    }
+    assert!(validator.status().keys_loaded);
+    let multi = Validator::multi_issuer()
+        .trust(builder(&issuer))
+        .discovered_issuer_idle(Duration::MAX)
+        .build()
+        .unwrap();
+    assert!(multi.validate::<()>(&token(&issuer)).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_backoff_too_long_for_instant_still_backs_off() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Status(500));
+    let validator = builder(&issuer)
+        .retry_backoff(Duration::MAX, Duration::MAX)
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    for _ in 0..50 {
+        assert!(matches!(
+            validator.validate::<()>(&good).await,
+            Err(Error::KeysUnavailable { .. })
+        ));
+    }
+    assert_eq!(
+        issuer.discovery_fetches(),
+        1,
+        "one attempt, then the backoff"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_refreshes_resume_after_a_refresh_task_died_with_its_runtime() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(1)).start().await;
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(10))
+        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let old = token(&issuer);
+    validator.warm_up().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await; // past 75 % of the TTL
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(5)));
+    // A short-lived runtime (a test harness, a worker being shut down)
+    // starts the background refresh and dies while it is in flight.
+    let (v, t) = (validator.clone(), old.clone());
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            assert!(v.validate::<()>(&t).await.is_ok());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        });
+    })
+    .await
+    .unwrap();
+    eventually("the refresh to have started", || issuer.jwks_fetches() == 2).await;
+    // The IdP is back and has retired the old key: the next request must
+    // start a refresh again, which drops the retired key.
+    issuer.set_mode(IssuerMode::Normal);
+    issuer.rotate();
+    issuer.retire("key-1");
+    let start = Instant::now();
+    while validator.validate::<()>(&old).await.is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the retired key is still accepted: refreshes stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_uri_the_idp_moved_is_found_again_by_discovery() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer).build().unwrap();
+    validator.warm_up().await.unwrap();
+    // The IdP moves its JWK Set (the old URL answers 404) and rotates.
+    issuer.move_jwks("/keys/v2");
+    issuer.rotate();
+    let rotated = token(&issuer);
+    assert!(validator.validate::<()>(&rotated).await.is_ok());
+    assert_eq!(issuer.discovery_fetches(), 2, "discovered again once");
+    assert!(validator.status().last_error.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idp_sending_no_store_is_asked_about_once_a_second_at_most() {
+    let issuer = TestIssuer::builder().cache_max_age(Some(0)).start().await;
+    let validator = builder(&issuer)
+        .cache_ttl_bounds(Duration::ZERO, Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    let start = Instant::now();
+    let mut validations = 0;
+    while start.elapsed() < Duration::from_millis(1500) {
+        validator.validate::<()>(&good).await.unwrap();
+        validations += 1;
+        tokio::task::yield_now().await;
+    }
+    assert!(validations > 1000, "{validations}");
+    // Warm-up, then a background refresh at 75 % of each 1 s floor.
+    assert!(
+        issuer.jwks_fetches() <= 4,
+        "{} fetches for {validations} validations",
+        issuer.jwks_fetches()
+    );
 }
