@@ -16,9 +16,15 @@ use crate::{Algorithm, Error};
 /// why. Cheap to clone.
 ///
 /// A JWK is unusable when its `use` is not `sig`, its `key_ops` lack
-/// `verify`, its `alg` is unknown or does not fit its `kty`/`crv`, an RSA
-/// modulus is under 2048 or over 8192 bits or `e` is 1 or even, an EC point
-/// is not on its curve, or an HMAC key is shorter than its hash.
+/// `verify` or repeat a value (RFC 7517 §4.3), its `alg` is unknown or does
+/// not fit its `kty`/`crv`, it publishes private key material (`d`, `p`,
+/// `q`, `dp`, `dq`, `qi`, `oth`: whoever read the JWK Set could sign with
+/// it), an RSA modulus is under 2048 or over 8192 bits or `e` is 1 or even,
+/// an EC point is not on its curve, an Ed25519 key is a point of small
+/// order (with which anyone can forge signatures), or an HMAC key is
+/// shorter than its hash. The same key listed twice under the same `kid`
+/// counts once; two different keys under one `kid` make that `kid`
+/// ambiguous, and tokens naming it are refused.
 ///
 /// ```
 /// use jwt_gate::KeySet;
@@ -71,6 +77,18 @@ struct Key {
 }
 
 impl Key {
+    /// The same `kid`, material and algorithms.
+    fn same_as(&self, other: &Self) -> bool {
+        self.tag == other.tag
+            && self.kid == other.kid
+            && self.verifiers.len() == other.verifiers.len()
+            && self
+                .verifiers
+                .iter()
+                .zip(&other.verifiers)
+                .all(|((a, _), (b, _))| a == b)
+    }
+
     fn verifier(&self, alg: Algorithm) -> Option<&Verifier> {
         self.verifiers
             .iter()
@@ -185,11 +203,18 @@ impl KeySet {
     fn push_jwk(&mut self, jwk: &serde_json::Value, origin: Origin) {
         let kid = jwk.get("kid").and_then(|k| k.as_str());
         match parse_jwk(jwk, origin) {
+            // The very same key listed again is one key, not an ambiguity.
+            Ok(key) if self.keys.iter().any(|k| k.same_as(&key)) => {}
             Ok(key) => Arc::make_mut(&mut self.keys).push(key),
-            Err(reason) => Arc::make_mut(&mut self.skipped).push(SkippedKey {
-                kid: kid.map(str::to_owned),
-                reason,
-            }),
+            Err(reason) => {
+                if reason == PRIVATE_MATERIAL {
+                    tracing::warn!(target: "jwt_gate", kid = ?kid, "a JWK publishes private key material: not trusted");
+                }
+                Arc::make_mut(&mut self.skipped).push(SkippedKey {
+                    kid: kid.map(str::to_owned),
+                    reason,
+                });
+            }
         }
     }
 
@@ -272,6 +297,12 @@ struct Jwk {
     k: Option<String>,
 }
 
+/// The members that hold a private key (RFC 7518 §6.2.2, §6.3.2; RFC 8037
+/// §2): a JWK Set is public, and a key published with them is compromised.
+const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+const PRIVATE_MATERIAL: Skip = "the JWK publishes private key material";
+
 type Skip = &'static str;
 
 fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
@@ -279,17 +310,20 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
     if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
         return Err("`use` is not `sig`");
     }
-    if jwk
-        .key_ops
-        .as_ref()
-        .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
-    {
-        return Err("`key_ops` lacks `verify`");
+    if let Some(ops) = &jwk.key_ops {
+        if !ops.iter().any(|op| op == "verify") {
+            return Err("`key_ops` lacks `verify`");
+        }
+        // RFC 7517 §4.3: duplicate key operation values MUST NOT be present.
+        if ops.iter().enumerate().any(|(i, op)| ops[..i].contains(op)) {
+            return Err("`key_ops` repeats a value");
+        }
+    }
+    if jwk.kty != "oct" && PRIVATE_MEMBERS.iter().any(|m| value.get(m).is_some()) {
+        return Err(PRIVATE_MATERIAL);
     }
     let alg = match jwk.alg.as_deref() {
         None => None,
-        // RFC 9864's fully specified name for EdDSA with Ed25519.
-        Some("Ed25519") => Some(Algorithm::EdDSA),
         Some(name) => Some(signature::parse_alg(name).ok_or("unknown or unsupported `alg`")?),
     };
     let kid = jwk.kid.as_deref();
@@ -347,7 +381,10 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 
 fn rsa_key(kid: Option<&str>, alg: Option<Algorithm>, n: &[u8], e: &[u8]) -> Result<Key, Skip> {
     let (n, e) = (strip_zeros(n), strip_zeros(e));
-    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    // An empty or all-zero modulus has no bits (and no first byte).
+    let bits = n
+        .first()
+        .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
     if bits < 2048 {
         return Err("RSA modulus shorter than 2048 bits");
     }
@@ -375,6 +412,9 @@ fn public_key(
     family: Family,
     public_key: &[u8],
 ) -> Result<Key, Skip> {
+    if family == Family::Ed25519 && signature::is_small_order_ed25519(public_key) {
+        return Err("Ed25519 key of small order (anyone could forge its signatures)");
+    }
     let verifiers = algorithms(alg, family)?
         .into_iter()
         .map(|alg| Verifier::ec_or_ed(alg, public_key).map(|v| (alg, v)))

@@ -43,10 +43,62 @@ pub(crate) fn name(alg: Algorithm) -> &'static str {
     }
 }
 
-/// Parses an `alg` value: exact, case-sensitive JWA names only. `none` in any
-/// spelling, and anything unknown, is `None`.
+/// Parses an `alg` value (of a token header or a JWK alike): exact,
+/// case-sensitive JWA names only, plus `Ed25519`, RFC 9864's fully specified
+/// name for EdDSA with Ed25519 (the only EdDSA curve verified here). `none`
+/// in any spelling, and anything unknown, is `None`.
 pub(crate) fn parse_alg(s: &str) -> Option<Algorithm> {
+    if s == "Ed25519" {
+        return Some(Algorithm::EdDSA);
+    }
     ALL.into_iter().find(|alg| name(*alg) == s)
+}
+
+/// The encodings of the Ed25519 points of small order (order 1, 2, 4 or 8),
+/// sign bit of x cleared: y = 0, 1, the two y of the order-8 points, p − 1,
+/// and the non-canonical p (= 0) and p + 1 (= 1). The list libsodium checks
+/// (`ge25519_has_small_order`).
+const ED25519_SMALL_ORDER: [[u8; 32]; 7] = {
+    /// p = 2^255 - 19 with its lowest byte replaced (little-endian).
+    const fn near_p(low: u8) -> [u8; 32] {
+        let mut b = [0xff; 32];
+        b[0] = low;
+        b[31] = 0x7f;
+        b
+    }
+    let mut one = [0; 32];
+    one[0] = 1;
+    [
+        [0; 32],
+        one,
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+        near_p(0xec), // p - 1
+        near_p(0xed), // p
+        near_p(0xee), // p + 1
+    ]
+};
+
+/// Whether an Ed25519 public key (raw, or the last 32 bytes of its
+/// SubjectPublicKeyInfo) is a point of small order. With such a key a
+/// signature (R of small order, S = 0) verifies for messages anyone picks,
+/// so it is never usable (RFC 8032 §5.1.7 leaves this to the verifier).
+pub(crate) fn is_small_order_ed25519(public_key: &[u8]) -> bool {
+    let Some(start) = public_key.len().checked_sub(32) else {
+        return false;
+    };
+    let mut y = [0u8; 32];
+    y.copy_from_slice(&public_key[start..]);
+    y[31] &= 0x7f;
+    ED25519_SMALL_ORDER.contains(&y)
 }
 
 fn index(alg: Algorithm) -> Option<u32> {
@@ -356,6 +408,72 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The eight points of order dividing 8, canonically encoded: the list
+    /// with the sign of x where x ≠ 0.
+    fn torsion_encodings() -> Vec<[u8; 32]> {
+        let mut out = vec![ED25519_SMALL_ORDER[1], ED25519_SMALL_ORDER[4]];
+        for y in [
+            ED25519_SMALL_ORDER[0],
+            ED25519_SMALL_ORDER[2],
+            ED25519_SMALL_ORDER[3],
+        ] {
+            let mut negative = y;
+            negative[31] |= 0x80;
+            out.extend([y, negative]);
+        }
+        out
+    }
+
+    #[test]
+    fn the_two_order_8_y_values_sum_to_p() {
+        let (a, b) = (ED25519_SMALL_ORDER[2], ED25519_SMALL_ORDER[3]);
+        let mut carry = 0u16;
+        let mut sum = [0u8; 32];
+        for i in 0..32 {
+            let v = u16::from(a[i]) + u16::from(b[i]) + carry;
+            sum[i] = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(sum, ED25519_SMALL_ORDER[5], "y8 + (p - y8) = p");
+    }
+
+    /// The attack the list exists for: with a small-order public key, a
+    /// signature (R of small order, S = 0) verifies for a message the forger
+    /// picks. Every listed point the crypto library would accept as a key
+    /// is forgeable this way, and is refused as a key here.
+    #[test]
+    fn small_order_ed25519_keys_admit_forgeries_and_are_refused() {
+        let torsion = torsion_encodings();
+        let mut accepted_by_the_library = 0;
+        for key in &torsion {
+            let Ok(parsed) = ParsedPublicKey::new(&signature::ED25519, key) else {
+                continue;
+            };
+            accepted_by_the_library += 1;
+            let forged = (0u8..64).any(|m| {
+                torsion.iter().any(|r| {
+                    let mut sig = [0u8; 64];
+                    sig[..32].copy_from_slice(r);
+                    parsed.verify_sig(&[m], &sig).is_ok()
+                })
+            });
+            assert!(forged, "no forgery found for {key:02x?}");
+            assert!(is_small_order_ed25519(key));
+            assert!(Verifier::ec_or_ed(Algorithm::EdDSA, key).is_some());
+        }
+        assert!(accepted_by_the_library >= 5, "{accepted_by_the_library}");
+        for y in ED25519_SMALL_ORDER {
+            let mut negative = y;
+            negative[31] |= 0x80;
+            assert!(is_small_order_ed25519(&y) && is_small_order_ed25519(&negative));
+        }
+        // An ordinary key (RFC 8037 A.2) is not.
+        let rfc8037 = base64_simd::URL_SAFE_NO_PAD
+            .decode_to_vec("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        assert!(!is_small_order_ed25519(&rfc8037));
+    }
 
     #[test]
     fn alg_names_round_trip_and_none_is_never_an_algorithm() {
