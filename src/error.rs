@@ -102,6 +102,12 @@ pub enum Error {
         /// The deserializer's error, when there is one.
         source: Option<Cause>,
     },
+    /// The token is sender-constrained: it carries a confirmation claim
+    /// (`cnf`, RFC 7800), such as a DPoP key thumbprint (`jkt`, RFC 9449) or
+    /// a certificate hash (`x5t#S256`, RFC 8705), and the request did not
+    /// prove possession of that key or certificate. Accepting it as a plain
+    /// bearer token would throw that protection away.
+    UnverifiedBinding,
     /// The token lacks a required scope.
     InsufficientScope {
         /// The required scopes, space-separated (sent as RFC 6750 `scope`).
@@ -136,7 +142,8 @@ impl Error {
             | Self::NotYetValid { .. }
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::InvalidClaims { .. } => StatusCode::UNAUTHORIZED,
+            | Self::InvalidClaims { .. }
+            | Self::UnverifiedBinding => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -157,7 +164,8 @@ impl Error {
             | Self::NotYetValid { .. }
             | Self::InvalidIssuer
             | Self::InvalidAudience
-            | Self::InvalidClaims { .. } => Some("invalid_token"),
+            | Self::InvalidClaims { .. }
+            | Self::UnverifiedBinding => Some("invalid_token"),
         }
     }
 
@@ -179,6 +187,9 @@ impl Error {
             Self::InvalidIssuer => "The access token issuer is not trusted",
             Self::InvalidAudience => "The access token audience is not accepted",
             Self::InvalidClaims { .. } => "The access token claims are invalid",
+            Self::UnverifiedBinding => {
+                "The access token is bound to a key or certificate and cannot be used as a bearer token"
+            }
             Self::InsufficientScope { .. } => {
                 "The request requires higher privileges than provided by the access token"
             }
@@ -221,7 +232,9 @@ impl Error {
             params.push(("error", code));
             params.push(("error_description", self.description()));
         }
-        if let Self::InsufficientScope { required } = self {
+        if let Self::InsufficientScope { required } = self
+            && !required.is_empty()
+        {
             params.push(("scope", required));
         }
         if let Some(url) = resource_metadata {
@@ -311,6 +324,9 @@ impl fmt::Display for Error {
             Self::InvalidClaims { claim: None, .. } => {
                 f.write_str("claims do not deserialize into the claims type")
             }
+            Self::UnverifiedBinding => {
+                f.write_str("token is sender-constrained (cnf) and its binding is not checked")
+            }
             Self::InsufficientScope { required } => {
                 let mut s = String::new();
                 let _ = write!(s, "token lacks a required scope (required: {required})");
@@ -380,6 +396,7 @@ mod tests {
             Error::InvalidIssuer,
             Error::InvalidAudience,
             Error::claim("exp"),
+            Error::UnverifiedBinding,
             Error::InsufficientScope {
                 required: "a b".into(),
             },

@@ -148,8 +148,10 @@ impl Validation {
     }
 
     /// Requires the header `typ` to be this media type, compared
-    /// case-insensitively with or without `application/` (RFC 9068 §4 asks
-    /// for `at+jwt`).
+    /// case-insensitively as RFC 7515 §4.1.9 says: `application/` is implied
+    /// for a value without a `/` (so `at+jwt` and `application/at+jwt` are
+    /// the same type), and only then (`text/plain` is not
+    /// `application/text/plain`). RFC 9068 §4 asks for `at+jwt`.
     ///
     /// Defaults to not required: then a missing `typ`, `JWT`, `JOSE` and
     /// `at+jwt` pass, and any other type (such as `dpop+jwt` or
@@ -169,20 +171,35 @@ impl Validation {
     }
 }
 
+/// A media type in the form RFC 7515 §4.1.9 compares: lowercase, with
+/// `application/` added to a value that has no `/` (and only then).
 fn normalize_typ(typ: &str) -> String {
-    let bare = match typ.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
-        _ => typ,
-    };
-    bare.to_ascii_lowercase()
+    let typ = typ.to_ascii_lowercase();
+    if typ.contains('/') {
+        typ
+    } else {
+        format!("application/{typ}")
+    }
+}
+
+/// `typ` (as the header has it) names the media type `normalized` (see
+/// [`normalize_typ`]), without allocating.
+fn typ_is(typ: &str, normalized: &str) -> bool {
+    if typ.contains('/') {
+        return typ.eq_ignore_ascii_case(normalized);
+    }
+    normalized
+        .strip_prefix("application/")
+        .is_some_and(|bare| bare.eq_ignore_ascii_case(typ))
 }
 
 fn check_typ(typ: Option<&str>, required: Option<&str>) -> Result<(), Error> {
-    let typ = typ.map(normalize_typ);
-    let ok = match (required, typ.as_deref()) {
-        (Some(required), typ) => typ == Some(required),
-        (None, None | Some("jwt" | "jose" | "at+jwt")) => true,
-        (None, Some(_)) => false,
+    let ok = match (required, typ) {
+        (Some(required), typ) => typ.is_some_and(|typ| typ_is(typ, required)),
+        (None, None) => true,
+        (None, Some(typ)) => ["application/jwt", "application/jose", "application/at+jwt"]
+            .into_iter()
+            .any(|plain| typ_is(typ, plain)),
     };
     if ok { Ok(()) } else { Err(Error::InvalidType) }
 }
@@ -210,7 +227,9 @@ fn check_typ(typ: Option<&str>, required: Option<&str>) -> Result<(), Error> {
 ///    (not yet valid when `now < nbf - leeway`) ([`Error::Expired`],
 ///    [`Error::NotYetValid`]);
 /// 9. `iss` ([`Error::InvalidIssuer`]), `aud` ([`Error::InvalidAudience`]),
-///    scopes ([`Error::InsufficientScope`]);
+///    no confirmation claim `cnf` ([`Error::UnverifiedBinding`]: a
+///    sender-constrained token is not accepted as a bearer token), scopes
+///    ([`Error::InsufficientScope`]);
 /// 10. your type `C` ([`Error::InvalidClaims`]).
 ///
 /// The payload's JSON is not read until the signature has verified.
@@ -702,7 +721,8 @@ impl ValidatorBuilder {
     }
 
     /// The time one key refresh (discovery and JWKS together) may take; no
-    /// request ever waits longer on the network.
+    /// request ever waits longer on the network. The refresh runs in a task
+    /// of its own: a request that stops waiting does not cancel it.
     ///
     /// Defaults to 5 seconds.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
@@ -728,7 +748,9 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The bounds `max-age` is clamped to.
+    /// The bounds `max-age` is clamped to. Whatever they say, keys live at
+    /// least 1 second: an IdP answering `no-store` (or `max-age=0`) is asked
+    /// about once a second, never on every request.
     ///
     /// Defaults to 1 minute and 24 hours.
     pub fn cache_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
@@ -738,7 +760,8 @@ impl ValidatorBuilder {
     }
 
     /// After a token with an unknown `kid` caused a refetch, how long other
-    /// unknown `kid`s fail fast without one.
+    /// unknown `kid`s fail fast without one. `Duration::MAX` means one
+    /// refetch for the life of the validator.
     ///
     /// Defaults to 30 seconds.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
@@ -748,6 +771,8 @@ impl ValidatorBuilder {
 
     /// How long past their TTL keys keep being served while refreshes fail
     /// (stale-if-error); after that, [`Error::KeysUnavailable`].
+    /// `Duration::MAX` (or anything beyond what the clock holds) means
+    /// forever.
     ///
     /// Defaults to 24 hours.
     pub fn max_staleness(mut self, max: Duration) -> Self {
@@ -756,7 +781,8 @@ impl ValidatorBuilder {
     }
 
     /// The wait after a failed fetch, doubling per consecutive failure from
-    /// `min` up to `max`. No fetch is attempted meanwhile.
+    /// `min` up to `max`. No fetch is attempted meanwhile (a wait longer than
+    /// the clock holds means no further attempt).
     ///
     /// Defaults to 1 second and 5 minutes.
     pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
@@ -903,16 +929,32 @@ mod tests {
 
     #[test]
     fn typ_rules() {
+        let at_jwt = normalize_typ("at+jwt");
+        let required = Some(at_jwt.as_str());
+        assert_eq!(at_jwt, "application/at+jwt");
         assert!(check_typ(None, None).is_ok());
         assert!(check_typ(Some("JWT"), None).is_ok());
         assert!(check_typ(Some("application/AT+JWT"), None).is_ok());
         assert!(check_typ(Some("dpop+jwt"), None).is_err());
         assert!(check_typ(Some("logout+jwt"), None).is_err());
-        assert!(check_typ(Some("at+jwt"), Some("at+jwt")).is_ok());
-        assert!(check_typ(Some("Application/At+Jwt"), Some("at+jwt")).is_ok());
-        assert!(check_typ(Some("JWT"), Some("at+jwt")).is_err());
-        assert!(check_typ(None, Some("at+jwt")).is_err());
-        assert!(check_typ(Some("application/"), Some("at+jwt")).is_err());
+        assert!(check_typ(Some("at+jwt"), required).is_ok());
+        assert!(check_typ(Some("Application/At+Jwt"), required).is_ok());
+        assert!(check_typ(Some("JWT"), required).is_err());
+        assert!(check_typ(None, required).is_err());
+        assert!(check_typ(Some("application/"), required).is_err());
+        assert!(check_typ(Some("at+jwt"), Some(&normalize_typ("Application/AT+JWT"))).is_ok());
+    }
+
+    // RFC 7515 §4.1.9: `application/` is implied only for a value without `/`.
+    #[test]
+    fn typ_with_a_slash_gets_no_implied_application_prefix() {
+        let required = normalize_typ("application/text/plain");
+        assert!(check_typ(Some("text/plain"), Some(&required)).is_err());
+        assert!(check_typ(Some("application/text/plain"), Some(&required)).is_ok());
+        let required = normalize_typ("text/plain");
+        assert!(check_typ(Some("text/plain"), Some(&required)).is_ok());
+        assert!(check_typ(Some("plain"), Some(&required)).is_err());
+        assert!(check_typ(Some("application/jwt/x"), None).is_err());
     }
 
     #[test]
