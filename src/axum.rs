@@ -1,14 +1,13 @@
 //! Feature `axum`: `Claims<C>` as an extractor (and `Option<Claims<C>>` for
 //! optional authentication), and `Error` as a response.
 
-use std::convert::Infallible;
-
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
 
+use crate::layer::Authenticated;
 use crate::{Claims, Error};
 
 /// Extracts the claims [`JwtAuthLayer<C>`](crate::JwtAuthLayer) validated.
@@ -53,15 +52,25 @@ where
 
 /// `None` when the request carried no token and the layer is
 /// [`optional`](crate::JwtAuthLayer::optional).
+///
+/// A token the layer validated into another claims type, or no layer at
+/// all, is the same 500 as for `Claims<C>` ([`MissingClaims`]), never a
+/// silent `None`: that would serve an authenticated caller as anonymous.
 impl<S, C> OptionalFromRequestParts<S> for Claims<C>
 where
     S: Send + Sync,
     C: Send + Sync + 'static,
 {
-    type Rejection = Infallible;
+    type Rejection = MissingClaims;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Infallible> {
-        Ok(parts.extensions.get::<Self>().cloned())
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, MissingClaims> {
+        if let Some(claims) = parts.extensions.get::<Self>() {
+            return Ok(Some(claims.clone()));
+        }
+        match parts.extensions.get::<Authenticated>() {
+            Some(auth) if auth.is_anonymous() => Ok(None),
+            _ => Err(MissingClaims(std::any::type_name::<C>())),
+        }
     }
 }
 

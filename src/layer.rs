@@ -59,6 +59,14 @@ pub(crate) struct Authenticated {
     challenge: Arc<Challenge>,
 }
 
+impl Authenticated {
+    /// The layer let the request through without a token (optional mode).
+    #[cfg(feature = "axum")]
+    pub(crate) fn is_anonymous(&self) -> bool {
+        self.scopes.is_none()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Config {
     validator: Validator,
@@ -123,9 +131,12 @@ impl<C> JwtAuthLayer<C> {
 }
 
 impl<C, R> JwtAuthLayer<C, R> {
-    /// Lets requests without any token through, without claims (so a
-    /// handler can serve anonymous callers, or check an API key). A token
-    /// that is present but invalid is still rejected.
+    /// Lets requests without a bearer token through, without claims (so a
+    /// handler can serve anonymous callers, or check an API key): no
+    /// `Authorization` header, or only ones of another scheme (`Basic …`,
+    /// `ApiKey …`), which are left untouched for the handler. A bearer
+    /// token that is present but invalid is still rejected, and so is a
+    /// malformed `Bearer` header or a token in the query string.
     ///
     /// Defaults to requiring a token.
     #[must_use]
@@ -268,6 +279,9 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let verdict = match bearer_token(req.headers(), req.uri()) {
+            // Another scheme (Basic, an API key, …) is not ours to judge
+            // when the layer is optional: the handler sees no claims.
+            Err(_) if config.optional && other_scheme_only(req.headers(), req.uri()) => Ok(None),
             Err(error) => Err(error),
             Ok(None) if config.optional => Ok(None),
             Ok(None) => Err(Error::MissingToken),
@@ -380,9 +394,7 @@ pub(crate) fn bearer_token<'a>(
     uri: &Uri,
 ) -> Result<Option<&'a str>, Error> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let in_query = uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")));
+    let in_query = has_query_token(uri);
     let Some(value) = values.next() else {
         // RFC 6750 §2.3 tokens in the URI are not accepted: say so.
         return if in_query {
@@ -417,11 +429,48 @@ pub(crate) fn bearer_token<'a>(
         .map_err(|_| Error::MalformedHeader)
 }
 
-/// `true` for gRPC requests, which get trailers-only rejections.
-fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+/// Whether the request carries `Authorization` headers of schemes other
+/// than Bearer only, and no RFC 6750 §2.3 query token.
+fn other_scheme_only(headers: &HeaderMap, uri: &Uri) -> bool {
+    let mut values = headers.get_all(AUTHORIZATION).iter().peekable();
+    values.peek().is_some()
+        && !has_query_token(uri)
+        && values.all(|v| {
+            let scheme = v
+                .as_bytes()
+                .split(|&b| b == b' ')
+                .next()
+                .unwrap_or_default();
+            !scheme.eq_ignore_ascii_case(b"bearer")
+        })
+}
+
+fn has_query_token(uri: &Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")))
+}
+
+/// For a gRPC request (`content-type: application/grpc`, `application/grpc+…`
+/// or gRPC-Web, compared case-insensitively): the content type of its
+/// trailers-only rejection. gRPC-Web clients get their own content type
+/// back, gRPC clients `application/grpc`.
+fn grpc_reply_type(headers: &HeaderMap) -> Option<HeaderValue> {
+    let value = headers.get(CONTENT_TYPE)?;
+    let bytes = value.as_bytes();
+    let (prefix, rest) = bytes.split_at_checked(16)?;
+    if !prefix.eq_ignore_ascii_case(b"application/grpc") {
+        return None;
+    }
+    let ends = |rest: &[u8]| matches!(rest.first(), None | Some(b'+' | b';' | b' '));
+    if ends(rest) {
+        return Some(HeaderValue::from_static("application/grpc"));
+    }
+    let web = rest.get(..4)?.eq_ignore_ascii_case(b"-web");
+    let after = &rest[4..];
+    let text = after
+        .get(..5)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"-text"));
+    (web && (ends(after) || (text && ends(&after[5..])))).then(|| value.clone())
 }
 
 /// The gRPC status code for an error: 16 unauthenticated, 7 permission
@@ -445,10 +494,10 @@ fn reject<B: Default>(
     rejection: &impl RejectionBody<B>,
 ) -> Response<B> {
     tracing::debug!(target: "jwt_gate", %error, status = error.status().as_u16(), "request rejected");
-    if is_grpc(request_headers) {
+    if let Some(content_type) = grpc_reply_type(request_headers) {
         let mut res = Response::new(B::default());
         let headers = res.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(CONTENT_TYPE, content_type);
         headers.insert("grpc-status", HeaderValue::from(grpc_code(error)));
         headers.insert(
             "grpc-message",
@@ -557,10 +606,11 @@ impl Requirement {
     }
 
     fn check(&self, granted: &Scopes) -> Result<(), Error> {
+        // Any of no scope is never satisfied: an empty any-of denies.
         let ok = if self.all {
             granted.contains_all(&self.scopes)
         } else {
-            self.scopes.is_empty() || self.scopes.iter().any(|s| granted.contains(s))
+            self.scopes.iter().any(|s| granted.contains(s))
         };
         if ok {
             Ok(())
@@ -601,14 +651,20 @@ impl RequireScopes {
     }
 
     /// At least one of `scopes` must be granted.
+    ///
+    /// With no scope at all (an empty list, or only blanks) no request can
+    /// satisfy it: every request is denied with 403, and a warning is
+    /// logged here, where the mistake is made.
     pub fn any<I, S>(scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self {
-            requirement: Requirement::new(scopes, false),
+        let requirement = Requirement::new(scopes, false);
+        if requirement.scopes.is_empty() {
+            tracing::warn!(target: "jwt_gate", "RequireScopes::any with no scope denies every request");
         }
+        Self { requirement }
     }
 }
 

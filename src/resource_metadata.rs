@@ -238,7 +238,9 @@ impl ProtectedResourceMetadataBuilder {
     /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source (the
     /// one error for configuration mistakes) when `resource` is not an
     /// absolute `https` URL (or loopback `http` with
-    /// [`allow_http`](Self::allow_http)), or has a query or fragment.
+    /// [`allow_http`](Self::allow_http)), or has a query, a fragment or
+    /// user information (`https://user:password@…`: a resource identifier
+    /// names a server, never credentials, and the document is public).
     pub fn build(self) -> Result<ProtectedResourceMetadata, Error> {
         let invalid = |why: String| {
             config_error(FetchError::Config(format!(
@@ -250,6 +252,11 @@ impl ProtectedResourceMetadataBuilder {
         if resource.query().is_some() || resource.fragment().is_some() {
             return Err(invalid(
                 "a resource identifier has no query or fragment".into(),
+            ));
+        }
+        if !resource.username().is_empty() || resource.password().is_some() {
+            return Err(invalid(
+                "a resource identifier has no user information".into(),
             ));
         }
         // Exactly the string given: clients compare it byte for byte
@@ -399,6 +406,9 @@ mod tests {
             "https://api.example.com/orders?x=1",
             "https://api.example.com/orders#f",
             "urn:example:orders",
+            "https://user:secret@api.example.com/orders",
+            "https://user@api.example.com/orders",
+            "https://:secret@api.example.com/orders",
         ] {
             assert!(
                 ProtectedResourceMetadata::builder(bad).build().is_err(),
