@@ -1093,3 +1093,205 @@ fn claims_that_do_not_fit_the_callers_type_are_invalid_claims() {
         "Display does not echo claim values"
     );
 }
+
+// ---- keys that must never verify ----
+
+fn skipped_reason(jwk: Value) -> String {
+    let keys = KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+    keys.skipped()[0].reason().to_owned()
+}
+
+/// The Ed25519 points of small order: with one as the public key, a
+/// signature (R of small order, S = 0) verifies for messages the forger
+/// picks. The identity (y = 1) verifies every message with R = identity.
+fn identity_point() -> [u8; 32] {
+    let mut y = [0u8; 32];
+    y[0] = 1;
+    y
+}
+
+#[test]
+fn small_order_ed25519_keys_are_skipped_and_their_forgeries_refused() {
+    let mut p_minus_1 = [0xffu8; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    for point in [[0u8; 32], identity_point(), p_minus_1] {
+        let reason = skipped_reason(json!({
+            "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": b64(point),
+        }));
+        assert!(reason.contains("small order"), "{reason}");
+    }
+    // The forgery itself: R = identity, S = 0, any claims.
+    let header = json!({"alg": "EdDSA", "kid": "k1"}).to_string();
+    let input = format!("{}.{}", b64(&header), b64(claims().to_string()));
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&identity_point());
+    let forged = format!("{input}.{}", b64(sig));
+    let keys = KeySet::from_jwks(&json!({"keys": [{
+        "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": b64(identity_point()),
+    }]}))
+    .unwrap();
+    assert_err!(check(&forged, &keys, &rules()), Error::UnknownKey { .. });
+    // The same key as PEM (SubjectPublicKeyInfo) is refused too.
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.extend_from_slice(&identity_point());
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &spki)
+    );
+    assert!(KeySet::new().with_pem(Some("k1"), &pem).is_err());
+    // An ordinary Ed25519 key still works.
+    let key = ed25519();
+    let token = sign(&key, &claims());
+    assert!(check(&token, &key.key_set("k1"), &rules()).is_ok());
+}
+
+#[test]
+fn an_empty_or_zero_rsa_modulus_is_skipped_without_panicking() {
+    for n in ["", "AA", "AAAA"] {
+        let reason = skipped_reason(json!({"kty": "RSA", "kid": "k1", "n": n, "e": "AQAB"}));
+        assert_eq!(reason, "RSA modulus shorter than 2048 bits", "n = {n:?}");
+    }
+}
+
+#[test]
+fn a_jwk_publishing_private_key_material_is_never_trusted() {
+    let rsa = rsa2048().jwk("rsa");
+    let ec = p256().jwk("ec");
+    let ed = ed25519().jwk("ed");
+    for (public, member) in [
+        (&rsa, "d"),
+        (&rsa, "p"),
+        (&rsa, "q"),
+        (&rsa, "dp"),
+        (&rsa, "dq"),
+        (&rsa, "qi"),
+        (&ec, "d"),
+        (&ed, "d"),
+    ] {
+        let mut jwk = public.clone();
+        jwk[member] = json!("AQAB");
+        let keys = KeySet::from_jwks(&json!({ "keys": [jwk, public] })).unwrap();
+        // The public copy alone is usable; the one with private members is
+        // skipped, named by its kid.
+        assert_eq!(keys.len(), 1, "{member}");
+        let skipped = &keys.skipped()[0];
+        assert_eq!(skipped.kid(), public["kid"].as_str());
+        assert_eq!(skipped.reason(), "the JWK publishes private key material");
+    }
+}
+
+#[test]
+fn duplicate_key_ops_make_a_key_unusable() {
+    let mut jwk = rsa2048().jwk("k1");
+    jwk["key_ops"] = json!(["verify", "verify"]);
+    assert_eq!(skipped_reason(jwk), "`key_ops` repeats a value");
+    let mut jwk = rsa2048().jwk("k1");
+    jwk["key_ops"] = json!(["verify"]);
+    assert_eq!(
+        KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn the_same_key_listed_twice_under_one_kid_is_one_key() {
+    let key = rsa2048();
+    let jwk = key.jwk("k1");
+    let keys = KeySet::from_jwks(&json!({ "keys": [jwk, jwk] })).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys.skipped().is_empty());
+    assert!(check(&sign(&key, &claims()), &keys, &rules()).is_ok());
+    // Two different keys under one kid stay ambiguous: refused.
+    let other = rsa4096().jwk("k1");
+    let keys = KeySet::from_jwks(&json!({ "keys": [key.jwk("k1"), other] })).unwrap();
+    assert_err!(
+        check(&sign(&key, &claims()), &keys, &rules()),
+        Error::UnknownKey { .. }
+    );
+}
+
+#[test]
+fn ed25519_is_accepted_as_an_alg_in_the_header_as_in_a_jwk() {
+    // RFC 9864's fully specified name for EdDSA with Ed25519.
+    let key = ed25519();
+    let mut jwk = key.jwk("k1");
+    jwk["alg"] = json!("Ed25519");
+    let keys = KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap();
+    assert_eq!(keys.len(), 1);
+    let header = json!({"alg": "Ed25519", "kid": "k1"}).to_string();
+    let token = sign_raw(
+        &key,
+        Algorithm::EdDSA,
+        header.as_bytes(),
+        claims().to_string().as_bytes(),
+    );
+    assert!(check(&token, &keys, &rules()).is_ok());
+    assert!(check(&token, &key.key_set("k1"), &rules()).is_ok());
+    // Still subject to the allow-list.
+    assert_err!(
+        check(&token, &keys, &rules().algorithms([Algorithm::RS256])),
+        Error::DisallowedAlgorithm { .. }
+    );
+}
+
+#[test]
+fn typ_with_a_slash_is_not_given_an_application_prefix() {
+    // RFC 7515 §4.1.9: `application/` is implied only without a `/`.
+    let key = rsa2048();
+    let keys = key.key_set("k1");
+    let token = |typ: &str| {
+        sign_with(
+            &key,
+            Algorithm::RS256,
+            Some("k1"),
+            json!({"typ": typ}),
+            &claims(),
+        )
+    };
+    let strict = rules().require_typ("application/text/plain");
+    assert_err!(
+        check(&token("text/plain"), &keys, &strict),
+        Error::InvalidType
+    );
+    assert!(check(&token("application/text/plain"), &keys, &strict).is_ok());
+    let at = rules().require_typ("at+jwt");
+    assert!(check(&token("application/at+jwt"), &keys, &at).is_ok());
+    assert!(check(&token("AT+JWT"), &keys, &at).is_ok());
+}
+
+// ---- sender-constrained tokens ----
+
+#[test]
+fn tokens_with_a_confirmation_claim_are_refused_as_bearer_tokens() {
+    let key = rsa2048();
+    let keys = key.key_set("k1");
+    for cnf in [
+        json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}}),
+        json!({"unknown-method": "x"}),
+        json!({}),
+    ] {
+        let token = sign(&key, &claims_with(json!({ "cnf": cnf })));
+        let err = check(&token, &keys, &rules()).unwrap_err();
+        assert!(matches!(err, Error::UnverifiedBinding), "{cnf}: {err:?}");
+        assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(err.bearer_code(), Some("invalid_token"));
+        // Also with a claims type that reads `cnf` itself.
+        assert!(matches!(
+            jwt_gate::validate::<Value>(&token, &keys, &rules(), now()),
+            Err(Error::UnverifiedBinding)
+        ));
+    }
+    // Other failures come first (documented order): an expired bound token
+    // is expired.
+    let expired = sign(
+        &key,
+        &claims_with(json!({"cnf": {"jkt": "x"}, "exp": NOW - 3600})),
+    );
+    assert_err!(check(&expired, &keys, &rules()), Error::Expired { .. });
+}

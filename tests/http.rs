@@ -414,3 +414,221 @@ async fn error_is_an_axum_response_with_the_same_mapping() {
     .unwrap();
     assert_eq!(&body[..], b"No access token was sent");
 }
+
+// ---- surprises found from outside ----
+
+/// An app on 127.0.0.1 with `validator` behind `layer`, returning its base URL.
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn validator(issuer: &TestIssuer) -> Validator {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_optional_layer_lets_other_schemes_through_untouched() {
+    let issuer = TestIssuer::start().await;
+    let app = Router::new()
+        .route(
+            "/",
+            get(
+                |claims: Option<Claims>, headers: axum::http::HeaderMap| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map_or("-", |v| v.to_str().unwrap())
+                        .to_owned();
+                    format!("{} {auth}", claims.is_some())
+                },
+            ),
+        )
+        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).optional());
+    let base = serve(app).await;
+    let client = reqwest::Client::new();
+    let get = |auth: &'static str| {
+        let req = client.get(&base).header("authorization", auth);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    for scheme in ["Basic dXNlcjpwYXNz", "ApiKey k-123", "DPoP x.y.z"] {
+        assert_eq!(get(scheme).await, (200, format!("false {scheme}")));
+    }
+    // A malformed or invalid bearer token is still ours to refuse.
+    assert_eq!(get("Bearer a b").await.0, 400);
+    assert_eq!(get("Bearer x.y.z").await.0, 401);
+    let token = issuer.token().audience(AUD).sign();
+    let res = client
+        .get(&base)
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "a bearer token among other credentials");
+}
+
+#[tokio::test]
+async fn require_scopes_any_of_nothing_denies_everyone() {
+    let issuer = TestIssuer::start().await;
+    let app = Router::new()
+        .route(
+            "/empty",
+            get(|| async { "in" }).layer(RequireScopes::any(Vec::<String>::new())),
+        )
+        .route(
+            "/blank",
+            get(|| async { "in" }).layer(RequireScopes::any(["", "  "])),
+        )
+        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).realm("orders"));
+    let base = serve(app).await;
+    let token = issuer
+        .token()
+        .audience(AUD)
+        .scope("orders.read admin")
+        .sign();
+    for path in ["/empty", "/blank"] {
+        let res = reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .header("authorization", bearer(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403, "{path}");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token""#
+        );
+    }
+}
+
+#[tokio::test]
+async fn optional_claims_of_another_type_are_a_500_not_anonymous() {
+    let issuer = TestIssuer::start().await;
+    let app = Router::new()
+        .route(
+            "/",
+            get(|claims: Option<Claims<Tenant>>| async move {
+                if claims.is_some() {
+                    "signed in"
+                } else {
+                    "anonymous"
+                }
+            }),
+        )
+        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).optional());
+    let base = serve(app).await;
+    let client = reqwest::Client::new();
+    let res = client.get(&base).send().await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.text().await.unwrap().as_str()),
+        (200, "anonymous")
+    );
+    let token = issuer
+        .token()
+        .audience(AUD)
+        .claim("tenantId", "1741")
+        .sign();
+    let res = client
+        .get(&base)
+        .header("authorization", bearer(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("TenantClaims>` not found in request extensions")
+    );
+    // Without any layer: the same 500, never a silent None.
+    let bare = serve(Router::new().route(
+        "/",
+        get(|claims: Option<Claims>| async move { format!("{}", claims.is_some()) }),
+    ))
+    .await;
+    assert_eq!(client.get(&bare).send().await.unwrap().status(), 500);
+}
+
+#[tokio::test]
+async fn grpc_is_recognised_in_any_case_and_grpc_web_gets_its_own_content_type() {
+    let api = Api::start().await;
+    for (request_type, reply_type) in [
+        ("Application/GRPC", "application/grpc"),
+        ("application/grpc+proto", "application/grpc"),
+        ("application/grpc-web", "application/grpc-web"),
+        ("application/grpc-web+proto", "application/grpc-web+proto"),
+        ("application/grpc-web-text", "application/grpc-web-text"),
+        (
+            "APPLICATION/GRPC-WEB-TEXT+proto",
+            "APPLICATION/GRPC-WEB-TEXT+proto",
+        ),
+    ] {
+        let res = api
+            .client
+            .post(format!("{}/grpc", api.base))
+            .header("content-type", request_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{request_type}");
+        assert_eq!(res.headers()["grpc-status"], "16", "{request_type}");
+        assert_eq!(res.headers()["content-type"], reply_type);
+    }
+    // Not gRPC: an ordinary 401.
+    for request_type in ["application/grpcx", "application/grpc-webby", "text/grpc"] {
+        let res = api
+            .client
+            .post(format!("{}/grpc", api.base))
+            .header("content-type", request_type)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{request_type}");
+    }
+    assert_eq!(api.calls(), 0);
+}
+
+#[tokio::test]
+async fn bound_tokens_are_refused_by_the_layer_the_validator_and_the_cache() {
+    let api = Api::start().await;
+    let want = format!(
+        r#"Bearer realm="orders", error="invalid_token", error_description="The access token is bound to a key or certificate and cannot be used as a bearer token"{RM}"#
+    );
+    for cnf in [
+        serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        serde_json::json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+        serde_json::json!({"osc": "unknown confirmation method"}),
+    ] {
+        let token = api.token().claim("cnf", &cnf).sign();
+        // Twice: the second time would be a cache hit if the first had
+        // been accepted.
+        for _ in 0..2 {
+            let (status, challenge, _) = api.get("/orders", &[&bearer(&token)]).await;
+            assert_eq!((status, challenge.as_deref()), (401, Some(&*want)), "{cnf}");
+        }
+        let validator = validator(&api.issuer);
+        for _ in 0..2 {
+            assert!(matches!(
+                validator.validate::<()>(&token).await,
+                Err(jwt_gate::Error::UnverifiedBinding)
+            ));
+            assert!(matches!(
+                validator.validate_cached::<()>(&token),
+                Err(jwt_gate::Error::UnverifiedBinding)
+            ));
+        }
+        assert_eq!(validator.token_cache_stats().entries, 0);
+    }
+    assert_eq!(api.calls(), 0);
+}

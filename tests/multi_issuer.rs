@@ -351,3 +351,19 @@ fn configuration_mistakes_are_caught_by_build() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn dot_segment_tenants_are_refused_without_a_fetch() {
+    // `.` and `..` are URL-unreserved characters, but as a path segment
+    // they would rewrite the discovery URL (to the root issuer's here).
+    let (idp, validator) = tenants_of(|t| t.tenant_filter(|_| true), 10).await;
+    for tenant in [".", ".."] {
+        let err = validator
+            .validate::<()>(&tenant_token(&idp, tenant))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidIssuer), "{tenant}: {err:?}");
+    }
+    assert_eq!(idp.tenant_fetches() + idp.discovery_fetches(), 0);
+    assert_eq!(validator.issuer_statuses().len(), 1, "no issuer set up");
+}
