@@ -133,6 +133,16 @@ impl Api {
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
+
+    /// A tokenless POST to `/grpc` with this content type.
+    async fn post_grpc(&self, content_type: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/grpc", self.base))
+            .header("content-type", content_type)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 fn bearer(token: &str) -> String {
@@ -574,26 +584,14 @@ async fn grpc_is_recognised_in_any_case_and_grpc_web_gets_its_own_content_type()
             "APPLICATION/GRPC-WEB-TEXT+proto",
         ),
     ] {
-        let res = api
-            .client
-            .post(format!("{}/grpc", api.base))
-            .header("content-type", request_type)
-            .send()
-            .await
-            .unwrap();
+        let res = api.post_grpc(request_type).await;
         assert_eq!(res.status(), 200, "{request_type}");
         assert_eq!(res.headers()["grpc-status"], "16", "{request_type}");
         assert_eq!(res.headers()["content-type"], reply_type);
     }
     // Not gRPC: an ordinary 401.
     for request_type in ["application/grpcx", "application/grpc-webby", "text/grpc"] {
-        let res = api
-            .client
-            .post(format!("{}/grpc", api.base))
-            .header("content-type", request_type)
-            .send()
-            .await
-            .unwrap();
+        let res = api.post_grpc(request_type).await;
         assert_eq!(res.status(), 401, "{request_type}");
     }
     assert_eq!(api.calls(), 0);
