@@ -95,10 +95,7 @@ impl Api {
                     .realm("orders"),
             );
         let unprotected = Router::new().route("/unprotected", get(|_: Claims| async { "never" }));
-        let app = protected.merge(public).merge(unprotected);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let base = serve(protected.merge(public).merge(unprotected)).await;
         Self {
             base,
             issuer,
@@ -365,14 +362,8 @@ async fn grpc_requests_get_trailers_only_rejections_from_the_layer() {
 #[tokio::test]
 async fn the_rejection_body_hook_keeps_status_and_challenge() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(issuer.issuer())
-        .audience(AUD)
-        .allow_http()
-        .build()
-        .unwrap();
     let app = Router::new().route("/", get(|| async { "ok" })).layer(
-        JwtAuthLayer::<()>::new(validator)
+        JwtAuthLayer::<()>::new(validator(&issuer))
             .realm("orders")
             .rejection_body(|e: &jwt_gate::Error| {
                 axum::body::Body::from(format!(
@@ -381,9 +372,7 @@ async fn the_rejection_body_hook_keeps_status_and_challenge() {
                 ))
             }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = serve(app).await;
     let res = reqwest::Client::new()
         .get(&base)
         .header("authorization", "Bearer x.y.z")
@@ -427,7 +416,7 @@ async fn error_is_an_axum_response_with_the_same_mapping() {
 
 // ---- surprises found from outside ----
 
-/// An app on 127.0.0.1 with `validator` behind `layer`, returning its base URL.
+/// Serves `app` on a free port of 127.0.0.1; its base URL.
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
