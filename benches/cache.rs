@@ -6,7 +6,7 @@
 //!    shared level); and the same hit through a validator trusting two
 //!    issuers;
 //! 2. 1 against 2 threads hammering one `Validator` with cache hits
-//!    (`validate_cached`), as throughput;
+//!    (`validate_without_waiting`), as throughput;
 //! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
 //!    10 % garbage, as throughput, with the cache's memory at the end; and
 //!    garbage alone against its parse.
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
-use jwt_gate::{Algorithm, Claims, KeySet, Validator};
+use jwt_gate::{Algorithm, Claims, IssuerBuilder, KeySet, Validator};
 use serde_json::json;
 
 fn validator(keys: KeySet, cached: bool) -> Validator {
@@ -83,13 +83,13 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         let clients = client_tokens(&key, Algorithm::RS256, 256);
         for (kind, cached) in [("cold", false), ("hit", true)] {
             let validator = validator(key.key_set("k1"), cached);
-            let _: Claims = validator.validate_cached(&token).unwrap();
+            let _: Claims = validator.validate_without_waiting(&token).unwrap();
             let token = token.clone();
             if cached {
                 let validator = validator.clone();
                 let clients = clients.clone();
                 for t in &clients {
-                    let _: Claims = validator.validate_cached(t).unwrap();
+                    let _: Claims = validator.validate_without_waiting(t).unwrap();
                 }
                 let warmed_up = validator.token_cache_stats().misses;
                 cached_validators.push((name, validator.clone(), warmed_up));
@@ -100,8 +100,9 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
                         for _ in 0..n {
                             let i = next.get();
                             next.set((i + 1) % clients.len());
-                            let claims: Claims =
-                                validator.validate_cached(black_box(&clients[i])).unwrap();
+                            let claims: Claims = validator
+                                .validate_without_waiting(black_box(&clients[i]))
+                                .unwrap();
                             black_box(claims);
                         }
                     }),
@@ -111,7 +112,9 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
                 format!("{name}/{kind}"),
                 Box::new(move |n| {
                     for _ in 0..n {
-                        let claims: Claims = validator.validate_cached(black_box(&token)).unwrap();
+                        let claims: Claims = validator
+                            .validate_without_waiting(black_box(&token))
+                            .unwrap();
                         black_box(claims);
                     }
                 }),
@@ -122,14 +125,14 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
     // reading the unverified `iss` to pick one adds.
     let key = rsa2048();
     let token = token(&key, Algorithm::RS256);
-    let other = Validator::builder()
+    let other = IssuerBuilder::new()
         .issuer("https://other.example.com")
         .keys(key.key_set("k1"))
         .audience(AUDIENCE);
     let multi = Validator::multi_issuer()
         .trust(other)
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(ISSUER)
                 .keys(key.key_set("k1"))
                 .audience(AUDIENCE)
@@ -137,12 +140,12 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         )
         .build()
         .unwrap();
-    let _: Claims = multi.validate_cached(&token).unwrap();
+    let _: Claims = multi.validate_without_waiting(&token).unwrap();
     runs.push((
         "RS256/multi_issuer_hit".into(),
         Box::new(move |n| {
             for _ in 0..n {
-                let claims: Claims = multi.validate_cached(black_box(&token)).unwrap();
+                let claims: Claims = multi.validate_without_waiting(black_box(&token)).unwrap();
                 black_box(claims);
             }
         }),
@@ -194,7 +197,7 @@ fn paired(_: &mut Criterion) {
     let uncached = validator(key.key_set("k1"), false);
     let own = client_tokens(&key, Algorithm::HS256, 2);
     for t in &own {
-        let _: Claims = shared.validate_cached(t).unwrap();
+        let _: Claims = shared.validate_without_waiting(t).unwrap();
     }
     // Short runs (~30 ms) of every case with 1 and 2 threads, interleaved
     // round after round, so that the control sees the same machine as the
@@ -212,7 +215,9 @@ fn paired(_: &mut Criterion) {
                 let token = if same { &own[0] } else { &own[i] };
                 s.spawn(move || {
                     for _ in 0..per_thread {
-                        let claims: Claims = validator.validate_cached(black_box(token)).unwrap();
+                        let claims: Claims = validator
+                            .validate_without_waiting(black_box(token))
+                            .unwrap();
                         black_box(claims);
                     }
                 });
@@ -283,7 +288,7 @@ fn paired(_: &mut Criterion) {
     for _ in 0..passes {
         let t = Instant::now();
         for token in &requests {
-            black_box(mixed.validate_cached::<()>(black_box(token)).ok());
+            black_box(mixed.validate_without_waiting::<()>(black_box(token)).ok());
         }
         per_pass.push(requests.len() as f64 / t.elapsed().as_secs_f64());
     }
@@ -303,7 +308,7 @@ fn paired(_: &mut Criterion) {
     let t = Instant::now();
     let n = if full { 20_000 } else { 10 };
     for _ in 0..n {
-        black_box(mixed.validate_cached::<()>(black_box(forged)).ok());
+        black_box(mixed.validate_without_waiting::<()>(black_box(forged)).ok());
     }
     out.insert(
         "garbage/forged_signature_ns".into(),
@@ -312,7 +317,7 @@ fn paired(_: &mut Criterion) {
     let junk = "eyJhbGciOiJFUzI1NiJ9.not-json.c2ln";
     let t = Instant::now();
     for _ in 0..n * 10 {
-        black_box(mixed.validate_cached::<()>(black_box(junk)).ok());
+        black_box(mixed.validate_without_waiting::<()>(black_box(junk)).ok());
     }
     out.insert(
         "garbage/unparsable_ns".into(),

@@ -62,10 +62,10 @@ fn contenders() -> Vec<(&'static str, Run)> {
             ));
     let layered = Router::new()
         .route("/orders", get(handler))
-        .layer(JwtAuthLayer::<()>::new(validator.clone()));
+        .layer(JwtAuthLayer::new(validator.clone()));
     let layered_cached: Router = Router::new()
         .route("/orders", get(handler))
-        .layer(JwtAuthLayer::<()>::new(cached));
+        .layer(JwtAuthLayer::new(cached));
     let bearer = format!("Bearer {token}");
     let request = move || {
         http::Request::get("/orders")

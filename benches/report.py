@@ -100,7 +100,7 @@ def cache():
         print("| one issuer | two issuers | ratio |")
         print("|---:|---:|---:|")
         print(f"| {fmt(e['RS256/hit'])} | {fmt(e['RS256/multi_issuer_hit'])} | {e['RS256/multi_issuer_hit_over_hit']:.2f} |")
-    print("\nOne `Validator` shared by threads, `validate_cached()`, HS256 tokens:\n")
+    print("\nOne `Validator` shared by threads, `validate_without_waiting()`, HS256 tokens:\n")
     print("| tokens | 1 thread | 2 threads | 2 / 1 | 2 / 1 relative to the control |")
     print("|---|---:|---:|---:|---:|")
     for label, name in [("own_tokens", "cache hits, one token per thread (one per client)"), ("same_token", "cache hits, the same token in both threads"), ("cold_control", "control: cold HS256 validations, cache off")]:

@@ -170,7 +170,7 @@ fn cases() -> Vec<Case> {
                 .expect("jwt_gate accepts");
 
             let jwt_key = decoding_key(&key, alg);
-            let mut jwt_rules = jsonwebtoken::Validation::new(alg);
+            let mut jwt_rules = jsonwebtoken::Validation::new(alg.as_str().parse().unwrap());
             jwt_rules.set_issuer(&[ISSUER]);
             jwt_rules.set_audience(&[AUDIENCE]);
             jwt_rules.leeway = 60;

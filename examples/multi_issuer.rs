@@ -10,7 +10,7 @@
 use axum::Router;
 use axum::routing::get;
 use jwt_gate::testing::TestIssuer;
-use jwt_gate::{Algorithm, Claims, IssuerTemplate, JwtAuthLayer, Validator, de};
+use jwt_gate::{Algorithm, Claims, IssuerBuilder, IssuerTemplate, JwtAuthLayer, Validator, de};
 use serde::Deserialize;
 use tower::ServiceExt;
 
@@ -34,14 +34,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let validator = Validator::multi_issuer()
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(auth0.issuer())
                 .audience("https://api.example.com")
                 .algorithms([Algorithm::RS256])
                 .allow_http(),
         )
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(ids.issuer())
                 .audience("api://orders")
                 .require_typ("at+jwt")
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .trust_template(
             IssuerTemplate::new(&tenants.tenant_issuer("{tenant}"))?
                 .tenants(["contoso", "fabrikam"]),
-            Validator::builder().audience("api://orders").allow_http(),
+            IssuerBuilder::new().audience("api://orders").allow_http(),
         )
         .max_discovered_issuers(1_000)
         .build()?;
@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 )
             }),
         )
-        .layer(JwtAuthLayer::<Tenant>::new(validator.clone()));
+        .layer(JwtAuthLayer::new(validator.clone()).claims::<Tenant>());
 
     let stranger = TestIssuer::start().await;
     let cases = [

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "/admin",
             get(admin.layer(RequireScopes::any(["orders.admin", "support"]))),
         )
-        .layer(JwtAuthLayer::<()>::new(validator).realm("orders"));
+        .layer(JwtAuthLayer::new(validator).realm("orders"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             }),
         )
         .layer(
-            JwtAuthLayer::<()>::new(validator)
+            JwtAuthLayer::new(validator)
                 .require_scopes(["orders.read"])
                 .resource_metadata(metadata.well_known_url()),
         )

@@ -54,7 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     validator.warm_up().await?;
     let app = Router::new().route("/orders", get(orders)).layer(
-        JwtAuthLayer::<MyClaims>::new(validator)
+        JwtAuthLayer::new(validator)
+            .claims::<MyClaims>()
             .realm("orders")
             .require_scopes(["orders.read"]),
     );

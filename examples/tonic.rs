@@ -34,7 +34,7 @@ impl tonic::server::UnaryService<String> for Hello {
     type Response = String;
     type Future = std::future::Ready<Result<tonic::Response<String>, Status>>;
     fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
-        let sub = jwt_gate::tonic::claims::<(), _>(&request)
+        let sub = jwt_gate::tonic::claims(&request)
             .and_then(|c| c.subject().map(str::to_owned))
             .unwrap_or_default();
         std::future::ready(Ok(tonic::Response::new(format!("hello, {sub}"))))
@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let server = tonic::transport::Server::builder()
-        .layer(JwtAuthLayer::<()>::new(validator))
+        .layer(JwtAuthLayer::new(validator))
         .add_service(Greeter)
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);

@@ -1,20 +1,32 @@
-//! Validate one token from stdin against a real issuer.
+//! Validate one token from stdin against a real issuer (DESIGN.md §8).
 //!
 //! ```text
-//! echo "$TOKEN" | cargo run --example validate -- --issuer https://auth.example.com/ --audience api://orders [--scope orders.read]... [--allow-http]
+//! echo "$TOKEN" | cargo run --example validate -- --issuer https://auth.example.com/ --audience api://orders [--scope orders.read]...
+//! echo "$TOKEN" | cargo run --example validate -- --jwks-uri https://auth.example.com/jwks --audience api://orders --typ at+jwt
 //! ```
 //!
-//! Fetches the issuer's discovery document and keys, then prints the token's
-//! claims as pretty JSON on stdout and exits 0, or prints the typed error
-//! and its causes on stderr and exits 1 (2 for bad arguments).
+//! Flags: `--issuer URL` (discovery, and the exact `iss`) or `--jwks-uri
+//! URL` (keys without discovery; with `--issuer` too, `iss` is still
+//! checked), `--audience AUD` (repeatable, any of), `--scope S`
+//! (repeatable, all of), `--typ T`, `--allow-http` (a loopback issuer).
+//!
+//! Prints the token's claims as pretty JSON on stdout and exits 0, or
+//! prints the typed error and its causes on stderr and exits 1. Bad
+//! arguments, unknown flags and setup mistakes (a `ConfigError`) exit 2.
+
+#[path = "support/flags.rs"]
+mod flags;
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use jwt_gate::{Claims, Validator};
+use flags::KeyFlags;
+use jwt_gate::Claims;
 
-const USAGE: &str =
-    "usage: validate --issuer URL --audience AUD [--scope S]... [--allow-http] < token";
+fn usage() -> ExitCode {
+    eprintln!("usage: validate {} < token", flags::SHARED);
+    ExitCode::from(2)
+}
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -25,43 +37,38 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    let mut builder = Validator::builder();
-    let (mut issuer, mut audience) = (false, false);
+    let mut keys = KeyFlags::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next();
-        builder = match (arg.as_str(), value_needed(&arg).then(&mut value).flatten()) {
-            ("--issuer", Some(v)) => {
-                issuer = true;
-                builder.issuer(v)
+        match keys.take(&arg, &mut args) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("unknown flag {arg:?}");
+                return usage();
             }
-            ("--audience", Some(v)) => {
-                audience = true;
-                builder.audience(v)
+            Err(flags::BadFlag(why)) => {
+                eprintln!("{why}");
+                return usage();
             }
-            ("--scope", Some(v)) => builder.require_scopes([v]),
-            ("--allow-http", None) => builder.allow_http(),
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
-        };
+        }
     }
-    if !issuer || !audience {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    if !keys.has_source() || !keys.has_audience() {
+        eprintln!("a key source (--issuer or --jwks-uri) and --audience are required");
+        return usage();
     }
+    let validator = match keys.into_builder().build() {
+        Ok(validator) => validator,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
     let mut token = String::new();
     if std::io::stdin().read_to_string(&mut token).is_err() {
         eprintln!("could not read the token from stdin");
         return ExitCode::from(2);
     }
-    let token = token.trim();
-    let result = match builder.build() {
-        Ok(validator) => validator.validate::<serde_json::Value>(token).await,
-        Err(e) => Err(e),
-    };
-    match result {
+    match validator.validate::<serde_json::Value>(token.trim()).await {
         Ok(claims) => {
             print_claims(&claims);
             ExitCode::SUCCESS
@@ -77,10 +84,6 @@ async fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn value_needed(flag: &str) -> bool {
-    matches!(flag, "--issuer" | "--audience" | "--scope")
 }
 
 fn print_claims(claims: &Claims<serde_json::Value>) {

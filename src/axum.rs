@@ -1,14 +1,16 @@
 //! Feature `axum`: `Claims<C>` as an extractor (and `Option<Claims<C>>` for
 //! optional authentication), and `Error` as a response.
 
+use axum_core::body::Body;
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
-use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
 
-use crate::layer::Authenticated;
-use crate::{Claims, Error};
+use crate::http::layer::Authenticated;
+use crate::http::rejection::{self, Challenge};
+use crate::jose::claims::Claims;
+use crate::jose::error::Error;
 
 /// Extracts the claims [`JwtAuthLayer<C>`](crate::JwtAuthLayer) validated.
 ///
@@ -31,7 +33,7 @@ use crate::{Claims, Error};
 /// Router::new()
 ///     .route("/me", get(me))
 ///     .route("/maybe", get(maybe))
-///     .layer(JwtAuthLayer::<()>::new(validator).optional())
+///     .layer(JwtAuthLayer::new(validator).optional())
 /// # }
 /// ```
 impl<S, C> FromRequestParts<S> for Claims<C>
@@ -102,14 +104,13 @@ impl IntoResponse for MissingClaims {
 /// realm), `Retry-After` on 503, and the fixed description as the body.
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let mut res = (self.status(), self.description()).into_response();
-        if let Some(challenge) = self.www_authenticate(None) {
-            res.headers_mut().insert(WWW_AUTHENTICATE, challenge);
-        }
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut()
-                .insert(RETRY_AFTER, http::HeaderValue::from_static("5"));
-        }
+        let mut res = rejection::response(&self, &Challenge::default(), None, || {
+            Body::from(self.description())
+        });
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         res
     }
 }

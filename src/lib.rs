@@ -1,43 +1,43 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "axum")]
-mod axum;
-mod claims;
-pub mod de;
-mod discovery;
-mod error;
-mod issuers;
-mod jwks;
-mod key_store;
-mod layer;
-mod resource_metadata;
-mod signature;
-#[cfg(feature = "testing")]
-pub mod testing;
-mod time;
-mod token;
-mod token_cache;
-#[cfg(feature = "tonic")]
-pub mod tonic;
+// The layers, each depending only on those above it in this list
+// (DESIGN.md §7; `scripts/check-layers.py` checks it):
+// jose (pure) → remote (network) → validator → http → axum, tonic, testing.
+mod http;
+mod jose;
+mod remote;
 mod validator;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+mod axum;
+pub mod de;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
+
+#[cfg(feature = "axum")]
 pub use crate::axum::MissingClaims;
-pub use claims::{Claims, Scopes};
-pub use error::Error;
-pub use issuers::{IssuerTemplate, MultiIssuerBuilder};
-/// The signature algorithms, re-exported from `jsonwebtoken` on purpose: the
-/// same enum users of that crate already know.
-pub use jsonwebtoken::Algorithm;
-pub use jwks::{KeySet, SkippedKey};
-pub use key_store::{FetchError, KeyStatus};
-pub use layer::{
-    DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireScopes, RequireScopesService,
-    ResponseFuture,
+pub use crate::http::layer;
+pub use crate::http::layer::{
+    DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireScopes,
 };
-pub use resource_metadata::{
+pub use crate::http::resource_metadata::{
     ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, ProtectedResourceMetadataService,
 };
-pub use time::UnixTime;
-pub use token_cache::TokenCacheStats;
-pub use validator::{Validation, Validator, ValidatorBuilder, validate};
+pub use crate::jose::algorithm::{Algorithm, UnknownAlgorithm};
+pub use crate::jose::claims::{Claims, Scopes};
+pub use crate::jose::error::{ConfigError, Error};
+pub use crate::jose::jwks::{KeySet, SkippedKey};
+pub use crate::jose::time::UnixTime;
+pub use crate::jose::validate::validate;
+pub use crate::jose::validation::Validation;
+pub use crate::remote::fetch::FetchError;
+pub use crate::remote::key_store::KeyStatus;
+pub use crate::validator::issuers::IssuerTemplate;
+pub use crate::validator::token_cache::TokenCacheStats;
+pub use crate::validator::{IssuerBuilder, MultiIssuerBuilder, Validator, ValidatorBuilder};

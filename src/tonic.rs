@@ -6,15 +6,18 @@
 //! server (`Server::builder().layer(..)`) when you can, since it waits for
 //! keys when it must. [`JwtInterceptor`] is for places that take only a
 //! synchronous interceptor: it validates with the keys already held
-//! ([`Validator::validate_cached`]), so call
+//! ([`Validator::validate_without_waiting`]), so call
 //! [`Validator::warm_up`] at startup.
 
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 
-use crate::layer::{bearer_token, grpc_code};
-use crate::{Claims, Error, Validator};
+use crate::http::extract::bearer_token;
+use crate::http::rejection::grpc_code;
+use crate::jose::claims::Claims;
+use crate::jose::error::Error;
+use crate::validator::Validator;
 
 impl From<&Error> for ::tonic::Status {
     /// `Unauthenticated`, `PermissionDenied` (insufficient scope) or
@@ -35,16 +38,40 @@ impl From<Error> for ::tonic::Status {
     }
 }
 
-/// The claims the layer or the interceptor validated for this request.
+/// The claims (registered claims only, `Claims<()>`) the layer or the
+/// interceptor validated for this request. [`claims_as`] reads another
+/// claims type.
 ///
 /// ```
 /// # fn handler(request: tonic::Request<()>) -> Result<(), tonic::Status> {
-/// let claims = jwt_gate::tonic::claims::<(), _>(&request)
+/// let claims = jwt_gate::tonic::claims(&request)
 ///     .ok_or_else(|| tonic::Status::unauthenticated("no token"))?;
 /// println!("{:?}", claims.subject());
 /// # Ok(()) }
 /// ```
-pub fn claims<C: Send + Sync + 'static, T>(request: &::tonic::Request<T>) -> Option<&Claims<C>> {
+pub fn claims<T>(request: &::tonic::Request<T>) -> Option<&Claims> {
+    claims_as::<()>(request)
+}
+
+/// The `Claims<C>` a layer or interceptor configured with claims type `C`
+/// validated for this request; `None` when there are none of that type.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims {
+///     #[serde(rename = "tenantId")]
+///     tenant_id: String,
+/// }
+///
+/// # fn handler(request: tonic::Request<()>) -> Result<(), tonic::Status> {
+/// let claims = jwt_gate::tonic::claims_as::<MyClaims>(&request)
+///     .ok_or_else(|| tonic::Status::unauthenticated("no token"))?;
+/// println!("tenant {}", claims.tenant_id);
+/// # Ok(()) }
+/// ```
+pub fn claims_as<C: Send + Sync + 'static>(
+    request: &::tonic::Request<impl Sized>,
+) -> Option<&Claims<C>> {
     request.extensions().get::<Claims<C>>()
 }
 
@@ -65,11 +92,25 @@ impl<C> Clone for JwtInterceptor<C> {
     }
 }
 
-impl<C> JwtInterceptor<C> {
-    /// An interceptor validating with `validator`.
+impl JwtInterceptor {
+    /// An interceptor validating with `validator`, inserting [`Claims`]
+    /// (registered claims); [`claims`](Self::claims) picks another type.
     pub fn new(validator: Validator) -> Self {
         Self {
             validator,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> JwtInterceptor<C> {
+    /// Deserializes each token's payload into `C2` as well, and inserts
+    /// `Claims<C2>` instead.
+    ///
+    /// Defaults to `()`: registered claims only.
+    pub fn claims<C2>(self) -> JwtInterceptor<C2> {
+        JwtInterceptor {
+            validator: self.validator,
             _claims: PhantomData,
         }
     }
@@ -85,7 +126,7 @@ where
     ) -> Result<::tonic::Request<()>, ::tonic::Status> {
         let headers = request.metadata().clone().into_headers();
         let token = bearer_token(&headers, &http::Uri::default())?.ok_or(Error::MissingToken)?;
-        let claims = self.validator.validate_cached::<C>(token)?;
+        let claims = self.validator.validate_without_waiting::<C>(token)?;
         request.extensions_mut().insert(claims);
         Ok(request)
     }

@@ -40,7 +40,7 @@ impl tonic::server::UnaryService<String> for Ask {
     type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<String>, Status>> + Send>>;
     fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
         self.0.fetch_add(1, Ordering::SeqCst);
-        let answer = jwt_gate::tonic::claims::<serde_json::Value, _>(&request)
+        let answer = jwt_gate::tonic::claims_as::<serde_json::Value>(&request)
             .map(|c| format!("{} {}", c.subject().unwrap_or("-"), c["tenantId"]))
             .ok_or_else(|| Status::internal("no claims"));
         Box::pin(async move { answer.map(tonic::Response::new) })
@@ -95,7 +95,7 @@ async fn with_layer() -> Fixture {
     let calls = Arc::new(AtomicUsize::new(0));
     let (incoming, url) = bind().await;
     let router = tonic::transport::Server::builder()
-        .layer(JwtAuthLayer::<serde_json::Value>::new(validator(&issuer)))
+        .layer(JwtAuthLayer::new(validator(&issuer)).claims::<serde_json::Value>())
         .add_service(Whoami {
             calls: Arc::clone(&calls),
         });
@@ -185,7 +185,7 @@ async fn the_interceptor_validates_with_cached_keys() {
         Whoami {
             calls: Arc::clone(&calls),
         },
-        JwtInterceptor::<serde_json::Value>::new(validator.clone()),
+        JwtInterceptor::new(validator.clone()).claims::<serde_json::Value>(),
     );
     tokio::spawn(
         tonic::transport::Server::builder()

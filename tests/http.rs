@@ -69,7 +69,8 @@ impl Api {
                 }),
             )
             .layer(
-                JwtAuthLayer::<Tenant>::new(validator.clone())
+                JwtAuthLayer::new(validator.clone())
+                    .claims::<Tenant>()
                     .realm("orders")
                     .require_scopes(["orders.read"])
                     .resource_metadata(
@@ -89,11 +90,7 @@ impl Api {
                 "/public-admin",
                 get(counted(&calls, "public-admin")).layer(RequireScopes::all(["orders.admin"])),
             )
-            .layer(
-                JwtAuthLayer::<()>::new(validator)
-                    .optional()
-                    .realm("orders"),
-            );
+            .layer(JwtAuthLayer::new(validator).optional().realm("orders"));
         let unprotected = Router::new().route("/unprotected", get(|_: Claims| async { "never" }));
         let base = serve(protected.merge(public).merge(unprotected)).await;
         Self {
@@ -162,7 +159,7 @@ async fn no_token_is_401_with_a_bare_challenge() {
 async fn malformed_header_two_tokens_and_other_schemes_are_400_invalid_request() {
     let api = Api::start().await;
     let token = api.token().sign();
-    let want = r#"Bearer realm="orders", error="invalid_request", error_description="The Authorization header is not a single Bearer token""#;
+    let want = r#"Bearer realm="orders", error="invalid_request", error_description="The request must carry exactly one Bearer token, in the Authorization header""#;
     for auth in [
         vec!["Basic dXNlcjpwYXNz".to_owned()],
         vec!["Bearer".to_owned()],
@@ -363,7 +360,7 @@ async fn grpc_requests_get_trailers_only_rejections_from_the_layer() {
 async fn the_rejection_body_hook_keeps_status_and_challenge() {
     let issuer = TestIssuer::start().await;
     let app = Router::new().route("/", get(|| async { "ok" })).layer(
-        JwtAuthLayer::<()>::new(validator(&issuer))
+        JwtAuthLayer::new(validator(&issuer))
             .realm("orders")
             .rejection_body(|e: &jwt_gate::Error| {
                 axum::body::Body::from(format!(
@@ -449,7 +446,7 @@ async fn an_optional_layer_lets_other_schemes_through_untouched() {
                 },
             ),
         )
-        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).optional());
+        .layer(JwtAuthLayer::new(validator(&issuer)).optional());
     let base = serve(app).await;
     let client = reqwest::Client::new();
     let get = |auth: &'static str| {
@@ -488,7 +485,7 @@ async fn require_scopes_any_of_nothing_denies_everyone() {
             "/blank",
             get(|| async { "in" }).layer(RequireScopes::any(["", "  "])),
         )
-        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).realm("orders"));
+        .layer(JwtAuthLayer::new(validator(&issuer)).realm("orders"));
     let base = serve(app).await;
     let token = issuer
         .token()
@@ -524,7 +521,7 @@ async fn optional_claims_of_another_type_are_a_500_not_anonymous() {
                 }
             }),
         )
-        .layer(JwtAuthLayer::<()>::new(validator(&issuer)).optional());
+        .layer(JwtAuthLayer::new(validator(&issuer)).optional());
     let base = serve(app).await;
     let client = reqwest::Client::new();
     let res = client.get(&base).send().await.unwrap();
@@ -611,7 +608,7 @@ async fn bound_tokens_are_refused_by_the_layer_the_validator_and_the_cache() {
                 Err(jwt_gate::Error::UnverifiedBinding)
             ));
             assert!(matches!(
-                validator.validate_cached::<()>(&token),
+                validator.validate_without_waiting::<()>(&token),
                 Err(jwt_gate::Error::UnverifiedBinding)
             ));
         }

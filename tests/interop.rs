@@ -15,7 +15,7 @@ use std::time::Duration;
 mod common;
 
 use common::TenantClaims;
-use jwt_gate::{Claims, Error, Validator};
+use jwt_gate::{Claims, Error, IssuerBuilder, Validator};
 
 const RESOURCES: [&str; 4] = [
     "api://orders",
@@ -264,8 +264,8 @@ async fn rotation_retirement_and_an_outage_of_the_provider() {
         .issuer(&provider.issuer)
         .audience("api://orders")
         .allow_http()
-        .cache_ttl(Duration::from_secs(1))
-        .cache_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
+        .jwks_ttl(Duration::from_secs(1))
+        .jwks_ttl_bounds(Duration::from_secs(1), Duration::from_secs(60))
         .build()
         .unwrap();
     let old = provider.token("api://orders").await;
@@ -315,7 +315,7 @@ async fn one_validator_trusts_three_real_providers_each_under_its_own_rules() {
     let ids = Provider::start("identityserver");
     let stranger = Provider::start("default");
     let trust = |p: &Provider, audience: &str| {
-        Validator::builder()
+        IssuerBuilder::new()
             .issuer(&p.issuer)
             .audience(audience)
             .require_scopes(["orders.read"])

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use jwt_gate::testing::TestIssuer;
-use jwt_gate::{Algorithm, Claims, Error, IssuerTemplate, JwtAuthLayer, Validator};
+use jwt_gate::{Algorithm, Claims, Error, IssuerBuilder, IssuerTemplate, JwtAuthLayer, Validator};
 use tower::ServiceExt;
 
 /// Auth0-shaped (trailing slash, RS256, `aud` an array) and
@@ -28,14 +28,14 @@ async fn two() -> Two {
         .await;
     let validator = Validator::multi_issuer()
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(auth0.issuer())
                 .audience("https://api.example.com")
                 .algorithms([Algorithm::RS256])
                 .allow_http(),
         )
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(ids.issuer())
                 .audience("api://orders")
                 .require_typ("at+jwt")
@@ -134,7 +134,9 @@ async fn an_untrusted_issuer_causes_no_fetch_at_all() {
     for _ in 0..100 {
         let err = validator.validate::<()>(&token).await.unwrap_err();
         assert!(matches!(err, Error::InvalidIssuer), "{err:?}");
-        let err = validator.validate_cached::<()>(&token).unwrap_err();
+        let err = validator
+            .validate_without_waiting::<()>(&token)
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidIssuer), "{err:?}");
     }
     // No `iss` at all cannot be routed either.
@@ -156,14 +158,14 @@ async fn an_untrusted_issuer_causes_no_fetch_at_all() {
 fn templated(issuer: &TestIssuer, template: IssuerTemplate, max: u64) -> Validator {
     Validator::multi_issuer()
         .trust(
-            Validator::builder()
+            IssuerBuilder::new()
                 .issuer(issuer.issuer())
                 .audience("api://orders")
                 .allow_http(),
         )
         .trust_template(
             template,
-            Validator::builder()
+            IssuerBuilder::new()
                 .audience("api://orders")
                 .algorithms([Algorithm::ES256])
                 .allow_http(),
@@ -253,7 +255,7 @@ async fn a_tenant_whose_discovery_fails_is_retried_with_backoff_not_per_token() 
 }
 
 #[tokio::test]
-async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
+async fn the_layer_validate_without_waiting_and_the_token_cache_work_per_issuer() {
     let Two {
         auth0,
         ids,
@@ -264,7 +266,7 @@ async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
             "/orders",
             get(|claims: Claims| async move { claims.issuer().unwrap_or_default().to_owned() }),
         )
-        .layer(JwtAuthLayer::<()>::new(validator.clone()));
+        .layer(JwtAuthLayer::new(validator.clone()));
     let call = |token: String| {
         let app = app.clone();
         async move {
@@ -300,14 +302,16 @@ async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
         r#"Bearer error="invalid_token", error_description="The access token issuer is not trusted""#
     );
 
-    // validate_cached never waits: a templated tenant's first token starts
+    // validate_without_waiting never waits: a templated tenant's first token starts
     // its discovery in the background.
     let (idp, validator) = tenants_of(|t| t.tenants(["contoso"]), 10).await;
     let token = tenant_token(&idp, "contoso");
-    let err = validator.validate_cached::<()>(&token).unwrap_err();
+    let err = validator
+        .validate_without_waiting::<()>(&token)
+        .unwrap_err();
     assert!(matches!(err, Error::KeysUnavailable { .. }), "{err:?}");
     let start = std::time::Instant::now();
-    while validator.validate_cached::<()>(&token).is_err() {
+    while validator.validate_without_waiting::<()>(&token).is_err() {
         assert!(start.elapsed() < Duration::from_secs(5), "never fetched");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -316,20 +320,16 @@ async fn the_layer_validate_cached_and_the_token_cache_work_per_issuer() {
 
 #[test]
 fn configuration_mistakes_are_caught_by_build() {
-    let err = |b: jwt_gate::MultiIssuerBuilder| {
-        let e = b.build().unwrap_err();
-        assert!(matches!(e, Error::KeysUnavailable { .. }), "{e:?}");
-        format!("{e:?}")
-    };
+    let err = |b: jwt_gate::MultiIssuerBuilder| b.build().unwrap_err().to_string();
     assert!(err(Validator::multi_issuer()).contains("no issuer"));
     let named = || {
-        Validator::builder()
+        IssuerBuilder::new()
             .issuer("https://a.example.com")
             .audience("x")
     };
     assert!(err(Validator::multi_issuer().trust(named()).trust(named())).contains("trusted twice"));
     assert!(
-        err(Validator::multi_issuer().trust(Validator::builder().audience("x")))
+        err(Validator::multi_issuer().trust(IssuerBuilder::new().audience("x")))
             .contains("names no issuer")
     );
     let template = IssuerTemplate::new("https://login.example.com/{tenant}/v2.0").unwrap();
@@ -340,13 +340,13 @@ fn configuration_mistakes_are_caught_by_build() {
     let http = IssuerTemplate::new("http://login.example.com/{tenant}").unwrap();
     assert!(
         Validator::multi_issuer()
-            .trust_template(http, Validator::builder().audience("x"))
+            .trust_template(http, IssuerBuilder::new().audience("x"))
             .build()
             .is_err()
     );
     assert!(
         Validator::multi_issuer()
-            .trust_template(template, Validator::builder().audience("x"))
+            .trust_template(template, IssuerBuilder::new().audience("x"))
             .build()
             .is_ok()
     );

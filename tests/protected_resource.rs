@@ -54,7 +54,7 @@ async fn start() -> Api {
     let api = Router::new()
         .route("/orders", get(|| async { "orders" }))
         .layer(
-            JwtAuthLayer::<()>::new(validator)
+            JwtAuthLayer::new(validator)
                 .require_scopes(["orders.read"])
                 .resource_metadata(&metadata_url),
         )

@@ -29,7 +29,7 @@ fn refreshing_validator(issuer: &TestIssuer) -> Validator {
         .issuer(issuer.issuer())
         .audience(AUD)
         .allow_http()
-        .cache_ttl_bounds(Duration::ZERO, Duration::from_secs(60))
+        .jwks_ttl_bounds(Duration::ZERO, Duration::from_secs(60))
         .build()
         .unwrap()
 }
@@ -138,7 +138,7 @@ fn threads_hammering_one_token_all_see_its_key_removed() {
             std::thread::spawn(move || {
                 for expect_ok in rx {
                     let ok = (0..1_000)
-                        .filter(|_| validator.validate_cached::<()>(&old).is_ok())
+                        .filter(|_| validator.validate_without_waiting::<()>(&old).is_ok())
                         .count();
                     done.send(ok == if expect_ok { 1_000 } else { 0 }).unwrap();
                 }
@@ -176,10 +176,10 @@ async fn one_routes_decision_does_not_leak_to_another() {
     let validator = validator(&issuer);
     let reader = Router::new()
         .route("/read", get(|| async { "read" }))
-        .layer(JwtAuthLayer::<()>::new(validator.clone()).require_scopes(["orders.read"]));
+        .layer(JwtAuthLayer::new(validator.clone()).require_scopes(["orders.read"]));
     let writer = Router::new()
         .route("/write", get(|| async { "write" }))
-        .layer(JwtAuthLayer::<()>::new(validator.clone()).require_scopes(["orders.write"]));
+        .layer(JwtAuthLayer::new(validator.clone()).require_scopes(["orders.write"]));
     let app = reader.merge(writer);
     let token = issuer.token().audience(AUD).scope("orders.read").sign();
     let call = |path: &'static str| {
@@ -260,7 +260,7 @@ async fn any_claims_type_works_and_types_do_not_mix() {
         assert_eq!(t.tenant_id, "1741");
         let v: Claims<serde_json::Value> = validator.validate(&token).await.unwrap();
         assert_eq!(v["tenantId"], "1741");
-        let u: Claims = validator.validate_cached(&token).unwrap();
+        let u: Claims = validator.validate_without_waiting(&token).unwrap();
         assert_eq!(u.subject(), Some("user-1"));
     }
 }

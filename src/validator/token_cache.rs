@@ -20,9 +20,11 @@ use moka::Expiry;
 use moka::sync::SegmentedCache;
 use serde::de::DeserializeOwned;
 
-use crate::issuers::Picked;
-use crate::key_store::Held as HeldKeys;
-use crate::{Claims, Error, UnixTime};
+use super::issuers::Picked;
+use crate::jose::claims::Claims;
+use crate::jose::error::Error;
+use crate::jose::time::UnixTime;
+use crate::remote::key_store::HeldKeys;
 
 /// An issuer's configuration and the keys it holds now: what a cache hit
 /// is checked against.
@@ -254,10 +256,10 @@ struct Slot {
     /// The cache and token hash of the last shared hit that landed here: a
     /// token is copied in when it is seen twice in a row.
     seen: (u64, u64),
-    held: Option<Held>,
+    held: Option<FrontEntry>,
 }
 
-struct Held {
+struct FrontEntry {
     cache: u64,
     hash: u64,
     token: Box<str>,
@@ -321,7 +323,7 @@ impl FrontCache {
         key_tag: u64,
     ) {
         let slot = self.slot(hash);
-        slot.held = Some(Held {
+        slot.held = Some(FrontEntry {
             cache,
             hash,
             token: token.into(),

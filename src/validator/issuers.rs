@@ -12,10 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::key_store::{FetchConfig, KeyStatus, KeyStore, Source, default_client, parse_url};
-use crate::token::decode_b64;
-use crate::validator::config_error;
-use crate::{Error, FetchError, Validation, Validator, ValidatorBuilder};
+use crate::jose::error::{ConfigError, Error};
+use crate::jose::token::decode_b64;
+use crate::jose::validation::Validation;
+use crate::remote::fetch::FetchConfig;
+use crate::remote::key_store::{KeyStatus, KeyStore, Source};
 
 /// One trusted issuer: the rules its tokens must meet and its key store.
 pub(crate) struct Trusted {
@@ -68,7 +69,7 @@ impl Deref for Picked<'_> {
 ///     .tenants(["72f988bf-86f1-41af-91ab-2d7cd011db47"]);
 /// let realms = IssuerTemplate::new("https://sso.example.com/realms/{tenant}")?
 ///     .tenant_filter(|t| t.starts_with("customer-"));
-/// # Ok::<(), jwt_gate::Error>(())
+/// # Ok::<(), jwt_gate::ConfigError>(())
 /// ```
 #[derive(Clone)]
 #[must_use]
@@ -95,12 +96,10 @@ impl IssuerTemplate {
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source when
-    /// the placeholder is missing or appears more than once.
-    pub fn new(template: &str) -> Result<Self, Error> {
-        let config = |msg: String| Error::KeysUnavailable {
-            source: Some(Arc::new(FetchError::Config(msg))),
-        };
+    /// A [`ConfigError`] (setting `IssuerTemplate::new`) when the
+    /// placeholder is missing or appears more than once.
+    pub fn new(template: &str) -> Result<Self, ConfigError> {
+        let config = |msg: String| ConfigError::new("IssuerTemplate::new", msg);
         let (prefix, suffix) = template
             .split_once(PLACEHOLDER)
             .ok_or_else(|| config(format!("issuer template {template:?} has no {PLACEHOLDER}")))?;
@@ -310,179 +309,9 @@ impl Registry {
     }
 }
 
-/// Builds a [`Validator`] that trusts several issuers, each with its own
-/// rules and key store, from [`Validator::multi_issuer`].
-///
-/// Every token's `iss` is read from the unverified payload only to pick
-/// the issuer; the token is then verified against that issuer's keys and
-/// rules alone, so a token claiming issuer A but signed with B's key fails.
-/// An `iss` that names no trusted issuer is [`Error::InvalidIssuer`] before
-/// any key is fetched. The verified-token cache and the HTTP client are
-/// shared (set them here; the per-issuer builders' `token_cache` is not
-/// used).
-///
-/// ```
-/// use jwt_gate::{IssuerTemplate, Validator};
-///
-/// let validator = Validator::multi_issuer()
-///     .trust(Validator::builder().issuer("https://example.eu.auth0.com/").audience("api://orders"))
-///     .trust(
-///         Validator::builder()
-///             .issuer("https://ids.example.com")
-///             .audience("api://orders")
-///             .require_typ("at+jwt"),
-///     )
-///     .trust_template(
-///         IssuerTemplate::new("https://login.microsoftonline.com/{tenant}/v2.0")?
-///             .tenants(["72f988bf-86f1-41af-91ab-2d7cd011db47"]),
-///         Validator::builder().audience("api://orders"),
-///     )
-///     .max_discovered_issuers(100)
-///     .build()?;
-/// assert_eq!(validator.issuer_statuses().len(), 2); // templated ones on first use
-/// # Ok::<(), jwt_gate::Error>(())
-/// ```
-#[derive(Debug)]
-#[must_use]
-pub struct MultiIssuerBuilder {
-    issuers: Vec<ValidatorBuilder>,
-    templates: Vec<(IssuerTemplate, ValidatorBuilder)>,
-    max_discovered: u64,
-    idle: Duration,
-    token_cache: (u64, u64),
-    client: Option<reqwest::Client>,
-}
-
-impl Default for MultiIssuerBuilder {
-    fn default() -> Self {
-        Self {
-            issuers: Vec::new(),
-            templates: Vec::new(),
-            max_discovered: 100,
-            idle: Duration::from_secs(3600),
-            token_cache: ValidatorBuilder::default().token_cache_bounds(),
-            client: None,
-        }
-    }
-}
-
-impl MultiIssuerBuilder {
-    /// Trusts the issuer `builder` names with [`issuer`](ValidatorBuilder::issuer),
-    /// under the rules and key source it sets.
-    pub fn trust(mut self, builder: ValidatorBuilder) -> Self {
-        self.issuers.push(builder);
-        self
-    }
-
-    /// Trusts the issuers `template` admits, each under the rules `builder`
-    /// sets (it names no issuer: the template fills it in). Each admitted
-    /// issuer is discovered on its first token, unless `builder` gives
-    /// [`keys`](ValidatorBuilder::keys) or a
-    /// [`jwks_uri`](ValidatorBuilder::jwks_uri) that all tenants share.
-    pub fn trust_template(mut self, template: IssuerTemplate, builder: ValidatorBuilder) -> Self {
-        self.templates.push((template, builder));
-        self
-    }
-
-    /// How many issuers discovered from templates are held at most; the
-    /// least recently used goes first. Tenants that send no traffic cost
-    /// nothing.
-    ///
-    /// Defaults to 100.
-    pub fn max_discovered_issuers(mut self, max: u64) -> Self {
-        self.max_discovered = max;
-        self
-    }
-
-    /// How long a discovered issuer that sees no token is held. Values
-    /// over 100 years count as 100 years.
-    ///
-    /// Defaults to 1 hour.
-    pub fn discovered_issuer_idle(mut self, idle: Duration) -> Self {
-        // moka refuses (panics on) lifetimes over 1 000 years.
-        self.idle = idle.min(Duration::from_secs(100 * 365 * 24 * 3600));
-        self
-    }
-
-    /// See [`ValidatorBuilder::token_cache`]: one cache for all issuers.
-    ///
-    /// Defaults to 50 000 tokens and 64 MiB.
-    pub fn token_cache(mut self, max_entries: u64, max_bytes: u64) -> Self {
-        self.token_cache = (max_entries, max_bytes);
-        self
-    }
-
-    /// The HTTP client for issuers whose builder brings none.
-    ///
-    /// Defaults to one client of our own, shared by all of them.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Checks every issuer's configuration and builds the validator.
-    /// Synchronous and lazy, like [`ValidatorBuilder::build`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source when
-    /// no issuer is trusted, a trusted builder names no issuer, two name
-    /// the same one, a template's builder names one, or any builder's own
-    /// checks fail.
-    pub fn build(self) -> Result<Validator, Error> {
-        let config = |msg: String| config_error(FetchError::Config(msg));
-        if self.issuers.is_empty() && self.templates.is_empty() {
-            return Err(config("no issuer: call trust() or trust_template()".into()));
-        }
-        // One client (and connection pool) for every issuer that brings
-        // none and fetches: building one loads the platform's root
-        // certificates.
-        let builders = || {
-            self.issuers
-                .iter()
-                .chain(self.templates.iter().map(|(_, b)| b))
-        };
-        let client = match self.client.clone() {
-            Some(client) => Some(client),
-            None if builders().any(ValidatorBuilder::needs_client) => {
-                let mut fetch = FetchConfig::default();
-                if let Some(longest) = builders().map(|b| b.fetch_config().timeout).max() {
-                    fetch.timeout = longest;
-                }
-                Some(default_client(&fetch).map_err(config_error)?)
-            }
-            None => None,
-        };
-        let mut fixed: Vec<(Box<str>, Trusted)> = Vec::new();
-        for builder in self.issuers {
-            let issuer: Box<str> = builder
-                .issuer_name()
-                .ok_or_else(|| config("a trusted builder names no issuer()".into()))?
-                .into();
-            if fixed.iter().any(|(i, _)| *i == issuer) {
-                return Err(config(format!("issuer {issuer:?} is trusted twice")));
-            }
-            fixed.push((issuer, builder.into_trusted(client.as_ref())?));
-        }
-        let mut templates = Vec::new();
-        for (template, builder) in self.templates {
-            // A sample tenant shows the template makes issuers keys can be
-            // discovered from (https unless allow_http).
-            parse_url(
-                &template.issuer_for("tenant"),
-                builder.fetch_config().allow_http,
-            )
-            .map_err(config_error)?;
-            templates.push((template, builder.into_prototype(client.as_ref())?));
-        }
-        let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
-        Ok(Validator::with_registry(registry, self.token_cache))
-    }
-}
-
 /// `iss` from the payload, not verified: only to choose whose keys verify
 /// it. The size limit applies before anything is decoded.
-fn unverified_issuer(token: &str, max_bytes: usize) -> Result<Box<str>, Error> {
+pub(crate) fn unverified_issuer(token: &str, max_bytes: usize) -> Result<Box<str>, Error> {
     if token.len() > max_bytes {
         return Err(Error::TooLarge {
             size: token.len(),

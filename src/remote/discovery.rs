@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use crate::key_store::{FetchConfig, FetchError, check_url, get};
+use crate::remote::fetch::{FetchConfig, FetchError, check_url, get};
 
 /// Finds the issuer's `jwks_uri`.
 ///
@@ -43,7 +43,7 @@ fn rfc8414_url(issuer: &str) -> Result<Url, FetchError> {
 }
 
 fn parse(url: &str) -> Result<Url, FetchError> {
-    Url::parse(url).map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))
+    Url::parse(url).map_err(|e| FetchError::UrlRefused(format!("invalid URL {url:?}: {e}")))
 }
 
 async fn fetch(

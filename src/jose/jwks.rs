@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::signature::{self, DerKey, Family, Verifier};
-use crate::{Algorithm, Error};
+use crate::jose::algorithm::{Algorithm, Family};
+use crate::jose::error::{ConfigError, Error};
+use crate::jose::signature::{self, DerKey, Verifier};
 
 /// A set of verification keys, each parsed once and ready to verify.
 ///
@@ -38,7 +39,7 @@ use crate::{Algorithm, Error};
 /// let keys = KeySet::from_jwks_json(jwks)?;
 /// assert_eq!(keys.len(), 1);
 /// assert_eq!(keys.skipped()[0].kid(), Some("tiny"));
-/// # Ok::<(), jwt_gate::Error>(())
+/// # Ok::<(), jwt_gate::ConfigError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct KeySet {
@@ -117,10 +118,11 @@ impl KeySet {
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`] when the document is not a JSON object with
-    /// a `keys` array. Unusable keys are skipped, not errors.
-    pub fn from_jwks_json(json: impl AsRef<[u8]>) -> Result<Self, Error> {
+    /// A [`ConfigError`] when the document is not a JSON object with a
+    /// `keys` array. Unusable keys are skipped, not errors.
+    pub fn from_jwks_json(json: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         Self::parse_jwks(json.as_ref(), Origin::Local)
+            .map_err(|why| ConfigError::new("from_jwks_json", why))
     }
 
     /// Like [`from_jwks_json`](KeySet::from_jwks_json), from an already
@@ -129,23 +131,21 @@ impl KeySet {
     /// # Errors
     ///
     /// As [`from_jwks_json`](KeySet::from_jwks_json).
-    pub fn from_jwks(jwks: &serde_json::Value) -> Result<Self, Error> {
-        Self::from_value(jwks, Origin::Local)
+    pub fn from_jwks(jwks: &serde_json::Value) -> Result<Self, ConfigError> {
+        Self::from_value(jwks, Origin::Local).map_err(|why| ConfigError::new("from_jwks", why))
     }
 
-    pub(crate) fn parse_jwks(json: &[u8], origin: Origin) -> Result<Self, Error> {
-        let value: serde_json::Value =
-            serde_json::from_slice(json).map_err(|e| Error::KeysUnavailable {
-                source: Some(Arc::new(e)),
-            })?;
+    /// A JWK Set document; the error says why it is not one.
+    pub(crate) fn parse_jwks(json: &[u8], origin: Origin) -> Result<Self, &'static str> {
+        let value: serde_json::Value = serde_json::from_slice(json).map_err(|_| "not JSON")?;
         Self::from_value(&value, origin)
     }
 
-    fn from_value(jwks: &serde_json::Value, origin: Origin) -> Result<Self, Error> {
+    fn from_value(jwks: &serde_json::Value, origin: Origin) -> Result<Self, &'static str> {
         let keys = jwks
             .get("keys")
             .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| crate::error::reason_unavailable("not a JWK Set: no `keys` array"))?;
+            .ok_or("not a JWK Set: no `keys` array")?;
         let mut set = Self::new();
         for jwk in keys {
             set.push_jwk(jwk, origin);
@@ -154,12 +154,12 @@ impl KeySet {
     }
 
     /// Adds a PEM public key: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256,
-    /// P-384, Ed25519) or `RSA PUBLIC KEY` (PKCS#1). `kid` is the key id
+    /// P-384, P-521, Ed25519) or `RSA PUBLIC KEY` (PKCS#1). `kid` is the key id
     /// tokens name it by; `None` serves tokens without `kid`.
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`] when the PEM holds no usable public key.
+    /// A [`ConfigError`] when the PEM holds no usable public key.
     ///
     /// ```
     /// use jwt_gate::KeySet;
@@ -168,18 +168,18 @@ impl KeySet {
     /// -----END PUBLIC KEY-----";
     /// let keys = KeySet::new().with_pem(Some("ed-1"), pem)?;
     /// assert_eq!(keys.len(), 1);
-    /// # Ok::<(), jwt_gate::Error>(())
+    /// # Ok::<(), jwt_gate::ConfigError>(())
     /// ```
-    pub fn with_pem(self, kid: Option<&str>, pem: &str) -> Result<Self, Error> {
-        let der = pem_to_der(pem)
-            .ok_or_else(|| crate::error::reason_unavailable("not a PEM public key"))?;
+    pub fn with_pem(self, kid: Option<&str>, pem: &str) -> Result<Self, ConfigError> {
+        let invalid = |why| ConfigError::new("with_pem", why);
+        let der = pem_to_der(pem).ok_or_else(|| invalid("not a PEM public key"))?;
         let key = match signature::identify_der(&der) {
             Some(DerKey::Rsa { n, e }) => rsa_key(kid, None, &n, &e),
             Some(DerKey::Ec(family)) => public_key(kid, None, family, &der),
             Some(DerKey::Ed25519) => public_key(kid, None, Family::Ed25519, &der),
-            None => Err("not an RSA, P-256, P-384 or Ed25519 public key"),
+            None => Err("not an RSA, P-256, P-384, P-521 or Ed25519 public key"),
         }
-        .map_err(crate::error::reason_unavailable)?;
+        .map_err(invalid)?;
         Ok(self.with_key(key))
     }
 
@@ -189,9 +189,10 @@ impl KeySet {
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`] when the secret is shorter than 32 bytes.
-    pub fn with_secret(self, kid: Option<&str>, secret: &[u8]) -> Result<Self, Error> {
-        let key = hmac_key(kid, None, secret).map_err(crate::error::reason_unavailable)?;
+    /// A [`ConfigError`] when the secret is shorter than 32 bytes.
+    pub fn with_secret(self, kid: Option<&str>, secret: &[u8]) -> Result<Self, ConfigError> {
+        let key =
+            hmac_key(kid, None, secret).map_err(|why| ConfigError::new("with_secret", why))?;
         Ok(self.with_key(key))
     }
 
@@ -324,12 +325,12 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
     }
     let alg = match jwk.alg.as_deref() {
         None => None,
-        Some(name) => Some(signature::parse_alg(name).ok_or("unknown or unsupported `alg`")?),
+        Some(name) => Some(Algorithm::parse(name).ok_or("unknown or unsupported `alg`")?),
     };
     let kid = jwk.kid.as_deref();
     let b64 = |field: &Option<String>| -> Result<Vec<u8>, Skip> {
         let s = field.as_deref().ok_or("missing key member")?;
-        crate::token::decode_b64(s).map_err(|_| "key member is not base64url")
+        crate::jose::token::decode_b64(s).map_err(|_| "key member is not base64url")
     };
     match jwk.kty.as_str() {
         "RSA" => rsa_key(kid, alg, &b64(&jwk.n)?, &b64(&jwk.e)?),
@@ -337,6 +338,7 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
             let (family, len) = match jwk.crv.as_deref() {
                 Some("P-256") => (Family::P256, 32),
                 Some("P-384") => (Family::P384, 48),
+                Some("P-521") => (Family::P521, 66),
                 _ => return Err("unsupported EC curve"),
             };
             let (x, y) = (b64(&jwk.x)?, b64(&jwk.y)?);
@@ -368,9 +370,9 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
 /// fit the key), else every algorithm of its family.
 fn algorithms(alg: Option<Algorithm>, family: Family) -> Result<Vec<Algorithm>, Skip> {
     match alg {
-        Some(alg) if signature::family(alg) == Some(family) => Ok(vec![alg]),
+        Some(alg) if alg.family() == family => Ok(vec![alg]),
         Some(_) => Err("`alg` does not fit the key type"),
-        None => Ok(signature::algorithms_of(family).collect()),
+        None => Ok(family.algorithms().collect()),
     }
 }
 

@@ -6,107 +6,17 @@
 //! across an `.await`.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use http::header::{ACCEPT, CACHE_CONTROL};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::jwks::{KeySet, Origin};
-
-/// Why signing keys could not be fetched or used; the `source()` of
-/// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum FetchError {
-    /// The configuration cannot work (a bad URL, plain http without
-    /// [`allow_http`](crate::ValidatorBuilder::allow_http), no key source).
-    Config(String),
-    /// The request failed: connection, TLS or timeout.
-    Network(String),
-    /// The server answered with a status other than 200.
-    Status(u16),
-    /// The response body exceeded its cap.
-    TooLarge {
-        /// The cap in bytes.
-        limit: usize,
-    },
-    /// A redirect led to another origin.
-    CrossOriginRedirect,
-    /// The body is not the JSON document expected.
-    InvalidDocument(&'static str),
-    /// The discovery document names another issuer.
-    IssuerMismatch {
-        /// The configured issuer.
-        expected: String,
-        /// The document's `issuer`.
-        found: String,
-    },
-    /// The JWK Set holds no usable key.
-    NoUsableKeys,
-    /// No keys yet, and the last failure's backoff has not elapsed.
-    Backoff,
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Config(why) => write!(f, "invalid key source configuration: {why}"),
-            Self::Network(why) => write!(f, "request failed: {why}"),
-            Self::Status(status) => write!(f, "unexpected HTTP status {status}"),
-            Self::TooLarge { limit } => write!(f, "response body larger than {limit} bytes"),
-            Self::CrossOriginRedirect => f.write_str("redirected to another origin"),
-            Self::InvalidDocument(why) => write!(f, "invalid document: {why}"),
-            Self::IssuerMismatch { expected, found } => write!(
-                f,
-                "discovery document issuer {found:?} is not the configured issuer {expected:?}"
-            ),
-            Self::NoUsableKeys => f.write_str("the JWK Set holds no usable signing key"),
-            Self::Backoff => f.write_str("waiting before retrying after a failed fetch"),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
-
-/// How keys are fetched and kept. Every default is in the
-/// [`ValidatorBuilder`](crate::ValidatorBuilder) setter that changes it.
-#[derive(Debug, Clone)]
-pub(crate) struct FetchConfig {
-    pub(crate) timeout: Duration,
-    pub(crate) max_jwks_bytes: usize,
-    pub(crate) max_discovery_bytes: usize,
-    pub(crate) default_ttl: Duration,
-    pub(crate) min_ttl: Duration,
-    pub(crate) max_ttl: Duration,
-    pub(crate) cooldown: Duration,
-    pub(crate) max_stale: Duration,
-    pub(crate) backoff_min: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) allow_http: bool,
-}
-
-impl Default for FetchConfig {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(5),
-            max_jwks_bytes: 1024 * 1024,
-            max_discovery_bytes: 256 * 1024,
-            default_ttl: Duration::from_secs(600),
-            min_ttl: Duration::from_secs(60),
-            max_ttl: Duration::from_secs(24 * 3600),
-            cooldown: Duration::from_secs(30),
-            max_stale: Duration::from_secs(24 * 3600),
-            backoff_min: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
-            allow_http: false,
-        }
-    }
-}
+use crate::jose::jwks::{KeySet, Origin};
+use crate::remote::discovery;
+use crate::remote::fetch::{FetchConfig, FetchError, get};
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -134,15 +44,15 @@ impl Snapshot {
 }
 
 /// The current snapshot, borrowed without touching its reference count.
-pub(crate) struct Held(arc_swap::Guard<Option<Arc<Snapshot>>>);
+pub(crate) struct HeldKeys(arc_swap::Guard<Option<Arc<Snapshot>>>);
 
-impl Held {
+impl HeldKeys {
     pub(crate) fn to_arc(&self) -> Arc<Snapshot> {
         Arc::clone(self.0.as_ref().expect("a held snapshot"))
     }
 }
 
-impl std::ops::Deref for Held {
+impl std::ops::Deref for HeldKeys {
     type Target = Snapshot;
     fn deref(&self) -> &Snapshot {
         self.0.as_ref().expect("a held snapshot")
@@ -330,7 +240,7 @@ impl KeyStore {
     /// The usable keys held now, without waiting; starts a background
     /// refresh when one is due (inside a tokio runtime). The guard touches
     /// no shared reference count, so threads do not contend on it.
-    pub(crate) fn cached(self: &Arc<Self>, now: Instant) -> Option<Held> {
+    pub(crate) fn cached(self: &Arc<Self>, now: Instant) -> Option<HeldKeys> {
         let guard = self.current.load();
         let snapshot = guard.as_ref()?;
         if !snapshot.usable(now) {
@@ -339,7 +249,7 @@ impl KeyStore {
         if snapshot.refresh_at.is_some_and(|t| now >= t) {
             self.refresh_in_background(now);
         }
-        Some(Held(guard))
+        Some(HeldKeys(guard))
     }
 
     /// After a token named a `kid` we do not hold: one refetch, then a
@@ -515,9 +425,11 @@ impl KeyStore {
         let client = self
             .client
             .as_ref()
-            .ok_or_else(|| FetchError::Config("static keys are not fetched".into()))?;
+            .ok_or_else(|| FetchError::UrlRefused("static keys are not fetched".into()))?;
         let issuer = match &self.source {
-            Source::Static => return Err(FetchError::Config("static keys are not fetched".into())),
+            Source::Static => {
+                return Err(FetchError::UrlRefused("static keys are not fetched".into()));
+            }
             Source::Jwks(url) => return self.load_jwks(client, url).await,
             Source::Discovery(issuer) => issuer,
         };
@@ -542,7 +454,7 @@ impl KeyStore {
 
     /// Discovery, remembering the `jwks_uri` it names.
     async fn discover(&self, client: &reqwest::Client, issuer: &str) -> Result<Url, FetchError> {
-        let url = crate::discovery::discover(client, issuer, &self.cfg).await?;
+        let url = discovery::discover(client, issuer, &self.cfg).await?;
         self.jwks_uri.store(Some(Arc::new(url.clone())));
         Ok(url)
     }
@@ -603,187 +515,4 @@ fn ended() -> Arc<FetchError> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// `https`, or `http` to a loopback host when plain http is allowed.
-/// Parses a configured URL and checks it with [`check_url`].
-pub(crate) fn parse_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
-    let parsed =
-        Url::parse(url).map_err(|e| FetchError::Config(format!("invalid URL {url:?}: {e}")))?;
-    check_url(&parsed, allow_http)?;
-    Ok(parsed)
-}
-
-pub(crate) fn check_url(url: &Url, allow_http: bool) -> Result<(), FetchError> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_http && is_loopback(url) => Ok(()),
-        "http" if allow_http => Err(FetchError::Config(format!(
-            "plain http is allowed only to loopback hosts: {url}"
-        ))),
-        "http" => Err(FetchError::Config(format!(
-            "plain http needs allow_http() (loopback only): {url}"
-        ))),
-        other => Err(FetchError::Config(format!(
-            "unsupported URL scheme {other:?}"
-        ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-/// GET `url`: 200 only, same origin after redirects, body capped while it
-/// streams, the whole exchange under the timeout. Returns the body and the
-/// `Cache-Control: max-age`.
-pub(crate) async fn get(
-    client: &reqwest::Client,
-    url: &Url,
-    cfg: &FetchConfig,
-    accept: &'static str,
-    max_bytes: usize,
-) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
-    check_url(url, cfg.allow_http)?;
-    let exchange = async {
-        let mut response = client
-            .get(url.clone())
-            .header(ACCEPT, accept)
-            .timeout(cfg.timeout)
-            .send()
-            .await
-            .map_err(network)?;
-        if response.url().origin() != url.origin() {
-            return Err(FetchError::CrossOriginRedirect);
-        }
-        if response.status() != http::StatusCode::OK {
-            return Err(FetchError::Status(response.status().as_u16()));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > max_bytes as u64)
-        {
-            return Err(FetchError::TooLarge { limit: max_bytes });
-        }
-        let max_age = max_age(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(network)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge { limit: max_bytes });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((body, max_age))
-    };
-    tokio::time::timeout(cfg.timeout, exchange)
-        .await
-        .unwrap_or_else(|_| Err(FetchError::Network("timed out".into())))
-}
-
-fn network(e: reqwest::Error) -> FetchError {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_redirect() {
-        "redirect refused"
-    } else if e.is_body() || e.is_decode() {
-        "body could not be read"
-    } else {
-        "request failed"
-    };
-    FetchError::Network(kind.into())
-}
-
-/// `max-age` from `Cache-Control`; `no-store`/`no-cache` count as 0 (the
-/// TTL floor then applies).
-fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
-    value.split(',').find_map(|directive| {
-        let directive = directive.trim();
-        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
-        {
-            return Some(Duration::ZERO);
-        }
-        let (name, secs) = directive.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("max-age")
-            .then(|| {
-                secs.trim()
-                    .trim_matches('"')
-                    .parse()
-                    .ok()
-                    .map(Duration::from_secs)
-            })
-            .flatten()
-    })
-}
-
-/// The client we build when the application brings none: rustls, the
-/// connect timeout, same-origin redirects only.
-pub(crate) fn default_client(cfg: &FetchConfig) -> Result<reqwest::Client, FetchError> {
-    reqwest::Client::builder()
-        .redirect(redirect_policy())
-        .connect_timeout(cfg.timeout)
-        .user_agent(concat!("jwt-gate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| FetchError::Config(format!("HTTP client: {e}")))
-}
-
-/// The redirect policy of the client we build: same origin only, at most 3.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first().map(Url::origin);
-        if attempt.previous().len() > 3 {
-            attempt.error("too many redirects")
-        } else if first.is_some_and(|o| o == attempt.url().origin()) {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(v: &str) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        h.insert(CACHE_CONTROL, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn max_age_is_read_from_cache_control() {
-        assert_eq!(
-            max_age(&headers("public, max-age=300")),
-            Some(Duration::from_secs(300))
-        );
-        assert_eq!(
-            max_age(&headers("Max-Age=\"60\", must-revalidate")),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(max_age(&headers("no-store")), Some(Duration::ZERO));
-        assert_eq!(max_age(&headers("public")), None);
-        assert_eq!(max_age(&headers("max-age=-1")), None);
-    }
-
-    #[test]
-    fn only_https_or_allowed_loopback_http() {
-        let u = |s: &str| Url::parse(s).unwrap();
-        assert!(check_url(&u("https://idp.example.com/jwks"), false).is_ok());
-        assert!(check_url(&u("http://127.0.0.1:8080/jwks"), false).is_err());
-        assert!(check_url(&u("http://127.0.0.1:8080/jwks"), true).is_ok());
-        assert!(check_url(&u("http://[::1]/jwks"), true).is_ok());
-        assert!(check_url(&u("http://localhost/jwks"), true).is_ok());
-        assert!(check_url(&u("http://10.0.0.1/jwks"), true).is_err());
-        assert!(check_url(&u("http://localhost.evil.com/jwks"), true).is_err());
-        assert!(check_url(&u("ftp://idp.example.com/jwks"), true).is_err());
-    }
 }

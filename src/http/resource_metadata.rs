@@ -12,9 +12,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::key_store::parse_url;
-use crate::validator::config_error;
-use crate::{Error, FetchError};
+use crate::jose::error::ConfigError;
+use crate::remote::fetch::parse_url;
 
 /// The well-known path segment of RFC 9728 §3.
 pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -43,7 +42,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 ///
 /// // With axum: `Router::new().route_service(&metadata.well_known_path(), metadata.service())`,
 /// // and `JwtAuthLayer::new(v).resource_metadata(metadata.well_known_url())` on the API.
-/// # Ok::<(), jwt_gate::Error>(())
+/// # Ok::<(), jwt_gate::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ProtectedResourceMetadata {
@@ -235,20 +234,15 @@ impl ProtectedResourceMetadataBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`] with a [`FetchError::Config`] source (the
-    /// one error for configuration mistakes) when `resource` is not an
+    /// A [`ConfigError`] (setting `resource`) when `resource` is not an
     /// absolute `https` URL (or loopback `http` with
     /// [`allow_http`](Self::allow_http)), or has a query, a fragment or
     /// user information (`https://user:password@…`: a resource identifier
     /// names a server, never credentials, and the document is public).
-    pub fn build(self) -> Result<ProtectedResourceMetadata, Error> {
-        let invalid = |why: String| {
-            config_error(FetchError::Config(format!(
-                "resource {:?}: {why}",
-                self.resource
-            )))
-        };
-        let resource = parse_url(&self.resource, self.allow_http).map_err(config_error)?;
+    pub fn build(self) -> Result<ProtectedResourceMetadata, ConfigError> {
+        let invalid =
+            |why: String| ConfigError::new("resource", format!("{:?}: {why}", self.resource));
+        let resource = parse_url(&self.resource, self.allow_http).map_err(invalid)?;
         if resource.query().is_some() || resource.fragment().is_some() {
             return Err(invalid(
                 "a resource identifier has no query or fragment".into(),

@@ -1,0 +1,421 @@
+//! The tower middleware: [`JwtAuthLayer`] / [`JwtAuth`] authenticate every
+//! request and insert [`Claims<C>`](crate::Claims) into its extensions;
+//! [`RequireScopes`] guards single routes behind it. Rejections are
+//! responses (RFC 6750, or gRPC trailers-only), never errors, so one layer
+//! serves hyper, axum and tonic.
+//!
+//! The crate root re-exports the names you write; the service and future
+//! types live here, as tower-http scopes `timeout::ResponseFuture`.
+
+mod future;
+mod require_scopes;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use self::future::ResponseFuture;
+pub use self::require_scopes::{RequireScopes, RequireScopesService};
+pub use crate::http::rejection::{DefaultRejection, RejectionBody};
+
+use self::require_scopes::Requirement;
+use crate::http::extract::{bearer_token, other_scheme_only};
+use crate::http::rejection::{self, Challenge, ErasedBody};
+use crate::jose::claims::{Claims, GrantedScopes};
+use crate::jose::error::Error;
+use crate::validator::Validator;
+
+/// Inserted into the extensions of every request the layer lets through, so
+/// that [`RequireScopes`] works whatever the claims type, and answers with
+/// the layer's challenge and rejection body.
+#[derive(Clone)]
+pub(crate) struct Authenticated {
+    scopes: Option<Arc<dyn GrantedScopes>>,
+    shared: Arc<Shared>,
+}
+
+impl Authenticated {
+    /// The layer let the request through without a token (optional mode).
+    #[cfg(feature = "axum")]
+    pub(crate) fn is_anonymous(&self) -> bool {
+        self.scopes.is_none()
+    }
+}
+
+/// A layer's settings.
+#[derive(Debug, Clone)]
+struct Settings {
+    validator: Validator,
+    optional: bool,
+    required: Option<Requirement>,
+    challenge: Challenge,
+}
+
+/// What the services of one `layer()` call share: the settings, and the
+/// rejection body with its body type erased for [`RequireScopes`].
+struct Shared {
+    settings: Settings,
+    erased_body: OnceLock<ErasedBody>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+/// Layer that authenticates requests with [`JwtAuth`].
+///
+/// `JwtAuthLayer::new(validator)` inserts [`Claims`] (registered claims
+/// only); [`claims::<C>()`](Self::claims) picks your claims type.
+///
+/// ```
+/// use jwt_gate::{JwtAuthLayer, KeySet, Validator};
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims {
+///     #[serde(rename = "tenantId")]
+///     tenant_id: String,
+/// }
+///
+/// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// # let keys = KeySet::new().with_secret(None, &[7; 32])?;
+/// let validator = Validator::builder().keys(keys).audience("api://orders").build()?;
+/// let layer = JwtAuthLayer::new(validator.clone())
+///     .realm("orders")
+///     .require_scopes(["orders.read"]);
+/// let typed = JwtAuthLayer::new(validator).claims::<MyClaims>();
+/// # let _ = (layer, typed); Ok(()) }
+/// ```
+pub struct JwtAuthLayer<C = (), R = DefaultRejection> {
+    settings: Settings,
+    rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("claims", &std::any::type_name::<C>())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl JwtAuthLayer {
+    /// Authenticates every request with `validator`; a request without a
+    /// valid bearer token is rejected. Handlers get [`Claims`] (registered
+    /// claims); [`claims`](Self::claims) picks another claims type.
+    pub fn new(validator: Validator) -> Self {
+        Self {
+            settings: Settings {
+                validator,
+                optional: false,
+                required: None,
+                challenge: Challenge::default(),
+            },
+            rejection: DefaultRejection,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C, R> JwtAuthLayer<C, R> {
+    /// Deserializes each token's payload into `C2` as well, and inserts
+    /// `Claims<C2>` instead. A payload that does not deserialize is
+    /// rejected (401 `invalid_token`).
+    ///
+    /// Defaults to `()`: registered claims only.
+    pub fn claims<C2>(self) -> JwtAuthLayer<C2, R> {
+        JwtAuthLayer {
+            settings: self.settings,
+            rejection: self.rejection,
+            _claims: PhantomData,
+        }
+    }
+
+    /// Lets requests without a bearer token through, without claims (so a
+    /// handler can serve anonymous callers, or check an API key): no
+    /// `Authorization` header, or only ones of another scheme (`Basic …`,
+    /// `ApiKey …`), which are left untouched for the handler. A bearer
+    /// token that is present but invalid is still rejected, and so is a
+    /// malformed `Bearer` header or a token in the query string.
+    ///
+    /// Defaults to requiring a token.
+    #[must_use]
+    pub fn optional(mut self) -> Self {
+        self.settings.optional = true;
+        self
+    }
+
+    /// Scopes every token must carry on the routes this layer covers, on
+    /// top of the validator's own (HTTP 403 `insufficient_scope`). Calls
+    /// add up, like [`Validation::require_scopes`](crate::Validation::require_scopes).
+    ///
+    /// Defaults to none.
+    #[must_use]
+    pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let added = Requirement::all(scopes);
+        self.settings.required = Some(match self.settings.required.take() {
+            Some(earlier) => earlier.and(&added),
+            None => added,
+        });
+        self
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges.
+    ///
+    /// Defaults to none.
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.settings.challenge.realm = Some(realm.into().into());
+        self
+    }
+
+    /// The RFC 9728 protected-resource metadata URL, sent as
+    /// `resource_metadata="…"` in 401 challenges.
+    ///
+    /// Defaults to none.
+    #[must_use]
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.settings.challenge.resource_metadata = Some(url.into().into());
+        self
+    }
+
+    /// Builds rejection bodies with `body` (status and challenge stay as
+    /// the layer sets them), for example a JSON problem document. The
+    /// [`RequireScopes`] guards behind this layer use it too.
+    ///
+    /// Defaults to an empty body.
+    pub fn rejection_body<R2>(self, body: R2) -> JwtAuthLayer<C, R2> {
+        JwtAuthLayer {
+            settings: self.settings,
+            rejection: body,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for JwtAuthLayer<C, R> {
+    type Service = JwtAuth<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth {
+            inner,
+            shared: Arc::new(Shared {
+                settings: self.settings.clone(),
+                erased_body: OnceLock::new(),
+            }),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+/// Middleware that authenticates requests by their bearer JWT and inserts
+/// [`Claims<C>`](Claims) into the request extensions. See [`JwtAuthLayer`].
+pub struct JwtAuth<S, C = (), R = DefaultRejection> {
+    inner: S,
+    shared: Arc<Shared>,
+    rejection: R,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<S: Clone, C, R: Clone> Clone for JwtAuth<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, C, R> fmt::Debug for JwtAuth<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .field("claims", &std::any::type_name::<C>())
+            .field("settings", &self.shared.settings)
+            .finish()
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let settings = &self.shared.settings;
+        let verdict = match bearer_token(req.headers(), req.uri()) {
+            // Another scheme (Basic, an API key, …) is not ours to judge
+            // when the layer is optional: the handler sees no claims.
+            Err(_) if settings.optional && other_scheme_only(req.headers(), req.uri()) => Ok(None),
+            Err(error) => Err(error),
+            Ok(None) if settings.optional => Ok(None),
+            Ok(None) => Err(Error::MissingToken),
+            // Warm keys decide at once: no boxed future, no await.
+            Ok(Some(token)) => match settings.validator.validate_if_ready::<C>(token) {
+                Some(result) => result.and_then(|claims| settings.check_scopes(claims).map(Some)),
+                None => {
+                    // The inner service is called later: take the one
+                    // poll_ready drove to readiness, leave a clone behind.
+                    let clone = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, clone);
+                    return self.validate_later(req, inner);
+                }
+            },
+        };
+        match verdict {
+            // Called right away: the service poll_ready made ready.
+            Ok(claims) => {
+                self.admit::<ResBody>(&mut req, claims);
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Err(error) => ResponseFuture::ready(rejection::response(
+                &error,
+                &settings.challenge,
+                Some(req.headers()),
+                || self.rejection.body(&error),
+            )),
+        }
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R> {
+    /// The slow path (keys not loaded yet, or an unknown `kid` that may be
+    /// refetched): validation awaits the key store in a boxed future.
+    fn validate_later<ReqBody, ResBody>(
+        &self,
+        req: Request<ReqBody>,
+        mut inner: S,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Default + Send + 'static,
+        C: DeserializeOwned + Send + Sync + 'static,
+        R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
+    {
+        let this = JwtAuth::<(), C, R> {
+            inner: (),
+            shared: Arc::clone(&self.shared),
+            rejection: self.rejection.clone(),
+            _claims: PhantomData,
+        };
+        // Only the head is borrowed while validating; the body is not touched.
+        let (parts, body) = req.into_parts();
+        ResponseFuture::boxed(async move {
+            let settings = &this.shared.settings;
+            let verdict = match bearer_token(&parts.headers, &parts.uri) {
+                // `validate_if_ready` has just answered `None`: straight to
+                // the waiting part, no second cache lookup or parse.
+                Ok(Some(token)) => settings
+                    .validator
+                    .validate_fetching::<C>(token)
+                    .await
+                    .and_then(|claims| settings.check_scopes(claims)),
+                Ok(None) => Err(Error::MissingToken),
+                Err(error) => Err(error),
+            };
+            match verdict {
+                Ok(claims) => {
+                    let mut req = Request::from_parts(parts, body);
+                    this.admit::<ResBody>(&mut req, Some(claims));
+                    inner.call(req).await
+                }
+                Err(error) => Ok(rejection::response(
+                    &error,
+                    &settings.challenge,
+                    Some(&parts.headers),
+                    || this.rejection.body(&error),
+                )),
+            }
+        })
+    }
+
+    /// Lets the request in: its claims (if any) and what [`RequireScopes`]
+    /// needs go into the extensions.
+    fn admit<ResBody: 'static>(&self, req: &mut Request<impl Sized>, claims: Option<Claims<C>>)
+    where
+        C: Send + Sync + 'static,
+        R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
+    {
+        // Once per service; then an atomic load.
+        self.shared
+            .erased_body
+            .get_or_init(|| rejection::erase::<ResBody, R>(&self.rejection));
+        let scopes = claims.as_ref().map(Claims::granted_scopes);
+        let extensions = req.extensions_mut();
+        if let Some(claims) = claims {
+            extensions.insert(claims);
+        }
+        extensions.insert(Authenticated {
+            scopes,
+            shared: Arc::clone(&self.shared),
+        });
+    }
+}
+
+impl Settings {
+    fn check_scopes<C>(&self, claims: Claims<C>) -> Result<Claims<C>, Error> {
+        if let Some(required) = &self.required {
+            required.check(claims.scopes())?;
+        }
+        Ok(claims)
+    }
+}

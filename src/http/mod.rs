@@ -1,0 +1,8 @@
+//! HTTP: credentials from a request ([`extract`]), the tower middleware
+//! ([`layer`]), the one rejection builder ([`rejection`]) and RFC 9728
+//! metadata ([`resource_metadata`]). Nothing below this module knows tower.
+
+pub(crate) mod extract;
+pub mod layer;
+pub(crate) mod rejection;
+pub(crate) mod resource_metadata;

@@ -1,0 +1,416 @@
+//! THE rejection: from an [`Error`] to the wire. Per variant the RFC 6750
+//! code, the HTTP status and the `WWW-Authenticate` challenge; for a gRPC
+//! request the trailers-only `grpc-status`; `Retry-After` on 503. The layer,
+//! the per-route guards, the axum and the tonic adapters all answer through
+//! this module.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use crate::jose::error::Error;
+
+/// Builds the body of a rejection response. Status, `WWW-Authenticate` and
+/// `Retry-After` are set by the layer whatever the body is.
+///
+/// Implemented by [`DefaultRejection`] (an empty `B::default()`) and by any
+/// `Fn(&Error) -> B`. The body given to
+/// [`JwtAuthLayer::rejection_body`](crate::JwtAuthLayer::rejection_body) also
+/// builds the 401/403 of the [`RequireScopes`](crate::RequireScopes) behind
+/// it (when their response body types are the same).
+pub trait RejectionBody<B> {
+    /// The body for a response rejecting the request with `error`.
+    fn body(&self, error: &Error) -> B;
+}
+
+/// The default rejection body: `B::default()` (empty).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultRejection;
+
+impl<B: Default> RejectionBody<B> for DefaultRejection {
+    fn body(&self, _: &Error) -> B {
+        B::default()
+    }
+}
+
+impl<B, F: Fn(&Error) -> B> RejectionBody<B> for F {
+    fn body(&self, error: &Error) -> B {
+        self(error)
+    }
+}
+
+/// A layer's rejection body with its response body type erased, so that a
+/// guard behind the layer (which does not know the layer's `R`) can build
+/// the same bodies: an `Arc<dyn RejectionBody<B> + Send + Sync>`, made once
+/// per service.
+pub(crate) type ErasedBody = Box<dyn Any + Send + Sync>;
+
+pub(crate) fn erase<B: 'static, R>(rejection: &R) -> ErasedBody
+where
+    R: RejectionBody<B> + Clone + Send + Sync + 'static,
+{
+    let body: Arc<dyn RejectionBody<B> + Send + Sync> = Arc::new(rejection.clone());
+    Box::new(body)
+}
+
+/// The body `erased` (see [`erase`]) builds for `error`, or `B::default()`
+/// when there is none for this body type.
+pub(crate) fn erased_body<B: Default + 'static>(erased: Option<&ErasedBody>, error: &Error) -> B {
+    erased
+        .and_then(|e| e.downcast_ref::<Arc<dyn RejectionBody<B> + Send + Sync>>())
+        .map_or_else(B::default, |r| r.body(error))
+}
+
+/// What a challenge carries besides the error.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Challenge {
+    pub(crate) realm: Option<Arc<str>>,
+    pub(crate) resource_metadata: Option<Arc<str>>,
+}
+
+/// Seconds a client should wait before retrying after a 503: the one place
+/// this number is written.
+const RETRY_AFTER_SECS: HeaderValue = HeaderValue::from_static("5");
+
+impl Error {
+    /// The HTTP status to answer with.
+    ///
+    /// 400 for a malformed `Authorization` header, 403 for a missing scope,
+    /// 503 when keys are unavailable, 401 for everything else.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedHeader => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingToken
+            | Self::MalformedToken { .. }
+            | Self::TooLarge { .. }
+            | Self::DisallowedAlgorithm { .. }
+            | Self::UnknownKey { .. }
+            | Self::InvalidSignature
+            | Self::InvalidType
+            | Self::Expired { .. }
+            | Self::NotYetValid { .. }
+            | Self::InvalidIssuer
+            | Self::InvalidAudience
+            | Self::InvalidClaims { .. }
+            | Self::UnverifiedBinding => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The RFC 6750 §3.1 `error` code, or `None` where none is sent: a
+    /// request without a token (RFC 6750 §3.1) and a server-side failure.
+    pub fn bearer_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken | Self::KeysUnavailable { .. } => None,
+            Self::MalformedHeader => Some("invalid_request"),
+            Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::MalformedToken { .. }
+            | Self::TooLarge { .. }
+            | Self::DisallowedAlgorithm { .. }
+            | Self::UnknownKey { .. }
+            | Self::InvalidSignature
+            | Self::InvalidType
+            | Self::Expired { .. }
+            | Self::NotYetValid { .. }
+            | Self::InvalidIssuer
+            | Self::InvalidAudience
+            | Self::InvalidClaims { .. }
+            | Self::UnverifiedBinding => Some("invalid_token"),
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3), or `None` where no
+    /// challenge is sent (503 keys unavailable).
+    ///
+    /// Parameters are comma-separated in this order: `realm`, `error`,
+    /// `error_description`, `scope`. `realm` is quoted and escaped; a realm
+    /// that cannot appear in a header (control characters) is left out.
+    ///
+    /// ```
+    /// use jwt_gate::Error;
+    /// assert_eq!(
+    ///     Error::MissingToken.www_authenticate(Some("example")).unwrap(),
+    ///     r#"Bearer realm="example""#,
+    /// );
+    /// ```
+    pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        self.challenge(realm, None)
+    }
+
+    /// The challenge with an optional RFC 9728 `resource_metadata` URL.
+    fn challenge(
+        &self,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) -> Option<HeaderValue> {
+        if matches!(self, Self::KeysUnavailable { .. }) {
+            return None;
+        }
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(5);
+        if let Some(realm) = realm {
+            params.push(("realm", realm));
+        }
+        if let Some(code) = self.bearer_code() {
+            params.push(("error", code));
+            params.push(("error_description", self.description()));
+        }
+        if let Self::InsufficientScope { required } = self
+            && !required.is_empty()
+        {
+            params.push(("scope", required));
+        }
+        if let Some(url) = resource_metadata {
+            params.push(("resource_metadata", url));
+        }
+        let mut value = String::from("Bearer");
+        for (i, (name, val)) in params.iter().enumerate() {
+            value.push_str(if i == 0 { " " } else { ", " });
+            value.push_str(name);
+            value.push_str("=\"");
+            for c in val.chars() {
+                if c == '"' || c == '\\' {
+                    value.push('\\');
+                }
+                value.push(c);
+            }
+            value.push('"');
+        }
+        HeaderValue::from_str(&value)
+            .ok()
+            .or_else(|| HeaderValue::from_str("Bearer").ok())
+    }
+}
+
+/// The response rejecting a request with `error`: the one place a
+/// rejection is built. `request_headers` (when known) decides whether it is
+/// a gRPC request, answered trailers-only with `grpc-status`; otherwise
+/// `body` is the body, with status, challenge and `Retry-After` set here.
+pub(crate) fn response<B: Default>(
+    error: &Error,
+    challenge: &Challenge,
+    request_headers: Option<&HeaderMap>,
+    body: impl FnOnce() -> B,
+) -> Response<B> {
+    tracing::debug!(target: "jwt_gate", %error, status = error.status().as_u16(), "request rejected");
+    if let Some(content_type) = request_headers.and_then(grpc_reply_type) {
+        let mut res = Response::new(B::default());
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, content_type);
+        headers.insert("grpc-status", HeaderValue::from(grpc_code(error)));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static(error.description()),
+        );
+        return res;
+    }
+    let mut res = Response::new(body());
+    *res.status_mut() = error.status();
+    let resource_metadata = challenge
+        .resource_metadata
+        .as_deref()
+        .filter(|_| error.status() == StatusCode::UNAUTHORIZED);
+    if let Some(value) = error.challenge(challenge.realm.as_deref(), resource_metadata) {
+        res.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut().insert(RETRY_AFTER, RETRY_AFTER_SECS);
+    }
+    res
+}
+
+/// For a gRPC request (`content-type: application/grpc`, `application/grpc+…`
+/// or gRPC-Web, compared case-insensitively): the content type of its
+/// trailers-only rejection. gRPC-Web clients get their own content type
+/// back, gRPC clients `application/grpc`.
+fn grpc_reply_type(headers: &HeaderMap) -> Option<HeaderValue> {
+    let value = headers.get(CONTENT_TYPE)?;
+    let bytes = value.as_bytes();
+    let (prefix, rest) = bytes.split_at_checked(16)?;
+    if !prefix.eq_ignore_ascii_case(b"application/grpc") {
+        return None;
+    }
+    let ends = |rest: &[u8]| matches!(rest.first(), None | Some(b'+' | b';' | b' '));
+    if ends(rest) {
+        return Some(HeaderValue::from_static("application/grpc"));
+    }
+    let web = rest.get(..4)?.eq_ignore_ascii_case(b"-web");
+    let after = &rest[4..];
+    let text = after
+        .get(..5)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"-text"));
+    (web && (ends(after) || (text && ends(&after[5..])))).then(|| value.clone())
+}
+
+/// The gRPC status code for an error: 16 unauthenticated, 7 permission
+/// denied, 14 unavailable.
+pub(crate) fn grpc_code(error: &Error) -> u16 {
+    match error.status() {
+        StatusCode::FORBIDDEN => 7,
+        StatusCode::SERVICE_UNAVAILABLE => 14,
+        _ => 16,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::time::UnixTime;
+
+    fn all() -> Vec<Error> {
+        vec![
+            Error::MissingToken,
+            Error::MalformedHeader,
+            Error::malformed("x"),
+            Error::TooLarge { size: 2, limit: 1 },
+            Error::DisallowedAlgorithm { alg: None },
+            Error::unknown_key(Some("k")),
+            Error::InvalidSignature,
+            Error::InvalidType,
+            Error::Expired {
+                exp: UnixTime::from_secs(1),
+                now: UnixTime::from_secs(2),
+            },
+            Error::NotYetValid {
+                nbf: UnixTime::from_secs(2),
+                now: UnixTime::from_secs(1),
+            },
+            Error::InvalidIssuer,
+            Error::InvalidAudience,
+            Error::claim("exp"),
+            Error::UnverifiedBinding,
+            Error::InsufficientScope {
+                required: "a b".into(),
+            },
+            Error::KeysUnavailable { source: None },
+        ]
+    }
+
+    // RFC 6750 §3, first example (no error code when the request had no token).
+    #[test]
+    fn missing_token_challenge_matches_rfc6750_example_byte_for_byte() {
+        let v = Error::MissingToken
+            .www_authenticate(Some("example"))
+            .unwrap();
+        assert_eq!(v.as_bytes(), br#"Bearer realm="example""#);
+    }
+
+    // RFC 6750 §3, second example, unfolded onto one line (RFC 7230 §3.2.4
+    // deprecates line folding; the parameters and their order are the RFC's).
+    #[test]
+    fn expired_challenge_matches_rfc6750_example_byte_for_byte() {
+        let err = Error::Expired {
+            exp: UnixTime::from_secs(1),
+            now: UnixTime::from_secs(2),
+        };
+        let v = err.www_authenticate(Some("example")).unwrap();
+        assert_eq!(
+            v.as_bytes(),
+            br#"Bearer realm="example", error="invalid_token", error_description="The access token expired""#
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_challenge_carries_scope_and_403() {
+        let err = Error::InsufficientScope {
+            required: "orders.read orders.write".into(),
+        };
+        assert_eq!(err.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            err.www_authenticate(None).unwrap(),
+            r#"Bearer error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.read orders.write""#
+        );
+    }
+
+    #[test]
+    fn malformed_header_is_400_invalid_request() {
+        let err = Error::MalformedHeader;
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.www_authenticate(None).unwrap(),
+            r#"Bearer error="invalid_request", error_description="The request must carry exactly one Bearer token, in the Authorization header""#
+        );
+    }
+
+    #[test]
+    fn keys_unavailable_is_503_without_challenge() {
+        let err = Error::KeysUnavailable { source: None };
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(err.bearer_code(), None);
+        assert!(err.www_authenticate(Some("x")).is_none());
+    }
+
+    #[test]
+    fn realm_is_escaped_and_control_characters_fall_back() {
+        let v = Error::MissingToken
+            .www_authenticate(Some(r#"a"b\c"#))
+            .unwrap();
+        assert_eq!(v, r#"Bearer realm="a\"b\\c""#);
+        let v = Error::MissingToken.www_authenticate(Some("a\nb")).unwrap();
+        assert_eq!(v, "Bearer");
+    }
+
+    #[test]
+    fn resource_metadata_is_appended_last() {
+        let v = Error::InvalidSignature
+            .challenge(
+                Some("api"),
+                Some("https://api.example.com/.well-known/oauth-protected-resource"),
+            )
+            .unwrap();
+        assert!(v.to_str().unwrap().ends_with(
+            r#", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+        ));
+    }
+
+    #[test]
+    fn every_invalid_token_variant_is_401_with_invalid_token() {
+        for err in all() {
+            let code = err.bearer_code();
+            match err.status() {
+                StatusCode::UNAUTHORIZED => {
+                    assert!(
+                        code == Some("invalid_token") || matches!(err, Error::MissingToken),
+                        "{err:?}"
+                    )
+                }
+                StatusCode::BAD_REQUEST => assert_eq!(code, Some("invalid_request")),
+                StatusCode::FORBIDDEN => assert_eq!(code, Some("insufficient_scope")),
+                StatusCode::SERVICE_UNAVAILABLE => assert_eq!(code, None),
+                other => panic!("unexpected status {other}"),
+            }
+            // Display is lowercase and has no trailing period.
+            let text = err.to_string();
+            assert!(!text.ends_with('.'), "{text}");
+            assert!(text.chars().next().unwrap().is_lowercase(), "{text}");
+        }
+    }
+
+    #[test]
+    fn grpc_codes() {
+        assert_eq!(grpc_code(&Error::MissingToken), 16);
+        assert_eq!(grpc_code(&Error::MalformedHeader), 16);
+        assert_eq!(
+            grpc_code(&Error::InsufficientScope {
+                required: "a".into()
+            }),
+            7
+        );
+        assert_eq!(grpc_code(&Error::KeysUnavailable { source: None }), 14);
+    }
+
+    #[test]
+    fn keys_unavailable_response_carries_retry_after_and_no_challenge() {
+        let res = response(
+            &Error::KeysUnavailable { source: None },
+            &Challenge::default(),
+            None,
+            || (),
+        );
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[RETRY_AFTER], "5");
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+}

@@ -1,0 +1,262 @@
+//! [`Claims`]: a validated token's claims, registered and your own. The
+//! payload machinery that reads and checks them is in `payload`, the scope
+//! set in `scopes`.
+
+mod payload;
+mod scopes;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+pub(crate) use self::payload::check;
+pub use self::scopes::Scopes;
+use crate::jose::error::Error;
+use crate::jose::time::UnixTime;
+use crate::jose::validation::Validation;
+
+/// A validated token's claims: the registered ones, parsed and checked, and
+/// your own type `C` (use `()` for none).
+///
+/// Cheap to clone (one `Arc`). Dereferences to `C`, so `claims.tenant_id`
+/// reads your field directly.
+///
+/// ```
+/// # use jwt_gate::{Claims, KeySet, UnixTime, Validation};
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims {
+///     #[serde(rename = "tenantId", deserialize_with = "jwt_gate::de::string_or_number")]
+///     tenant_id: String,
+/// }
+/// # fn f(token: &str, keys: &KeySet, rules: &Validation) -> Result<(), jwt_gate::Error> {
+/// let claims: Claims<MyClaims> = jwt_gate::validate(token, keys, rules, UnixTime::now())?;
+/// println!("{} of tenant {}", claims.subject().unwrap_or("?"), claims.tenant_id);
+/// if claims.has_scope("orders.write") { /* … */ }
+/// # Ok(()) }
+/// ```
+pub struct Claims<C = ()> {
+    inner: Arc<Inner<C>>,
+}
+
+struct Inner<C> {
+    /// The decoded payload: registered string claims point into it.
+    payload: Box<str>,
+    registered: Registered,
+    custom: C,
+}
+
+/// The registered claims as validated.
+#[derive(Debug, Default)]
+struct Registered {
+    iss: Option<Text>,
+    sub: Option<Text>,
+    aud: Vec<Text>,
+    exp: UnixTime,
+    nbf: Option<UnixTime>,
+    iat: Option<UnixTime>,
+    jti: Option<Text>,
+    client_id: Option<Text>,
+    scopes: Scopes,
+}
+
+/// A string claim: a range of the payload when JSON had no escapes in it
+/// (no copy), else its own text.
+#[derive(Debug)]
+enum Text {
+    Span(usize, usize),
+    Owned(Box<str>),
+}
+
+impl Text {
+    fn new(value: Cow<'_, str>, payload: &str) -> Self {
+        if let Cow::Borrowed(s) = value {
+            let start = (s.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
+            if payload.get(start..start.wrapping_add(s.len())) == Some(s) {
+                return Self::Span(start, start + s.len());
+            }
+        }
+        Self::Owned(value.into_owned().into_boxed_str())
+    }
+
+    fn get<'a>(&'a self, payload: &'a str) -> &'a str {
+        match self {
+            Self::Span(start, end) => payload.get(*start..*end).unwrap_or_default(),
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+impl<C> Claims<C> {
+    fn text<'a>(&'a self, text: &'a Option<Text>) -> Option<&'a str> {
+        text.as_ref().map(|t| t.get(&self.inner.payload))
+    }
+
+    /// `iss`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.text(&self.inner.registered.iss)
+    }
+
+    /// `sub`.
+    pub fn subject(&self) -> Option<&str> {
+        self.text(&self.inner.registered.sub)
+    }
+
+    /// `aud`, as a list whether the token sent a string or an array.
+    pub fn audiences(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.inner
+            .registered
+            .aud
+            .iter()
+            .map(|a| a.get(&self.inner.payload))
+    }
+
+    /// `exp` (a fractional `exp` is rounded down).
+    pub fn expires_at(&self) -> UnixTime {
+        self.inner.registered.exp
+    }
+
+    /// `nbf` (a fractional `nbf` is rounded up).
+    pub fn not_before(&self) -> Option<UnixTime> {
+        self.inner.registered.nbf
+    }
+
+    /// `iat` (a fractional `iat` is rounded up).
+    pub fn issued_at(&self) -> Option<UnixTime> {
+        self.inner.registered.iat
+    }
+
+    /// `jti`.
+    pub fn jwt_id(&self) -> Option<&str> {
+        self.text(&self.inner.registered.jti)
+    }
+
+    /// `client_id` (RFC 9068 §2.2).
+    pub fn client_id(&self) -> Option<&str> {
+        self.text(&self.inner.registered.client_id)
+    }
+
+    /// The granted scopes: from `scope` (a space-separated string, or a JSON
+    /// array as IdentityServer sends it), else from `scp`.
+    pub fn scopes(&self) -> &Scopes {
+        &self.inner.registered.scopes
+    }
+
+    /// `true` when `scope` was granted (exact, case-sensitive match).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.inner.registered.scopes.contains(scope)
+    }
+
+    /// Your claims type.
+    pub fn custom(&self) -> &C {
+        &self.inner.custom
+    }
+}
+
+/// The granted scopes of some `Claims<C>`, whatever `C` is: what the
+/// per-route [`RequireScopes`](crate::RequireScopes) layer reads.
+pub(crate) trait GrantedScopes: Send + Sync {
+    fn scopes(&self) -> &Scopes;
+}
+
+impl<C: Send + Sync> GrantedScopes for Inner<C> {
+    fn scopes(&self) -> &Scopes {
+        &self.registered.scopes
+    }
+}
+
+impl<C> Claims<C> {
+    /// The decoded payload's length (for the token cache's weights).
+    pub(crate) fn payload_len(&self) -> usize {
+        self.inner.payload.len()
+    }
+
+    /// `exp`, `nbf` and `iat` against `now` again: for claims validated
+    /// earlier and served from the token cache.
+    pub(crate) fn recheck_times(&self, leeway: Duration, now: UnixTime) -> Result<(), Error> {
+        let r = &self.inner.registered;
+        check_times(r.exp, r.nbf, r.iat, leeway, now)
+    }
+}
+
+impl<C: DeserializeOwned> Claims<C> {
+    /// A copy of these claims with an allocation of its own, read again from
+    /// the kept payload (for a thread's private copy of a hot token).
+    pub(crate) fn reparse(&self, rules: &Validation, now: UnixTime) -> Option<Self> {
+        check(self.inner.payload.as_bytes().to_vec(), rules, now).ok()
+    }
+}
+
+impl<C: Send + Sync + 'static> Claims<C> {
+    /// The same claims, seen only for their scopes (no copy).
+    pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {
+        self.inner.clone()
+    }
+
+    /// The same claims, type-erased (for the token cache; no copy).
+    pub(crate) fn to_any(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.inner.clone()
+    }
+
+    /// Back from [`to_any`](Self::to_any), if they are claims of type `C`.
+    pub(crate) fn from_any(any: Arc<dyn std::any::Any + Send + Sync>) -> Option<Self> {
+        any.downcast::<Inner<C>>().ok().map(|inner| Self { inner })
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        &self.inner.custom
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.inner.registered;
+        f.debug_struct("Claims")
+            .field("iss", &self.issuer())
+            .field("sub", &self.subject())
+            .field("aud", &self.audiences().collect::<Vec<_>>())
+            .field("exp", &r.exp.as_secs())
+            .field("nbf", &r.nbf.map(UnixTime::as_secs))
+            .field("iat", &r.iat.map(UnixTime::as_secs))
+            .field("jti", &self.jwt_id())
+            .field("client_id", &self.client_id())
+            .field("scopes", &r.scopes)
+            .field("custom", &self.inner.custom)
+            .finish()
+    }
+}
+
+/// The one time check, for a fresh token and a cached one alike: expired
+/// when `now >= exp + leeway`, not yet valid when `now < nbf - leeway` or
+/// `now < iat - leeway` (saturating: a huge leeway never wraps).
+pub(crate) fn check_times(
+    exp: UnixTime,
+    nbf: Option<UnixTime>,
+    iat: Option<UnixTime>,
+    leeway: Duration,
+    now: UnixTime,
+) -> Result<(), Error> {
+    if now >= exp.saturating_add(leeway) {
+        return Err(Error::Expired { exp, now });
+    }
+    for t in [nbf, iat].into_iter().flatten() {
+        if now < t.saturating_sub(leeway) {
+            return Err(Error::NotYetValid { nbf: t, now });
+        }
+    }
+    Ok(())
+}

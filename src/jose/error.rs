@@ -1,0 +1,326 @@
+//! The two errors: [`Error`], why a request or a token was not accepted
+//! (its wire mapping is in `http::rejection`), and [`ConfigError`], a setup
+//! mistake found by a builder or a fallible constructor.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use crate::jose::algorithm::Algorithm;
+use crate::jose::time::UnixTime;
+
+/// A boxed cause, shared so that [`Error`] stays cheap to clone.
+pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a request or a token was not accepted.
+///
+/// One enum for every request-time failure: [`validate`](crate::validate)
+/// and [`Validator`](crate::Validator) return it, and every adapter turns it
+/// into a response through the same three methods:
+/// [`status`](Error::status), [`bearer_code`](Error::bearer_code) and
+/// [`www_authenticate`](Error::www_authenticate).
+///
+/// `Display` says what failed and never contains the token; where there is an
+/// underlying cause (a serde error, a network error) it is in
+/// [`source()`](std::error::Error::source). The text sent to clients is the
+/// fixed [`description`](Error::description).
+///
+/// A setup mistake is never an `Error`: builders return [`ConfigError`].
+///
+/// ```
+/// use jwt_gate::Error;
+/// use http::StatusCode;
+///
+/// let err = Error::InvalidSignature;
+/// assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(err.bearer_code(), Some("invalid_token"));
+/// assert_eq!(
+///     err.www_authenticate(Some("orders")).unwrap(),
+///     r#"Bearer realm="orders", error="invalid_token", error_description="The access token signature is invalid""#,
+/// );
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request carried no bearer token.
+    MissingToken,
+    /// The request's credentials are malformed (RFC 6750 `invalid_request`,
+    /// HTTP 400): an `Authorization` header that is not a single
+    /// `Bearer <token>`, more than one `Authorization` header, or a token in
+    /// the query string (RFC 6750 §2.3, not accepted), with or without a
+    /// header.
+    MalformedHeader,
+    /// The token is not a well-formed compact JWS carrying a JWT: wrong number
+    /// of segments, non-canonical base64url, a header or payload that is not a
+    /// UTF-8 JSON object, duplicate members, or a `crit` / `b64` header this
+    /// crate does not implement.
+    MalformedToken {
+        /// What was wrong, for logs (never token content).
+        reason: &'static str,
+    },
+    /// The token is longer than [`Validation::max_token_bytes`](crate::Validation::max_token_bytes);
+    /// nothing was decoded.
+    TooLarge {
+        /// The token's length in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The header's `alg` is not in the allow-list: `none` in any spelling,
+    /// an algorithm this crate does not know, or one not configured.
+    DisallowedAlgorithm {
+        /// The algorithm, when it is one this crate knows.
+        alg: Option<Algorithm>,
+    },
+    /// No usable key matches the token's `kid` and `alg`.
+    UnknownKey {
+        /// The token's `kid`, shortened to 64 characters.
+        kid: Option<Box<str>>,
+    },
+    /// The signature does not verify with the selected key.
+    InvalidSignature,
+    /// The header's `typ` is not the required one, or names another kind of
+    /// JWT (`dpop+jwt`, `logout+jwt`, …).
+    InvalidType,
+    /// `exp` is at or before now, after leeway.
+    Expired {
+        /// The token's `exp`.
+        exp: UnixTime,
+        /// The time validation ran at.
+        now: UnixTime,
+    },
+    /// `nbf` (or `iat`) is after now, after leeway.
+    NotYetValid {
+        /// The token's `nbf` (or `iat`).
+        nbf: UnixTime,
+        /// The time validation ran at.
+        now: UnixTime,
+    },
+    /// `iss` is missing or is not the configured issuer, byte for byte.
+    InvalidIssuer,
+    /// `aud` is missing or names none of the configured audiences.
+    InvalidAudience,
+    /// A claim is missing or has the wrong JSON type, or the payload did not
+    /// deserialize into the caller's claims type.
+    InvalidClaims {
+        /// The registered claim at fault, when one is.
+        claim: Option<&'static str>,
+        /// The deserializer's error, when there is one.
+        source: Option<Cause>,
+    },
+    /// The token is sender-constrained: it carries a confirmation claim
+    /// (`cnf`, RFC 7800), such as a DPoP key thumbprint (`jkt`, RFC 9449) or
+    /// a certificate hash (`x5t#S256`, RFC 8705), and the request did not
+    /// prove possession of that key or certificate. Accepting it as a plain
+    /// bearer token would throw that protection away.
+    UnverifiedBinding,
+    /// The token lacks a required scope.
+    InsufficientScope {
+        /// The required scopes, space-separated (sent as RFC 6750 `scope`).
+        required: Arc<str>,
+    },
+    /// No usable signing keys could be obtained from the issuer (network,
+    /// HTTP status, a bad document, no usable key): the server's fault, not
+    /// the client's (HTTP 503 with `Retry-After`). Never a setup mistake:
+    /// those are [`ConfigError`]s at `build()`.
+    KeysUnavailable {
+        /// Why, when known.
+        source: Option<Cause>,
+    },
+}
+
+impl Error {
+    /// The fixed, client-safe `error_description`. It never contains token
+    /// content.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "No access token was sent",
+            Self::MalformedHeader => {
+                "The request must carry exactly one Bearer token, in the Authorization header"
+            }
+            Self::MalformedToken { .. } => "The access token is malformed",
+            Self::TooLarge { .. } => "The access token is too large",
+            Self::DisallowedAlgorithm { .. } => "The access token algorithm is not allowed",
+            Self::UnknownKey { .. } => "The access token signing key is unknown",
+            Self::InvalidSignature => "The access token signature is invalid",
+            Self::InvalidType => "The access token type is not accepted",
+            // RFC 6750 §3's own example text.
+            Self::Expired { .. } => "The access token expired",
+            Self::NotYetValid { .. } => "The access token is not yet valid",
+            Self::InvalidIssuer => "The access token issuer is not trusted",
+            Self::InvalidAudience => "The access token audience is not accepted",
+            Self::InvalidClaims { .. } => "The access token claims are invalid",
+            Self::UnverifiedBinding => {
+                "The access token is bound to a key or certificate and cannot be used as a bearer token"
+            }
+            Self::InsufficientScope { .. } => {
+                "The request requires higher privileges than provided by the access token"
+            }
+            Self::KeysUnavailable { .. } => "The token signing keys are temporarily unavailable",
+        }
+    }
+
+    pub(crate) fn malformed(reason: &'static str) -> Self {
+        Self::MalformedToken { reason }
+    }
+
+    pub(crate) fn claim(claim: &'static str) -> Self {
+        Self::InvalidClaims {
+            claim: Some(claim),
+            source: None,
+        }
+    }
+
+    pub(crate) fn unknown_key(kid: Option<&str>) -> Self {
+        Self::UnknownKey {
+            kid: kid.map(|kid| kid.chars().take(64).collect::<String>().into_boxed_str()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingToken => f.write_str("no bearer token in the request"),
+            Self::MalformedHeader => {
+                f.write_str("authorization header is not a single bearer token")
+            }
+            Self::MalformedToken { reason } => write!(f, "malformed token: {reason}"),
+            Self::TooLarge { size, limit } => {
+                write!(
+                    f,
+                    "token of {size} bytes exceeds the limit of {limit} bytes"
+                )
+            }
+            Self::DisallowedAlgorithm { alg: Some(alg) } => {
+                write!(f, "algorithm {alg:?} is not allowed")
+            }
+            Self::DisallowedAlgorithm { alg: None } => {
+                f.write_str("algorithm is unknown or `none`")
+            }
+            Self::UnknownKey { kid: Some(kid) } => write!(f, "no usable key for kid {kid:?}"),
+            Self::UnknownKey { kid: None } => f.write_str("no usable key for a token without kid"),
+            Self::InvalidSignature => f.write_str("signature does not verify"),
+            Self::InvalidType => f.write_str("token type (typ) is not accepted"),
+            Self::Expired { exp, now } => {
+                write!(
+                    f,
+                    "token expired at {} (now {})",
+                    exp.as_secs(),
+                    now.as_secs()
+                )
+            }
+            Self::NotYetValid { nbf, now } => write!(
+                f,
+                "token not valid before {} (now {})",
+                nbf.as_secs(),
+                now.as_secs()
+            ),
+            Self::InvalidIssuer => f.write_str("issuer is missing or not trusted"),
+            Self::InvalidAudience => f.write_str("audience is missing or not accepted"),
+            Self::InvalidClaims {
+                claim: Some(claim), ..
+            } => {
+                write!(f, "claim `{claim}` is missing or has the wrong type")
+            }
+            Self::InvalidClaims { claim: None, .. } => {
+                f.write_str("claims do not deserialize into the claims type")
+            }
+            Self::UnverifiedBinding => {
+                f.write_str("token is sender-constrained (cnf) and its binding is not checked")
+            }
+            Self::InsufficientScope { required } => {
+                let mut s = String::new();
+                let _ = write!(s, "token lacks a required scope (required: {required})");
+                f.write_str(&s)
+            }
+            Self::KeysUnavailable { .. } => f.write_str("signing keys unavailable"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidClaims {
+                source: Some(source),
+                ..
+            }
+            | Self::KeysUnavailable {
+                source: Some(source),
+            } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// A setup mistake: a builder's `build()` or a fallible constructor
+/// ([`KeySet::with_pem`](crate::KeySet::with_pem),
+/// [`IssuerTemplate::new`](crate::IssuerTemplate::new), …) was given a
+/// setting that cannot work. Found before any request is served, never
+/// turned into a response: a setup mistake must not reach a client as 503.
+///
+/// `Display` names the setting (as the method that sets it is named) and
+/// says why.
+///
+/// ```
+/// use jwt_gate::Validator;
+///
+/// let err = Validator::builder()
+///     .issuer("http://auth.example.com/")
+///     .audience("api://orders")
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(err.setting(), "issuer");
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid `issuer`: plain http needs allow_http() (loopback only): http://auth.example.com/",
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    setting: &'static str,
+    reason: Cow<'static, str>,
+    source: Option<Cause>,
+}
+
+impl ConfigError {
+    pub(crate) fn new(setting: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            setting,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The setting at fault, named as the method that sets it (`issuer`,
+    /// `jwks_uri`, `with_secret`, …).
+    pub fn setting(&self) -> &'static str {
+        self.setting
+    }
+
+    /// Why the setting cannot work.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `{}`: {}", self.setting, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}

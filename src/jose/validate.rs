@@ -1,0 +1,101 @@
+//! [`validate`]: the pure core every other surface calls.
+
+use std::mem::MaybeUninit;
+
+use serde::de::DeserializeOwned;
+
+use crate::jose::algorithm::Algorithm;
+use crate::jose::claims::{self, Claims};
+use crate::jose::error::Error;
+use crate::jose::jwks::KeySet;
+use crate::jose::time::UnixTime;
+use crate::jose::token::{self, MAX_SIGNATURE_LEN};
+use crate::jose::validation::{Validation, check_typ};
+
+/// Validates a compact JWS access token against `keys` and `rules` at time
+/// `now`, and returns its claims, with your claims type `C` (use `()` for
+/// none). No I/O, no clock read: the pure core every other surface calls.
+///
+/// The checks run in this order; the first failure is returned:
+///
+/// 1. size: at most [`Validation::max_token_bytes`], before decoding
+///    ([`Error::TooLarge`]);
+/// 2. structure: three segments of canonical base64url, a header that is a
+///    UTF-8 JSON object without duplicate members, no `crit`, no `b64: false`
+///    ([`Error::MalformedToken`]);
+/// 3. `alg` in the allow-list ([`Error::DisallowedAlgorithm`]);
+/// 4. key: by exact `kid`, usable for `alg`; without `kid`, the only usable
+///    key ([`Error::UnknownKey`]); `jwk`/`jku`/`x5u`/`x5c` are never used;
+/// 5. signature ([`Error::InvalidSignature`]);
+/// 6. `typ` ([`Error::InvalidType`]);
+/// 7. payload: a UTF-8 JSON object without duplicate members
+///    ([`Error::MalformedToken`]), registered claims of the right JSON type
+///    ([`Error::InvalidClaims`]);
+/// 8. `exp` (required; expired when `now >= exp + leeway`), `nbf` and `iat`
+///    (not yet valid when `now < nbf - leeway`) ([`Error::Expired`],
+///    [`Error::NotYetValid`]);
+/// 9. `iss` ([`Error::InvalidIssuer`]), `aud` ([`Error::InvalidAudience`]),
+///    no confirmation claim `cnf` ([`Error::UnverifiedBinding`]: a
+///    sender-constrained token is not accepted as a bearer token), scopes
+///    ([`Error::InsufficientScope`]);
+/// 10. your type `C` ([`Error::InvalidClaims`]).
+///
+/// The payload's JSON is not read until the signature has verified.
+///
+/// # Errors
+///
+/// The [`Error`] of the first check that failed.
+///
+/// ```
+/// use jwt_gate::{Claims, KeySet, UnixTime, Validation, Algorithm};
+///
+/// let keys = KeySet::new().with_secret(Some("k1"), b"an-application-secret-of-32-bytes!")?;
+/// let rules = Validation::new()
+///     .algorithms([Algorithm::HS256])
+///     .issuer("https://auth.example.com/")
+///     .audience("api://orders");
+/// // {"alg":"HS256","kid":"k1"} . {"iss":"https://auth.example.com/","aud":"api://orders","exp":2000000000,"sub":"u1","scope":"orders.read"}
+/// let token = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS5jb20vIiwiYXVkIjoiYXBpOi8vb3JkZXJzIiwiZXhwIjoyMDAwMDAwMDAwLCJzdWIiOiJ1MSIsInNjb3BlIjoib3JkZXJzLnJlYWQifQ.KdQNmTY5d4i8aFN1vxFJM8LChvlM29SsmGpQr168rbg";
+/// let claims: Claims = jwt_gate::validate(token, &keys, &rules, UnixTime::from_secs(1_900_000_000))?;
+/// assert_eq!(claims.subject(), Some("u1"));
+/// assert!(claims.has_scope("orders.read"));
+///
+/// let late = jwt_gate::validate::<()>(token, &keys, &rules, UnixTime::from_secs(2_000_000_060));
+/// assert!(matches!(late, Err(jwt_gate::Error::Expired { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn validate<C: DeserializeOwned>(
+    token: &str,
+    keys: &KeySet,
+    rules: &Validation,
+    now: UnixTime,
+) -> Result<Claims<C>, Error> {
+    validate_tagged(token, keys, rules, now).map(|(claims, _)| claims)
+}
+
+/// [`validate`], also returning the tag of the key that verified the token.
+pub(crate) fn validate_tagged<C: DeserializeOwned>(
+    token: &str,
+    keys: &KeySet,
+    rules: &Validation,
+    now: UnixTime,
+) -> Result<(Claims<C>, u64), Error> {
+    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
+    let jws = token::parse(token, rules.max_token_bytes, &mut header_buf)?;
+    let header = token::Header::parse(&jws.header)?;
+    let alg = Algorithm::parse(&header.alg);
+    let alg = match alg {
+        Some(alg) if rules.algorithms.contains(alg) => alg,
+        _ => return Err(Error::DisallowedAlgorithm { alg }),
+    };
+    let (verifier, tag) = keys.select(header.kid.as_deref(), alg)?;
+    let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
+    let signature = token::decode_b64_into(jws.signature_b64, &mut buf)
+        .map_err(|_| Error::malformed("signature is not canonical base64url"))?
+        .ok_or(Error::InvalidSignature)?;
+    if !verifier.verify(jws.signing_input.as_bytes(), signature) {
+        return Err(Error::InvalidSignature);
+    }
+    check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
+    claims::check(jws.payload, rules, now).map(|claims| (claims, tag))
+}

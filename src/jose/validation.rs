@@ -1,0 +1,239 @@
+//! [`Validation`]: the rules a token must meet, and the `typ` comparison
+//! of RFC 7515 §4.1.9.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::jose::algorithm::{AlgSet, Algorithm};
+use crate::jose::claims::Scopes;
+use crate::jose::error::Error;
+
+/// The rules a token must meet.
+///
+/// Every setter consumes and returns the rules, and says its default. The
+/// defaults are strict: an audience must be configured (RFC 9068 §4), `none`
+/// is never accepted, HS* only when listed explicitly.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_gate::{Algorithm, Validation};
+///
+/// let rules = Validation::new()
+///     .issuer("https://auth.example.com/")
+///     .audience("api://orders")
+///     .require_scopes(["orders.read"])
+///     .algorithms([Algorithm::RS256, Algorithm::ES256])
+///     .leeway(Duration::from_secs(30))
+///     .require_typ("at+jwt")
+///     .max_token_bytes(8 * 1024);
+/// # let _ = rules;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Validation {
+    pub(crate) issuer: Option<Box<str>>,
+    pub(crate) audiences: Vec<Box<str>>,
+    pub(crate) required_scopes: Scopes,
+    pub(crate) required_scopes_text: Arc<str>,
+    pub(crate) algorithms: AlgSet,
+    pub(crate) leeway: Duration,
+    /// Lowercase, without an `application/` prefix.
+    pub(crate) require_typ: Option<Box<str>>,
+    pub(crate) max_token_bytes: usize,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Validation {
+    /// The default rules: every asymmetric algorithm, 60 s leeway, 16 KiB
+    /// tokens, no issuer, no required scope, no audience yet (set one: until
+    /// then every token fails with [`Error::InvalidAudience`]).
+    pub fn new() -> Self {
+        Self {
+            issuer: None,
+            audiences: Vec::new(),
+            required_scopes: Scopes::default(),
+            required_scopes_text: Arc::from(""),
+            algorithms: AlgSet::ASYMMETRIC,
+            leeway: Duration::from_secs(60),
+            require_typ: None,
+            max_token_bytes: 16 * 1024,
+        }
+    }
+
+    /// The issuer `iss` must equal, byte for byte: no normalisation, so
+    /// `https://a.example/` and `https://a.example` differ. Once set, `iss`
+    /// is required.
+    ///
+    /// Defaults to no issuer check.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into().into_boxed_str());
+        self
+    }
+
+    /// Adds an accepted audience: the token's `aud` (a string or an array)
+    /// must contain at least one accepted audience, byte for byte.
+    ///
+    /// Defaults to none, which rejects every token: RFC 9068 §4 requires
+    /// the check.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into().into_boxed_str());
+        self
+    }
+
+    /// Adds several accepted audiences (any-of).
+    ///
+    /// Defaults to none.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences
+            .extend(audiences.into_iter().map(|a| a.into().into_boxed_str()));
+        self
+    }
+
+    /// Scopes the token must all carry, in `scope` (string or array) or else
+    /// `scp`. A missing scope is [`Error::InsufficientScope`] (HTTP 403).
+    ///
+    /// Defaults to none.
+    pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let added: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        let all: Scopes = self
+            .required_scopes
+            .iter()
+            .chain(added.iter().map(String::as_str))
+            .collect();
+        self.required_scopes_text = Arc::from(all.to_string());
+        self.required_scopes = all;
+        self
+    }
+
+    /// The algorithms accepted in `alg`, replacing the list. `none` can never
+    /// be accepted; HS256/384/512 only verify with keys the application
+    /// supplied itself ([`KeySet::with_secret`](crate::KeySet::with_secret), or `oct` keys in
+    /// [`KeySet::from_jwks_json`](crate::KeySet::from_jwks_json)), never with keys fetched from an issuer.
+    ///
+    /// Defaults to RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and
+    /// EdDSA.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = AlgSet::from_iter(algorithms);
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in whole seconds.
+    ///
+    /// Defaults to 60 seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Requires the header `typ` to be this media type, compared
+    /// case-insensitively as RFC 7515 §4.1.9 says: `application/` is implied
+    /// for a value without a `/` (so `at+jwt` and `application/at+jwt` are
+    /// the same type), and only then (`text/plain` is not
+    /// `application/text/plain`). RFC 9068 §4 asks for `at+jwt`.
+    ///
+    /// Defaults to not required: then a missing `typ`, `JWT`, `JOSE` and
+    /// `at+jwt` pass, and any other type (such as `dpop+jwt` or
+    /// `logout+jwt`, which name other kinds of token) is refused.
+    pub fn require_typ(mut self, typ: impl AsRef<str>) -> Self {
+        self.require_typ = Some(normalize_typ(typ.as_ref()).into_boxed_str());
+        self
+    }
+
+    /// The longest token accepted, in bytes; longer ones are refused before
+    /// anything is decoded.
+    ///
+    /// Defaults to 16 KiB.
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+}
+
+/// A media type in the form RFC 7515 §4.1.9 compares: lowercase, with
+/// `application/` added to a value that has no `/` (and only then).
+fn normalize_typ(typ: &str) -> String {
+    let typ = typ.to_ascii_lowercase();
+    if typ.contains('/') {
+        typ
+    } else {
+        format!("application/{typ}")
+    }
+}
+
+/// `typ` (as the header has it) names the media type `normalized` (see
+/// [`normalize_typ`]), without allocating.
+fn typ_is(typ: &str, normalized: &str) -> bool {
+    if typ.contains('/') {
+        return typ.eq_ignore_ascii_case(normalized);
+    }
+    normalized
+        .strip_prefix("application/")
+        .is_some_and(|bare| bare.eq_ignore_ascii_case(typ))
+}
+
+pub(crate) fn check_typ(typ: Option<&str>, required: Option<&str>) -> Result<(), Error> {
+    let ok = match (required, typ) {
+        (Some(required), typ) => typ.is_some_and(|typ| typ_is(typ, required)),
+        (None, None) => true,
+        (None, Some(typ)) => ["application/jwt", "application/jose", "application/at+jwt"]
+            .into_iter()
+            .any(|plain| typ_is(typ, plain)),
+    };
+    if ok { Ok(()) } else { Err(Error::InvalidType) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_rules() {
+        let at_jwt = normalize_typ("at+jwt");
+        let required = Some(at_jwt.as_str());
+        assert_eq!(at_jwt, "application/at+jwt");
+        assert!(check_typ(None, None).is_ok());
+        assert!(check_typ(Some("JWT"), None).is_ok());
+        assert!(check_typ(Some("application/AT+JWT"), None).is_ok());
+        assert!(check_typ(Some("dpop+jwt"), None).is_err());
+        assert!(check_typ(Some("logout+jwt"), None).is_err());
+        assert!(check_typ(Some("at+jwt"), required).is_ok());
+        assert!(check_typ(Some("Application/At+Jwt"), required).is_ok());
+        assert!(check_typ(Some("JWT"), required).is_err());
+        assert!(check_typ(None, required).is_err());
+        assert!(check_typ(Some("application/"), required).is_err());
+        assert!(check_typ(Some("at+jwt"), Some(&normalize_typ("Application/AT+JWT"))).is_ok());
+    }
+
+    // RFC 7515 §4.1.9: `application/` is implied only for a value without `/`.
+    #[test]
+    fn typ_with_a_slash_gets_no_implied_application_prefix() {
+        let required = normalize_typ("application/text/plain");
+        assert!(check_typ(Some("text/plain"), Some(&required)).is_err());
+        assert!(check_typ(Some("application/text/plain"), Some(&required)).is_ok());
+        let required = normalize_typ("text/plain");
+        assert!(check_typ(Some("text/plain"), Some(&required)).is_ok());
+        assert!(check_typ(Some("plain"), Some(&required)).is_err());
+        assert!(check_typ(Some("application/jwt/x"), None).is_err());
+    }
+
+    #[test]
+    fn require_scopes_accumulates_and_is_joined_once() {
+        let rules = Validation::new()
+            .require_scopes(["b", "a"])
+            .require_scopes(["a", "c"]);
+        assert_eq!(&*rules.required_scopes_text, "a b c");
+    }
+}

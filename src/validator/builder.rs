@@ -1,0 +1,487 @@
+//! The builders of one issuer's settings: [`ValidatorBuilder`] (a
+//! [`Validator`]) and [`IssuerBuilder`] (one issuer of
+//! [`Validator::multi_issuer`]). Both take the same settings, written once
+//! here; only `ValidatorBuilder` has the ones that belong to a whole
+//! validator (`token_cache`, `build`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::issuers::{Prototype, Trusted};
+use super::{Issuers, Validator};
+use crate::jose::algorithm::Algorithm;
+use crate::jose::error::ConfigError;
+#[cfg(doc)]
+use crate::jose::error::Error;
+use crate::jose::jwks::KeySet;
+use crate::jose::validation::Validation;
+use crate::remote::fetch::{FetchConfig, default_client, parse_url};
+use crate::remote::key_store::{KeyStore, Source};
+
+/// One issuer's settings: key source, rules, fetching.
+#[derive(Debug, Default)]
+pub(crate) struct IssuerSettings {
+    rules: Validation,
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+    keys: Option<KeySet>,
+    fetch: FetchConfig,
+    client: Option<reqwest::Client>,
+}
+
+/// The setters both builders share, on `self.settings`.
+macro_rules! issuer_setters {
+    ($builder:ident) => {
+        impl $builder {
+            /// The issuer: `iss` must equal it byte for byte, and unless
+            /// [`jwks_uri`](Self::jwks_uri) or [`keys`](Self::keys) is given, keys
+            /// are found by discovery (`{issuer}/.well-known/openid-configuration`,
+            /// then RFC 8414), whose `issuer` must equal it too.
+            ///
+            /// Defaults to none.
+            pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+                let issuer = issuer.into();
+                self.settings.rules = self.settings.rules.issuer(issuer.clone());
+                self.settings.issuer = Some(issuer);
+                self
+            }
+
+            /// Fetch keys from this JWK Set URL, without discovery.
+            ///
+            /// Defaults to the discovered `jwks_uri`.
+            pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+                self.settings.jwks_uri = Some(url.into());
+                self
+            }
+
+            /// Use these keys and never fetch.
+            ///
+            /// Defaults to fetching.
+            pub fn keys(mut self, keys: KeySet) -> Self {
+                self.settings.keys = Some(keys);
+                self
+            }
+
+            /// All the rules at once, replacing those set so far (an issuer given
+            /// to [`issuer`](Self::issuer) is kept unless `rules` names one).
+            ///
+            /// Defaults to [`Validation::new`].
+            pub fn validation(mut self, rules: Validation) -> Self {
+                let issuer = self.settings.rules.issuer.take();
+                self.settings.rules = rules;
+                if self.settings.rules.issuer.is_none() {
+                    self.settings.rules.issuer = issuer;
+                }
+                self
+            }
+
+            /// See [`Validation::audience`]. Defaults to none (every token refused).
+            pub fn audience(mut self, audience: impl Into<String>) -> Self {
+                self.settings.rules = self.settings.rules.audience(audience);
+                self
+            }
+
+            /// See [`Validation::audiences`]. Defaults to none.
+            pub fn audiences<I, S>(mut self, audiences: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.settings.rules = self.settings.rules.audiences(audiences);
+                self
+            }
+
+            /// See [`Validation::require_scopes`]. Defaults to none.
+            pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.settings.rules = self.settings.rules.require_scopes(scopes);
+                self
+            }
+
+            /// See [`Validation::algorithms`]. Defaults to every asymmetric
+            /// algorithm (HS* never verifies with fetched keys).
+            pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+                self.settings.rules = self.settings.rules.algorithms(algorithms);
+                self
+            }
+
+            /// See [`Validation::leeway`]. Defaults to 60 seconds.
+            pub fn leeway(mut self, leeway: Duration) -> Self {
+                self.settings.rules = self.settings.rules.leeway(leeway);
+                self
+            }
+
+            /// See [`Validation::require_typ`]. Defaults to not required.
+            pub fn require_typ(mut self, typ: impl AsRef<str>) -> Self {
+                self.settings.rules = self.settings.rules.require_typ(typ);
+                self
+            }
+
+            /// See [`Validation::max_token_bytes`]. Defaults to 16 KiB.
+            pub fn max_token_bytes(mut self, max: usize) -> Self {
+                self.settings.rules = self.settings.rules.max_token_bytes(max);
+                self
+            }
+
+            /// Allows `http://` issuer and JWKS URLs to loopback hosts (127.0.0.0/8,
+            /// `::1`, `localhost`): for development and tests only.
+            ///
+            /// Defaults to https only.
+            pub fn allow_http(mut self) -> Self {
+                self.settings.fetch.allow_http = true;
+                self
+            }
+
+            /// The time one key refresh (discovery and JWKS together) may take; no
+            /// request ever waits longer on the network. The refresh runs in a task
+            /// of its own: a request that stops waiting does not cancel it.
+            ///
+            /// Defaults to 5 seconds.
+            pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+                self.settings.fetch.timeout = timeout;
+                self
+            }
+
+            /// The largest JWK Set accepted, counted while it streams.
+            ///
+            /// Defaults to 1 MiB (the discovery document: 256 KiB).
+            pub fn max_jwks_bytes(mut self, max: usize) -> Self {
+                self.settings.fetch.max_jwks_bytes = max;
+                self
+            }
+
+            /// How long keys are fresh when the JWKS response has no
+            /// `Cache-Control: max-age`. A refresh starts in the background at 75 %
+            /// of the TTL.
+            ///
+            /// Defaults to 10 minutes.
+            pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+                self.settings.fetch.default_ttl = ttl;
+                self
+            }
+
+            /// The bounds the JWKS response's `max-age` is clamped to. Whatever
+            /// they say, keys live at least 1 second: an IdP answering `no-store` (or `max-age=0`) is asked
+            /// about once a second, never on every request.
+            ///
+            /// Defaults to 1 minute and 24 hours.
+            pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+                self.settings.fetch.min_ttl = min;
+                self.settings.fetch.max_ttl = max;
+                self
+            }
+
+            /// After a token with an unknown `kid` caused a refetch, how long other
+            /// unknown `kid`s fail fast without one. `Duration::MAX` means one
+            /// refetch for the life of the validator.
+            ///
+            /// Defaults to 30 seconds.
+            pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+                self.settings.fetch.cooldown = cooldown;
+                self
+            }
+
+            /// How long past their TTL keys keep being served while refreshes fail
+            /// (stale-if-error); after that, [`Error::KeysUnavailable`](crate::Error::KeysUnavailable).
+            /// `Duration::MAX` (or anything beyond what the clock holds) means
+            /// forever.
+            ///
+            /// Defaults to 24 hours.
+            pub fn max_staleness(mut self, max: Duration) -> Self {
+                self.settings.fetch.max_stale = max;
+                self
+            }
+
+            /// The wait after a failed fetch, doubling per consecutive failure from
+            /// `min` up to `max`. No fetch is attempted meanwhile (a wait longer than
+            /// the clock holds means no further attempt).
+            ///
+            /// Defaults to 1 second and 5 minutes.
+            pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+                self.settings.fetch.backoff_min = min;
+                self.settings.fetch.backoff_max = max;
+                self
+            }
+
+            /// The HTTP client to fetch with (proxies, custom roots). Timeouts, body
+            /// caps and the same-origin check still apply per request; its own
+            /// redirect policy decides whether redirects are followed.
+            ///
+            /// Defaults to a client of our own: rustls, no cross-origin redirects.
+            pub fn http_client(mut self, client: reqwest::Client) -> Self {
+                self.settings.client = Some(client);
+                self
+            }
+        }
+    };
+}
+
+/// Builds a [`Validator`]: a key source (issuer discovery, a JWKS URL or
+/// static keys), the [`Validation`] rules, and how keys are fetched.
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_gate::Validator;
+///
+/// let validator = Validator::builder()
+///     .issuer("https://auth.example.com/")
+///     .audience("api://orders")
+///     .require_typ("at+jwt")
+///     .jwks_ttl(Duration::from_secs(300))
+///     .build()?;
+/// # let _ = validator;
+/// # Ok::<(), jwt_gate::ConfigError>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct ValidatorBuilder {
+    settings: IssuerSettings,
+    /// (max entries, max bytes) of the verified-token cache.
+    token_cache: (u64, u64),
+}
+
+/// The token cache's bounds unless set: 50 000 tokens, 64 MiB.
+pub(crate) const TOKEN_CACHE_DEFAULT: (u64, u64) = (50_000, 64 * 1024 * 1024);
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            settings: IssuerSettings::default(),
+            token_cache: TOKEN_CACHE_DEFAULT,
+        }
+    }
+}
+
+issuer_setters!(ValidatorBuilder);
+
+impl ValidatorBuilder {
+    /// Renamed [`jwks_ttl`](Self::jwks_ttl): it is the JWK Set's lifetime,
+    /// not the token cache's.
+    #[deprecated(since = "0.2.0", note = "renamed `jwks_ttl`")]
+    pub fn cache_ttl(self, ttl: Duration) -> Self {
+        self.jwks_ttl(ttl)
+    }
+
+    /// Renamed [`jwks_ttl_bounds`](Self::jwks_ttl_bounds).
+    #[deprecated(since = "0.2.0", note = "renamed `jwks_ttl_bounds`")]
+    pub fn cache_ttl_bounds(self, min: Duration, max: Duration) -> Self {
+        self.jwks_ttl_bounds(min, max)
+    }
+
+    /// Bounds of the verified-token cache: a token validated once is served
+    /// from it until its `exp` (its times re-checked on every hit, dropped
+    /// as soon as the key that verified it leaves the key set). Only valid
+    /// tokens enter it. `0` for either bound turns it off.
+    ///
+    /// Defaults to 50 000 tokens and 64 MiB.
+    pub fn token_cache(mut self, max_entries: u64, max_bytes: u64) -> Self {
+        self.token_cache = (max_entries, max_bytes);
+        self
+    }
+
+    /// Checks the configuration and builds the validator. Synchronous and
+    /// lazy: nothing is fetched until the first validation or
+    /// [`warm_up`](Validator::warm_up).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the setting when there is no key source
+    /// (`issuer`, `jwks_uri` or `keys`), a URL is invalid or plain http
+    /// without [`allow_http`](Self::allow_http), no audience is configured
+    /// (every token would be refused), no algorithm is allowed, or bounds
+    /// are reversed or zero.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        let trusted = self.settings.into_trusted(None)?;
+        Ok(Validator::new(Issuers::One(trusted), self.token_cache))
+    }
+}
+
+/// One issuer of a multi-issuer validator, for
+/// [`MultiIssuerBuilder::trust`](crate::MultiIssuerBuilder::trust) and
+/// [`trust_template`](crate::MultiIssuerBuilder::trust_template): the same
+/// settings as [`ValidatorBuilder`], except those that belong to the whole
+/// validator (the token cache, set on the
+/// [`MultiIssuerBuilder`](crate::MultiIssuerBuilder)).
+///
+/// ```
+/// use jwt_gate::{IssuerBuilder, Validator};
+///
+/// let validator = Validator::multi_issuer()
+///     .trust(IssuerBuilder::new().issuer("https://a.example.com/").audience("api://orders"))
+///     .trust(IssuerBuilder::new().issuer("https://b.example.com").audience("api://orders"))
+///     .build()?;
+/// # let _ = validator;
+/// # Ok::<(), jwt_gate::ConfigError>(())
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct IssuerBuilder {
+    settings: IssuerSettings,
+}
+
+issuer_setters!(IssuerBuilder);
+
+impl IssuerBuilder {
+    /// An issuer with no settings yet (as [`Validator::builder`] starts).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn into_settings(self) -> IssuerSettings {
+        self.settings
+    }
+}
+
+impl IssuerSettings {
+    /// The issuer these settings name, if any.
+    pub(crate) fn issuer_name(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// Setup mistakes the settings show on their own.
+    fn check(&self) -> Result<(), ConfigError> {
+        let rules = &self.rules;
+        if rules.audiences.is_empty() {
+            return Err(ConfigError::new(
+                "audience",
+                "none configured: every token would be refused (RFC 9068 §4); set audience() or audiences()",
+            ));
+        }
+        if rules.algorithms.iter().next().is_none() {
+            return Err(ConfigError::new(
+                "algorithms",
+                "the list is empty: every token would be refused",
+            ));
+        }
+        if self.keys.is_none() && rules.algorithms.iter().all(|alg| !alg.is_asymmetric()) {
+            return Err(ConfigError::new(
+                "algorithms",
+                "only HS* listed, and HS* never verifies with keys fetched from an issuer: give the secret with keys()",
+            ));
+        }
+        if rules.max_token_bytes == 0 {
+            return Err(ConfigError::new("max_token_bytes", "0 refuses every token"));
+        }
+        let fetch = &self.fetch;
+        if fetch.timeout.is_zero() {
+            return Err(ConfigError::new("fetch_timeout", "0 fails every fetch"));
+        }
+        if fetch.max_jwks_bytes == 0 {
+            return Err(ConfigError::new(
+                "max_jwks_bytes",
+                "0 refuses every JWK Set",
+            ));
+        }
+        if fetch.min_ttl > fetch.max_ttl {
+            return Err(ConfigError::new(
+                "jwks_ttl_bounds",
+                format!("min {:?} is above max {:?}", fetch.min_ttl, fetch.max_ttl),
+            ));
+        }
+        if fetch.backoff_min > fetch.backoff_max {
+            return Err(ConfigError::new(
+                "retry_backoff",
+                format!(
+                    "min {:?} is above max {:?}",
+                    fetch.backoff_min, fetch.backoff_max
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rules, the key store and the HTTP client (`client` when these
+    /// settings bring none of their own).
+    pub(crate) fn into_trusted(
+        self,
+        client: Option<&reqwest::Client>,
+    ) -> Result<Trusted, ConfigError> {
+        self.check()?;
+        let source = self.source()?;
+        let client = self.client(client)?;
+        Ok(Trusted {
+            rules: self.rules,
+            store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+        })
+    }
+
+    /// What a template's issuers are made from: its rules, fetch settings
+    /// and client, and a key store every tenant shares when keys or a JWKS
+    /// URL were given (else each tenant is discovered).
+    pub(crate) fn into_prototype(
+        self,
+        client: Option<&reqwest::Client>,
+    ) -> Result<Prototype, ConfigError> {
+        if self.issuer.is_some() {
+            return Err(ConfigError::new(
+                "issuer",
+                "a template's issuer builder names no issuer: the template does",
+            ));
+        }
+        self.check()?;
+        let client = self.client(client)?;
+        let shared_store = match (&self.keys, &self.jwks_uri) {
+            (None, None) => None,
+            _ => Some(Arc::new(KeyStore::new(
+                self.source()?,
+                client.clone(),
+                self.fetch.clone(),
+                self.keys,
+            ))),
+        };
+        Ok(Prototype {
+            rules: self.rules,
+            fetch: self.fetch,
+            client,
+            shared_store,
+        })
+    }
+
+    fn source(&self) -> Result<Source, ConfigError> {
+        let allow_http = self.fetch.allow_http;
+        let parse = |setting, url: &str| {
+            parse_url(url, allow_http).map_err(|why| ConfigError::new(setting, why))
+        };
+        Ok(match (&self.keys, &self.jwks_uri, &self.issuer) {
+            (Some(_), _, _) => Source::Static,
+            (None, Some(jwks_uri), _) => Source::Jwks(parse("jwks_uri", jwks_uri)?),
+            (None, None, Some(issuer)) => {
+                parse("issuer", issuer)?;
+                Source::Discovery(issuer.clone())
+            }
+            (None, None, None) => {
+                return Err(ConfigError::new(
+                    "issuer",
+                    "no key source: set issuer(), jwks_uri() or keys()",
+                ));
+            }
+        })
+    }
+
+    /// The client to fetch with: none for static keys (building one loads
+    /// the platform's root certificates, for nothing).
+    fn client(
+        &self,
+        shared: Option<&reqwest::Client>,
+    ) -> Result<Option<reqwest::Client>, ConfigError> {
+        if self.keys.is_some() {
+            return Ok(None);
+        }
+        match self.client.as_ref().or(shared) {
+            Some(client) => Ok(Some(client.clone())),
+            None => default_client(&self.fetch).map(Some),
+        }
+    }
+
+    /// Fetches keys and brings no client of its own.
+    pub(crate) fn needs_client(&self) -> bool {
+        self.keys.is_none() && self.client.is_none()
+    }
+
+    pub(crate) fn fetch_config(&self) -> &FetchConfig {
+        &self.fetch
+    }
+}

@@ -1,0 +1,335 @@
+//! [`Validator`]: the async front door, its builders, the trusted issuers
+//! and the verified-token cache.
+
+mod builder;
+pub(crate) mod issuers;
+mod multi_issuer;
+pub(crate) mod token_cache;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+pub use self::builder::{IssuerBuilder, ValidatorBuilder};
+use self::issuers::{Picked, Registry, Trusted};
+pub use self::multi_issuer::MultiIssuerBuilder;
+use self::token_cache::{Checked, TokenCache, TokenCacheStats};
+use crate::jose::claims::Claims;
+use crate::jose::error::Error;
+use crate::jose::jwks::KeySet;
+use crate::jose::time::UnixTime;
+use crate::jose::validate::{validate, validate_tagged};
+use crate::jose::validation::Validation;
+use crate::remote::fetch::FetchError;
+use crate::remote::key_store::{KeyStatus, KeyStore};
+
+/// The async front door: keys fetched by discovery or from a JWKS URL (or
+/// given), kept fresh in the background, and [`validate`] with the system
+/// clock.
+///
+/// Cheap to clone (one `Arc`): build it once, share it everywhere.
+///
+/// ```no_run
+/// use jwt_gate::{Claims, Validator};
+///
+/// # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// let validator = Validator::builder()
+///     .issuer("https://auth.example.com/")   // discovery, and the exact `iss`
+///     .audience("api://orders")
+///     .build()?;                              // sync: nothing fetched yet
+/// validator.warm_up().await?;                 // optional: fetch now, fail fast
+/// let claims: Claims = validator.validate(token).await?;
+/// # Ok(()) }
+/// ```
+///
+/// With static keys nothing is ever fetched:
+///
+/// ```
+/// use jwt_gate::{KeySet, Validator};
+/// let keys = KeySet::new().with_secret(Some("k1"), &[7; 32])?;
+/// let validator = Validator::builder().keys(keys).audience("api://orders").build()?;
+/// assert!(validator.status().keys_loaded);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: Issuers,
+    token_cache: Option<TokenCache>,
+}
+
+/// One issuer, or several picked by the token's `iss`.
+enum Issuers {
+    One(Trusted),
+    Many(Registry),
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Validator");
+        match &self.inner.issuers {
+            Issuers::One(trusted) => d
+                .field("rules", &trusted.rules)
+                .field("store", &trusted.store),
+            Issuers::Many(registry) => d.field("issuers", &registry.fixed().collect::<Vec<_>>()),
+        };
+        d.finish()
+    }
+}
+
+impl Validator {
+    /// Starts a builder. See [`ValidatorBuilder`] for every setting.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// Starts a validator that trusts several issuers, each with its own
+    /// rules and keys. See [`MultiIssuerBuilder`].
+    pub fn multi_issuer() -> MultiIssuerBuilder {
+        MultiIssuerBuilder::default()
+    }
+
+    /// A validator trusting the issuers of `registry`.
+    pub(crate) fn with_registry(registry: Registry, cache: (u64, u64)) -> Self {
+        Self::new(Issuers::Many(registry), cache)
+    }
+
+    fn new(issuers: Issuers, (max_entries, max_bytes): (u64, u64)) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                issuers,
+                token_cache: TokenCache::new(max_entries, max_bytes),
+            }),
+        }
+    }
+
+    /// The issuer configuration `token` is checked against: with several
+    /// issuers, the one its unverified `iss` names (no network call).
+    fn pick(&self, token: &str) -> Result<Picked<'_>, Error> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => Ok(Picked::Fixed(trusted)),
+            Issuers::Many(registry) => registry.pick(token),
+        }
+    }
+
+    /// Fetches keys now if none are loaded, so that startup fails fast on a
+    /// misconfigured or unreachable issuer. With several issuers: every
+    /// issuer configured up front, one after another (templated issuers are
+    /// discovered on first use).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`], with the [`FetchError`] as its source.
+    pub async fn warm_up(&self) -> Result<(), Error> {
+        let stores: Vec<&Arc<KeyStore>> = match &self.inner.issuers {
+            Issuers::One(trusted) => vec![&trusted.store],
+            Issuers::Many(registry) => registry.fixed().map(|t| &t.store).collect(),
+        };
+        for store in stores {
+            store.keys().await.map_err(keys_unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Validates `token` at the system clock's time: the keys held, fetched
+    /// only when none are usable; a token naming an unknown `kid` causes at
+    /// most one refetch per cooldown window (30 s by default), others fail
+    /// fast with [`Error::UnknownKey`].
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
+    /// could be obtained. With several issuers, an `iss` that names none of
+    /// them is [`Error::InvalidIssuer`] before anything else is checked.
+    pub async fn validate<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let result = match self.validate_if_ready(token) {
+            Some(result) => result,
+            None => self.validate_fetching(token).await,
+        };
+        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+    }
+
+    /// The slow path, after [`validate_if_ready`](Self::validate_if_ready) said
+    /// `None`: wait for keys, refetch once for an unknown `kid`.
+    pub(crate) async fn validate_fetching<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let trusted = self.pick(token)?;
+        let snapshot = trusted.store.keys().await.map_err(keys_unavailable)?;
+        let result = self.verify(token, &trusted.rules, &snapshot.keys);
+        if matches!(result, Err(Error::UnknownKey { .. }))
+            && let Some(fresh) = trusted.store.refetch_for_unknown_kid().await
+        {
+            return self.verify(token, &trusted.rules, &fresh.keys);
+        }
+        result
+    }
+
+    /// The outcome without waiting, when the cache or the keys held decide
+    /// it: `None` when there are no usable keys yet, or the token names an
+    /// unknown `kid` that may cause a refetch. The hot path of the layer.
+    pub(crate) fn validate_if_ready<C>(&self, token: &str) -> Option<Result<Claims<C>, Error>>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let at = std::time::Instant::now();
+        if let Some(result) = self.cached_claims(token, at) {
+            return Some(result);
+        }
+        let trusted = match self.pick(token) {
+            Ok(trusted) => trusted,
+            Err(e) => return Some(Err(e)),
+        };
+        let snapshot = trusted.store.cached(at)?;
+        match self.verify(token, &trusted.rules, &snapshot.keys) {
+            Err(Error::UnknownKey { .. }) if trusted.store.may_refetch(at) => None,
+            result => Some(result),
+        }
+    }
+
+    /// A token validated before: its claims, once their (verified) issuer
+    /// is still trusted, the key that verified them still held, and their
+    /// times re-checked. No `iss` to read from the token, no signature.
+    fn cached_claims<C>(
+        &self,
+        token: &str,
+        at: std::time::Instant,
+    ) -> Option<Result<Claims<C>, Error>>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let cache = self.inner.token_cache.as_ref()?;
+        cache.get(token, UnixTime::now(), |claims: &Claims<C>| {
+            let trusted = match &self.inner.issuers {
+                Issuers::One(trusted) => Picked::Fixed(trusted),
+                Issuers::Many(registry) => registry.trusted(claims.issuer()?)?,
+            };
+            let keys = trusted.store.cached(at)?;
+            Some(Checked { trusted, keys })
+        })
+    }
+
+    /// [`validate`] at the system clock's time, and into the cache if valid.
+    fn verify<C>(&self, token: &str, rules: &Validation, keys: &KeySet) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let now = UnixTime::now();
+        let Some(cache) = &self.inner.token_cache else {
+            return validate(token, keys, rules, now);
+        };
+        cache.count_miss();
+        let (claims, key_tag) = validate_tagged(token, keys, rules, now)?;
+        cache.insert(token, &claims, key_tag, now, rules.leeway);
+        Ok(claims)
+    }
+
+    /// Validates with the keys already held, never waiting on the network
+    /// (for synchronous callers such as tonic interceptors). A due refresh,
+    /// an unknown-`kid` refetch, or the first fetch of an issuer with no
+    /// keys yet is started in the background when a tokio runtime is
+    /// running. Uses the verified-token cache like
+    /// [`validate`](Self::validate).
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`], plus [`Error::KeysUnavailable`] when no keys are
+    /// held yet (call [`warm_up`](Validator::warm_up) at startup).
+    pub fn validate_without_waiting<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let at = std::time::Instant::now();
+        if let Some(result) = self.cached_claims(token, at) {
+            return result;
+        }
+        let trusted = self.pick(token)?;
+        let store = &trusted.store;
+        let Some(snapshot) = store.cached(at) else {
+            store.fetch_in_background();
+            return Err(Error::KeysUnavailable { source: None });
+        };
+        let result = self.verify(token, &trusted.rules, &snapshot.keys);
+        if matches!(result, Err(Error::UnknownKey { .. })) {
+            store.refetch_for_unknown_kid_in_background();
+        }
+        result
+    }
+
+    /// Renamed [`validate_without_waiting`](Self::validate_without_waiting):
+    /// it uses the keys already held, not (only) the token cache.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate_without_waiting`](Self::validate_without_waiting).
+    #[deprecated(since = "0.2.0", note = "renamed `validate_without_waiting`")]
+    pub fn validate_cached<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.validate_without_waiting(token)
+    }
+
+    /// The verified-token cache's counters (all zero when it is off).
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner
+            .token_cache
+            .as_ref()
+            .map(TokenCache::stats)
+            .unwrap_or_default()
+    }
+
+    /// The key store's state, for readiness probes and metrics. Cheap.
+    ///
+    /// With several issuers, the issuers configured up front taken together:
+    /// keys loaded when every one of them has keys, counts summed, the
+    /// oldest age, stale when any is, the first error (with templates only,
+    /// nothing is needed up front: loaded, no keys). See
+    /// [`issuer_statuses`](Self::issuer_statuses) for each one.
+    pub fn status(&self) -> KeyStatus {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => trusted.store.status(),
+            Issuers::Many(registry) => {
+                KeyStatus::combine(registry.fixed().map(|t| t.store.status()))
+            }
+        }
+    }
+
+    /// Each issuer's key store state, by issuer: those configured up front
+    /// first, then those discovered from templates and still held. A
+    /// validator that names no issuer (keys from a JWKS URL or given, no
+    /// `iss` check) has none to list: see [`status`](Self::status).
+    pub fn issuer_statuses(&self) -> Vec<(String, KeyStatus)> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => trusted
+                .rules
+                .issuer
+                .as_deref()
+                .map(|issuer| (issuer.to_owned(), trusted.store.status()))
+                .into_iter()
+                .collect(),
+            Issuers::Many(registry) => registry.statuses(),
+        }
+    }
+
+    /// The rules tokens are validated against; with several issuers, those
+    /// of the first one configured.
+    pub fn rules(&self) -> &Validation {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => &trusted.rules,
+            Issuers::Many(registry) => registry.first_rules(),
+        }
+    }
+}
+
+fn keys_unavailable(e: Arc<FetchError>) -> Error {
+    Error::KeysUnavailable { source: Some(e) }
+}
