@@ -46,6 +46,7 @@ fn a_good_token_of_every_algorithm_is_accepted() {
         (p256(), vec![Algorithm::ES256]),
         (p384(), vec![Algorithm::ES384]),
         (ed25519(), vec![Algorithm::EdDSA]),
+        (TestKey::generate(Algorithm::ES512), vec![Algorithm::ES512]),
     ] {
         let keys = key.key_set("k1");
         for alg in algs {
@@ -96,7 +97,7 @@ fn hs256_signed_with_the_rsa_public_key_is_refused_in_every_form() {
     let from_jwk = key.key_set("k1");
     for secret in [pem.as_bytes(), &der[..], jwk.as_bytes()] {
         let forged = sign_with(
-            &TestKey::Hmac(secret.to_vec()),
+            &TestKey::hmac(Algorithm::HS256, secret),
             Algorithm::HS256,
             Some("k1"),
             json!({}),

@@ -622,3 +622,28 @@ async fn an_idp_sending_no_store_is_asked_about_once_a_second_at_most() {
         issuer.jwks_fetches()
     );
 }
+
+#[tokio::test]
+async fn es512_tokens_validate_with_a_p521_key_from_the_jwks() {
+    let issuer = TestIssuer::builder()
+        .algorithm(jwt_gate::Algorithm::ES512)
+        .start()
+        .await;
+    let validator = builder(&issuer).build().unwrap();
+    let claims: Claims = validator.validate(&token(&issuer)).await.unwrap();
+    assert_eq!(claims.issuer(), Some(issuer.issuer()));
+    let jwks = issuer.jwks();
+    assert_eq!(jwks["keys"][0]["crv"], "P-521");
+    assert_eq!(jwks["keys"][0]["alg"], "ES512");
+    // Not allowed by the rules: refused before any key is looked at.
+    let strict = builder(&issuer)
+        .algorithms([jwt_gate::Algorithm::ES256])
+        .build()
+        .unwrap();
+    assert!(matches!(
+        strict.validate::<()>(&token(&issuer)).await,
+        Err(Error::DisallowedAlgorithm {
+            alg: Some(jwt_gate::Algorithm::ES512)
+        })
+    ));
+}

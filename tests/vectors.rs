@@ -44,8 +44,6 @@ fn strings(v: &Value) -> Vec<String> {
 fn rules(config: &Value) -> Validation {
     let algs = strings(&config["algorithms"])
         .iter()
-        // ES512 is not implemented: left out of the allow-list, so its
-        // tokens are refused as an unsupported algorithm.
         .filter_map(|a| a.parse::<Algorithm>().ok())
         .collect::<Vec<_>>();
     let mut rules = Validation::new()
@@ -167,4 +165,43 @@ fn wycheproof_jwk_vectors_come_out_as_expected() {
 #[test]
 fn wycheproof_transplanted_defects_come_out_as_expected() {
     assert_eq!(run("wycheproof_transplant.json"), 262);
+}
+
+#[test]
+fn wycheproof_es512_defects_come_out_as_expected() {
+    assert_eq!(run("wycheproof_es512.json"), 67);
+}
+
+/// RFC 7520 figure 27 (ES512, P-521), in Wycheproof's JWS file: its
+/// signature is valid, so the only thing left to refuse is the payload,
+/// which is not a JWT claims set. Anything else (an unsupported algorithm,
+/// a bad signature) means ES512 does not verify.
+#[test]
+fn es512_rfc7520_signature_verifies_and_only_the_payload_is_refused() {
+    let path = format!(
+        "{}/tests/data/wycheproof_jws.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let es512: Vec<&Value> = cases
+        .iter()
+        .filter(|c| strings(&c["config"]["algorithms"]) == ["ES512"])
+        .collect();
+    assert_eq!(es512.len(), 2);
+    for case in es512 {
+        assert_eq!(case["jws_signature_valid"], true);
+        let keys = KeySet::from_jwks(&case["jwks"]).unwrap();
+        assert_eq!(keys.len(), 1, "the P-521 key is usable");
+        let got = jwt_gate::validate::<()>(
+            case["token"].as_str().unwrap(),
+            &keys,
+            &rules(&case["config"]),
+            UnixTime::from_secs(case["config"]["now"].as_u64().unwrap()),
+        );
+        assert!(
+            matches!(got, Err(Error::MalformedToken { .. })),
+            "{}: {got:?}",
+            case["id"]
+        );
+    }
 }

@@ -263,6 +263,17 @@ impl std::error::Error for Error {
 /// `Display` names the setting (as the method that sets it is named) and
 /// says why.
 ///
+/// There is no conversion into [`Error`], on purpose: a handler that
+/// returns `Result<_, jwt_gate::Error>` cannot `?` a setup mistake into a
+/// client's response.
+///
+/// ```compile_fail
+/// fn handler() -> Result<(), jwt_gate::Error> {
+///     let _keys = jwt_gate::KeySet::new().with_secret(None, b"too short")?;
+///     Ok(())
+/// }
+/// ```
+///
 /// ```
 /// use jwt_gate::Validator;
 ///

@@ -248,4 +248,76 @@ mod tests {
             .unwrap();
         assert!(!is_small_order_ed25519(&rfc8037));
     }
+
+    /// Wycheproof `ecdsa_secp521r1_sha512_p1363_test.json` (C2SP/wycheproof
+    /// commit 81ee421), tcId 1-12 verbatim: the message-independent cases
+    /// and the JWS transplants are in `tests/data/wycheproof_es512.json`.
+    #[test]
+    fn es512_verifies_wycheproof_p1363_vectors_as_they_say() {
+        let hex = |s: &str| {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect::<Vec<u8>>()
+        };
+        let key = hex(concat!(
+            "04005c6457ec088d532f482093965ae53ccd07e556ed59e2af945cd8c7a95c1c644f8a56a8a8a3cd77392d",
+            "dd861e8a924dac99c69069093bd52a52fa6c56004a074508007878d6d42e4b4dd1e9c0696cb3e19f63033c",
+            "3db4e60d473259b3ebe079aaf0a986ee6177f8217a78c68b813f7e149a4e56fd9562c07fed3d895942d7d1",
+            "01cb83f6"
+        ));
+        let verifier = Verifier::ec_or_ed(Algorithm::ES512, &key).expect("the P-521 key parses");
+        let s = "0028b5d0926a4172b349b0fd2e929487a5edb94b142df923a697e7446acdacdba0a029e43d69111174dba2fe747122709a69ce69d5285e174a01a93022fea8318ac1";
+        let cases: [(u32, String, bool); 7] = [
+            (
+                1,
+                "004e4223ee43e8cb89de3b1339ffc279e582f82c7ab0f71bbde43dbe374ac75ffbef29acdf8e70750b9a04f66fda48351de7bbfd515720b0ec5cd736f9b73bdf864501d74a2f6d95be8d4cb64f02d16d6b785a1246b4ebd206dc596818bb953253245f5a27a24a1aae1e218fdccd8cd7d4990b666d4bf4902b84fdad123f941fe906d948"
+                    .to_owned(),
+                true,
+            ),
+            (
+                2,
+                format!(
+                    "024e4223ee43e8cb89de3b1339ffc279e582f82c7ab0f71bbde43dbe374ac75ffbe97b3367122fa4a20584c271233f3ec3b7f7b31b0faa4d340b92a6b0d5cd17ea4e{s}"
+                ),
+                false,
+            ),
+            (
+                4,
+                format!(
+                    "01b1bddc11bc17347621c4ecc6003d861a7d07d3854f08e4421bc241c8b538a0040b27d9a7f54eba8ad17ad5916eaed487e87fb8786168eb5b51e438bd675558ddc4{s}"
+                ),
+                false,
+            ),
+            (
+                5,
+                format!(
+                    "024e4223ee43e8cb89de3b1339ffc279e582f82c7ab0f71bbde43dbe374ac75ffbef29acdf8e70750b9a04f66fda48351de7bbfd515720b0ec5cd736f9b73bdf8645{s}"
+                ),
+                false,
+            ),
+            (
+                7,
+                format!(
+                    "0228b5d0926a4172b349b0fd2e929487a5edb94b142df923a697e7446acdacdba09a7b6ac4ecd0410b4722ca75ba197a403a0a1f9ee0e7b391b0649fda1d3969eeca{s}"
+                ),
+                false,
+            ),
+            (
+                9,
+                format!(
+                    "0228b5d0926a4172b349b0fd2e929487a5edb94b142df923a697e7446acdacdba0a029e43d69111174dba2fe747122709a69ce69d5285e174a01a93022fea8318ac1{s}"
+                ),
+                false,
+            ),
+            (11, "00".repeat(132), false),
+        ];
+        for (tc, sig, valid) in cases {
+            assert_eq!(
+                verifier.verify(&hex("313233343030"), &hex(&sig)),
+                valid,
+                "tcId {tc}"
+            );
+        }
+    }
 }

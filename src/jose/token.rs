@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 
-use crate::Error;
+use crate::jose::error::Error;
 
 /// base64url without padding (SIMD-accelerated); rejects `=`, `+`, `/`,
 /// whitespace and non-zero trailing bits (RFC 7515 §2, RFC 4648 §3.5).

@@ -115,8 +115,10 @@ pub struct TestIssuerBuilder {
 }
 
 impl TestIssuerBuilder {
-    /// The signing algorithm (RS*/PS* with RSA-2048 keys, ES256, ES384,
-    /// EdDSA). Defaults to RS256.
+    /// The signing algorithm: RS*/PS* (RSA-2048 keys), ES256, ES384, ES512
+    /// (P-521), EdDSA. HS* publishes its secret as an `oct` JWK, which a
+    /// validator refuses from a fetched JWK Set (to test exactly that).
+    /// Defaults to RS256.
     pub fn algorithm(mut self, alg: Algorithm) -> Self {
         self.alg = alg;
         self
@@ -299,6 +301,11 @@ impl TestIssuer {
     /// the real one again), e.g. with another `issuer` or no `jwks_uri`.
     pub fn override_discovery(&self, document: Option<Value>) {
         *lock(&self.shared.discovery_override) = document;
+    }
+
+    /// The JWK Set it serves now (public keys, newest last).
+    pub fn jwks(&self) -> Value {
+        server::jwks(&self.shared)
     }
 
     /// The discovery document it serves.

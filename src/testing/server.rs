@@ -11,6 +11,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{IssuerMode, Shared, lock, new_token};
 
+/// The JWK Set: every published key, newest last.
+pub(crate) fn jwks(shared: &Shared) -> Value {
+    let keys: Vec<Value> = lock(&shared.keys)
+        .iter()
+        .map(|(kid, key)| key.public_jwk(kid))
+        .collect();
+    json!({ "keys": keys })
+}
+
 pub(crate) fn document(shared: &Shared) -> Value {
     if let Some(doc) = lock(&shared.discovery_override).clone() {
         return doc;
@@ -89,13 +98,7 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
         IssuerMode::Oversized(len) => return stream_oversized(&mut stream, len).await,
         IssuerMode::Normal | IssuerMode::Down => {}
     }
-    let jwks = || {
-        let keys: Vec<Value> = lock(&shared.keys)
-            .iter()
-            .map(|(kid, key)| key.public_jwk(kid))
-            .collect();
-        json!({ "keys": keys }).to_string()
-    };
+    let jwks = || jwks(&shared).to_string();
     let max_age = *lock(&shared.max_age);
     if let Some((tenant, rest)) = tenant {
         let issuer = format!("http://{}/tenants/{tenant}", shared.addr);

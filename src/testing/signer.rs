@@ -222,14 +222,20 @@ impl SigningKey {
         jwk
     }
 
-    /// A one-key [`KeySet`] of [`public_jwk`](Self::public_jwk) (an HMAC
-    /// key included: the application supplies it).
+    /// A one-key [`KeySet`] of [`public_jwk`](Self::public_jwk) without its
+    /// `alg`, so that it verifies every algorithm of the key's family (RS*
+    /// and PS* for an RSA key); an HMAC key is included, as the application
+    /// supplies it.
     ///
     /// # Panics
     ///
     /// Never for a key this type made.
     pub fn key_set(&self, kid: &str) -> KeySet {
-        KeySet::from_jwks(&json!({ "keys": [self.public_jwk(kid)] })).expect("a JWK Set of one key")
+        let mut jwk = self.public_jwk(kid);
+        if let Some(jwk) = jwk.as_object_mut() {
+            jwk.remove("alg");
+        }
+        KeySet::from_jwks(&json!({ "keys": [jwk] })).expect("a JWK Set of one key")
     }
 
     /// A compact JWS of `claims` with `header` (its `alg` set to the key's

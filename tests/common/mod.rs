@@ -3,12 +3,10 @@
 //! fixed clock. Tokens are minted at test time, never hard-coded.
 #![allow(dead_code, unreachable_pub)]
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
-use aws_lc_rs::{hmac, rsa};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jwt_gate::{Algorithm, KeySet, UnixTime, Validation};
+pub use jwt_gate::testing::SigningKey as TestKey;
+use jwt_gate::{Algorithm, UnixTime, Validation};
 use serde_json::{Value, json};
 
 /// The claims our users' handlers want, whatever the provider's spelling:
@@ -34,20 +32,14 @@ pub fn now() -> UnixTime {
     UnixTime::from_secs(NOW)
 }
 
-/// A private key the tests sign with.
-pub enum TestKey {
-    Rsa(RsaKeyPair),
-    Ec(EcdsaKeyPair, Algorithm),
-    Ed(Ed25519KeyPair),
-    Hmac(Vec<u8>),
-}
-
-fn pk8(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
+/// The committed private key `tests/keys/{name}.pk8.der`, for `alg`.
+fn committed(alg: Algorithm, name: &str) -> TestKey {
+    let der = std::fs::read(format!(
         "{}/tests/keys/{name}.pk8.der",
         env!("CARGO_MANIFEST_DIR")
     ))
-    .unwrap()
+    .unwrap();
+    TestKey::from_pkcs8(alg, &der).unwrap()
 }
 
 pub fn pub_pem(name: &str) -> String {
@@ -59,30 +51,24 @@ pub fn pub_pem(name: &str) -> String {
 }
 
 pub fn rsa2048() -> TestKey {
-    TestKey::Rsa(RsaKeyPair::from_pkcs8(&pk8("rsa2048")).unwrap())
+    committed(Algorithm::RS256, "rsa2048")
 }
 pub fn rsa4096() -> TestKey {
-    TestKey::Rsa(RsaKeyPair::from_pkcs8(&pk8("rsa4096")).unwrap())
+    committed(Algorithm::RS256, "rsa4096")
 }
 pub fn p256() -> TestKey {
-    TestKey::Ec(
-        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &pk8("p256"))
-            .unwrap(),
-        Algorithm::ES256,
-    )
+    committed(Algorithm::ES256, "p256")
 }
 pub fn p384() -> TestKey {
-    TestKey::Ec(
-        EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, &pk8("p384"))
-            .unwrap(),
-        Algorithm::ES384,
-    )
+    committed(Algorithm::ES384, "p384")
 }
 pub fn ed25519() -> TestKey {
-    TestKey::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&pk8("ed25519")).unwrap())
+    committed(Algorithm::EdDSA, "ed25519")
 }
+/// A fixed HMAC secret of `len` bytes (any length: short ones too).
 pub fn hmac_key(len: usize) -> TestKey {
-    TestKey::Hmac((0..len).map(|i| (i * 7 + 3) as u8).collect())
+    let secret: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+    TestKey::hmac(Algorithm::HS256, &secret)
 }
 
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -90,97 +76,34 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 }
 
 pub fn alg_name(alg: Algorithm) -> String {
-    serde_json::to_value(alg)
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
+    alg.as_str().to_owned()
 }
 
-impl TestKey {
-    /// Signs `message` with `alg` (which must fit the key).
-    pub fn sign(&self, alg: Algorithm, message: &[u8]) -> Vec<u8> {
-        let rng = SystemRandom::new();
-        match self {
-            Self::Rsa(kp) => {
-                let enc: &'static dyn signature::RsaEncoding = match alg {
-                    Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
-                    Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &signature::RSA_PSS_SHA384,
-                    Algorithm::PS512 => &signature::RSA_PSS_SHA512,
-                    other => panic!("{other:?} is not an RSA algorithm"),
-                };
-                let mut sig = vec![0; kp.public_modulus_len()];
-                kp.sign(enc, &rng, message, &mut sig).unwrap();
-                sig
-            }
-            Self::Ec(kp, _) => kp.sign(&rng, message).unwrap().as_ref().to_vec(),
-            Self::Ed(kp) => kp.sign(message).as_ref().to_vec(),
-            Self::Hmac(secret) => {
-                let a = match alg {
-                    Algorithm::HS384 => hmac::HMAC_SHA384,
-                    Algorithm::HS512 => hmac::HMAC_SHA512,
-                    _ => hmac::HMAC_SHA256,
-                };
-                hmac::sign(&hmac::Key::new(a, secret), message)
-                    .as_ref()
-                    .to_vec()
-            }
-        }
-    }
-
+/// What the tests ask of a key besides `SigningKey`'s own methods.
+pub trait TestKeyExt {
     /// The default algorithm for this key.
-    pub fn alg(&self) -> Algorithm {
-        match self {
-            Self::Rsa(_) => Algorithm::RS256,
-            Self::Ec(_, alg) => *alg,
-            Self::Ed(_) => Algorithm::EdDSA,
-            Self::Hmac(_) => Algorithm::HS256,
-        }
+    fn alg(&self) -> Algorithm;
+    /// The public JWK with `kid` and `use: sig`, without `alg` (so one RSA
+    /// key serves RS* and PS* alike).
+    fn jwk(&self, kid: &str) -> Value;
+}
+
+impl TestKeyExt for TestKey {
+    fn alg(&self) -> Algorithm {
+        self.algorithm()
     }
 
-    /// The public JWK (`oct` for HMAC), with `kid` and `use: sig`.
-    pub fn jwk(&self, kid: &str) -> Value {
-        match self {
-            Self::Rsa(kp) => {
-                let public: &rsa::PublicKey = kp.public_key();
-                json!({
-                    "kty": "RSA", "kid": kid, "use": "sig",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero()),
-                })
-            }
-            Self::Ec(kp, alg) => {
-                let point = kp.public_key().as_ref();
-                let len = (point.len() - 1) / 2;
-                json!({
-                    "kty": "EC", "kid": kid, "use": "sig",
-                    "crv": if *alg == Algorithm::ES256 { "P-256" } else { "P-384" },
-                    "x": b64(&point[1..1 + len]), "y": b64(&point[1 + len..]),
-                })
-            }
-            Self::Ed(kp) => json!({
-                "kty": "OKP", "kid": kid, "use": "sig", "crv": "Ed25519",
-                "x": b64(kp.public_key().as_ref()),
-            }),
-            Self::Hmac(secret) => json!({"kty": "oct", "kid": kid, "k": b64(secret)}),
-        }
-    }
-
-    /// A one-key JWK Set for this key.
-    pub fn key_set(&self, kid: &str) -> KeySet {
-        KeySet::from_jwks(&json!({ "keys": [self.jwk(kid)] })).unwrap()
+    fn jwk(&self, kid: &str) -> Value {
+        let mut jwk = self.public_jwk(kid);
+        jwk.as_object_mut().unwrap().remove("alg");
+        jwk
     }
 }
 
 /// Signs the exact header and payload bytes given: the way to build tokens
 /// that are malformed on purpose.
 pub fn sign_raw(key: &TestKey, alg: Algorithm, header: &[u8], payload: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header), b64(payload));
-    let sig = key.sign(alg, input.as_bytes());
-    format!("{input}.{}", b64(sig))
+    key.sign_raw(alg, header, payload)
 }
 
 /// Signs `claims` with a header of `alg`, `kid` and any `extra` members.
@@ -200,8 +123,7 @@ pub fn sign_with(
             header[k] = v;
         }
     }
-    sign_raw(
-        key,
+    key.sign_raw(
         alg,
         header.to_string().as_bytes(),
         claims.to_string().as_bytes(),
