@@ -13,16 +13,19 @@
 //!
 //! Run: `cargo bench --bench cache`, then `python3 benches/report.py cache`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 #[path = "support/rounds.rs"]
 mod rounds;
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixture::{AUDIENCE, ISSUER, claims, hmac32};
+use jwt_gate::testing::SigningKey;
 use jwt_gate::{Algorithm, Claims, IssuerBuilder, KeySet, Validator};
 use serde_json::json;
 
@@ -40,26 +43,24 @@ fn validator(keys: KeySet, cached: bool) -> Validator {
     builder.build().unwrap()
 }
 
-fn token(key: &TestKey, alg: Algorithm) -> String {
-    sign_with(
+fn token(key: &SigningKey, alg: Algorithm) -> String {
+    fixture::token(
         key,
         alg,
-        Some("k1"),
         json!({"typ": "at+jwt"}),
-        &claims_with(json!({"exp": 4_102_444_800u64})),
+        &claims(json!({"exp": 4_102_444_800u64})),
     )
 }
 
 /// One live token per client, `client-0` … `client-{n-1}`.
-fn client_tokens(key: &TestKey, alg: Algorithm, n: usize) -> Vec<String> {
+fn client_tokens(key: &SigningKey, alg: Algorithm, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
-            sign_with(
+            fixture::token(
                 key,
                 alg,
-                Some("k1"),
                 json!({"typ": "at+jwt"}),
-                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
+                &claims(json!({"exp": 4_102_444_800u64, "sub": format!("client-{i}")})),
             )
         })
         .collect()
@@ -76,7 +77,10 @@ type Warmed = (&'static str, Validator, u64);
 fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
     let mut cached_validators = Vec::new();
     let mut runs: Vec<(String, Run)> = Vec::new();
-    for (name, key) in [("RS256", rsa2048()), ("RS256-4096", rsa4096())] {
+    for (name, key) in [
+        ("RS256", fixture::key(Algorithm::RS256, "rsa2048")),
+        ("RS256-4096", fixture::key(Algorithm::RS256, "rsa4096")),
+    ] {
         let token = token(&key, Algorithm::RS256);
         // Hits on 256 clients' tokens in turn: none is seen twice in a row,
         // so every hit is served by the shared level, never a thread's copy.
@@ -123,7 +127,7 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
     }
     // The same RS256 hit through a validator trusting two issuers: what
     // reading the unverified `iss` to pick one adds.
-    let key = rsa2048();
+    let key = fixture::key(Algorithm::RS256, "rsa2048");
     let token = token(&key, Algorithm::RS256);
     let other = IssuerBuilder::new()
         .issuer("https://other.example.com")
@@ -190,7 +194,7 @@ fn paired(_: &mut Criterion) {
 
     // 1 against 2 threads, cache hits on one shared Validator: each thread
     // with its own client's token, and both on the very same token.
-    let key = hmac_key(32);
+    let key = hmac32();
     let shared = validator(key.key_set("k1"), true);
     // The control: cold HS256 validations (no shared state but the keys) show
     // how far two threads can scale on this machine at all.
@@ -260,20 +264,20 @@ fn paired(_: &mut Criterion) {
     }
 
     // Mixed: 10 000 distinct live tokens round-robin, one request in ten garbage.
-    let ec = p256();
+    let ec = fixture::key(Algorithm::ES256, "p256");
     let mixed = validator(ec.key_set("k1"), true);
     let count = if full { 10_000 } else { 100 };
     let tokens: Vec<String> = (0..count)
         .map(|i| {
-            sign_with(&ec, Algorithm::ES256, Some("k1"), json!({"typ": "at+jwt"}),
-                &claims_with(json!({"exp": 4_102_444_800u64, "sub": format!("user-{i}"), "jti": format!("jti-{i}")})))
+            fixture::token(&ec, Algorithm::ES256, json!({"typ": "at+jwt"}),
+                &claims(json!({"exp": 4_102_444_800u64, "sub": format!("user-{i}"), "jti": format!("jti-{i}")})))
         })
         .collect();
     let garbage: Vec<String> = tokens
         .iter()
         .map(|t| {
             let (input, _) = t.rsplit_once('.').unwrap();
-            format!("{input}.{}", b64([7u8; 64]))
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]))
         })
         .collect();
     let mut requests = Vec::new();

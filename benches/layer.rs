@@ -12,8 +12,8 @@
 //! signature-time noise. Run: `cargo bench --bench layer`, then
 //! `python3 benches/report.py layer`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 #[path = "support/rounds.rs"]
 mod rounds;
 
@@ -22,8 +22,8 @@ use std::hint::black_box;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use common::*;
 use criterion::{Criterion, criterion_group};
+use fixture::{AUDIENCE, ISSUER, claims, hmac32};
 use jwt_gate::{Algorithm, Claims, JwtAuthLayer, Validator};
 use serde_json::json;
 use tower::ServiceExt;
@@ -31,13 +31,12 @@ use tower::ServiceExt;
 use rounds::Run;
 
 fn contenders() -> Vec<(&'static str, Run)> {
-    let key = hmac_key(32);
-    let token = sign_with(
+    let key = hmac32();
+    let token = fixture::token(
         &key,
         Algorithm::HS256,
-        Some("k1"),
         json!({"typ": "at+jwt"}),
-        &claims_with(json!({"exp": 4_102_444_800u64})),
+        &claims(json!({"exp": 4_102_444_800u64})),
     );
     let builder = || {
         Validator::builder()

@@ -19,8 +19,8 @@
 //! Run: `cargo bench --bench validate`, then `python3 benches/report.py` for
 //! the table in BENCHMARKS.md.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 #[path = "support/rounds.rs"]
 mod rounds;
 
@@ -30,8 +30,9 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixture::{AUDIENCE, ISSUER, NOW, hmac32};
+use jwt_gate::testing::SigningKey;
 use jwt_gate::{Algorithm, KeySet, UnixTime, Validation, Validator};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -74,8 +75,8 @@ fn bench_claims() -> Value {
     })
 }
 
-fn decoding_key(key: &TestKey, alg: Algorithm) -> jsonwebtoken::DecodingKey {
-    let jwk = key.jwk("k1");
+fn decoding_key(key: &SigningKey, alg: Algorithm) -> jsonwebtoken::DecodingKey {
+    let jwk = key.public_jwk("k1");
     let s = |k: &str| jwk[k].as_str().unwrap().to_owned();
     match alg {
         Algorithm::HS256 => jsonwebtoken::DecodingKey::from_base64_secret(
@@ -97,8 +98,8 @@ enum Floor {
     Hmac(Box<hmac::Key>),
 }
 
-fn floor_key(key: &TestKey, alg: Algorithm) -> Floor {
-    let jwk = key.jwk("k1");
+fn floor_key(key: &SigningKey, alg: Algorithm) -> Floor {
+    let jwk = key.public_jwk("k1");
     let d = |k: &str| URL_SAFE_NO_PAD.decode(jwk[k].as_str().unwrap()).unwrap();
     match alg {
         Algorithm::HS256 => Floor::Hmac(Box::new(hmac::Key::new(hmac::HMAC_SHA256, &d("k")))),
@@ -139,25 +140,43 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let cases: Vec<(&str, TestKey, Algorithm)> = vec![
-        ("RS256", rsa2048(), Algorithm::RS256),
-        ("RS256-4096", rsa4096(), Algorithm::RS256),
-        ("PS256", rsa2048(), Algorithm::PS256),
-        ("ES256", p256(), Algorithm::ES256),
-        ("ES384", p384(), Algorithm::ES384),
-        ("EdDSA", ed25519(), Algorithm::EdDSA),
-        ("HS256", hmac_key(32), Algorithm::HS256),
+    let cases: Vec<(&str, SigningKey, Algorithm)> = vec![
+        (
+            "RS256",
+            fixture::key(Algorithm::RS256, "rsa2048"),
+            Algorithm::RS256,
+        ),
+        (
+            "RS256-4096",
+            fixture::key(Algorithm::RS256, "rsa4096"),
+            Algorithm::RS256,
+        ),
+        (
+            "PS256",
+            fixture::key(Algorithm::RS256, "rsa2048"),
+            Algorithm::PS256,
+        ),
+        (
+            "ES256",
+            fixture::key(Algorithm::ES256, "p256"),
+            Algorithm::ES256,
+        ),
+        (
+            "ES384",
+            fixture::key(Algorithm::ES384, "p384"),
+            Algorithm::ES384,
+        ),
+        (
+            "EdDSA",
+            fixture::key(Algorithm::EdDSA, "ed25519"),
+            Algorithm::EdDSA,
+        ),
+        ("HS256", hmac32(), Algorithm::HS256),
     ];
     cases
         .into_iter()
         .map(|(name, key, alg)| {
-            let token = sign_with(
-                &key,
-                alg,
-                Some("k1"),
-                json!({"typ": "at+jwt"}),
-                &bench_claims(),
-            );
+            let token = fixture::token(&key, alg, json!({"typ": "at+jwt"}), &bench_claims());
             let keys: KeySet = key.key_set("k1");
             let rules = Validation::new()
                 .issuer(ISSUER)

@@ -5,9 +5,6 @@
 //!
 //! Run: `cargo run --example protected_resource`
 
-#[path = "support/discovery_client.rs"]
-mod discovery_client;
-
 use axum::Router;
 use axum::routing::get;
 use jwt_gate::testing::TestIssuer;
@@ -53,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tokio::spawn(async move { axum::serve(listener, api).await });
 
     let client = reqwest::Client::new();
-    let found = discovery_client::discover(&client, &resource, "orders.read").await?;
+    let found = jwt_gate::testing::discover_token(&resource, "orders.read").await?;
     println!(
         "1. GET {resource} → 401\n   WWW-Authenticate: {}",
         found.challenge
@@ -82,8 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     );
 
     // A token for another resource is refused here (its `aud` differs).
-    let other = discovery_client::request_token(
-        &client,
+    let other = jwt_gate::testing::request_token(
         &found.token_endpoint,
         &format!("{base}/billing"),
         "orders.read",

@@ -15,10 +15,7 @@ use jwt_gate::testing::TestIssuer;
 use jwt_gate::{JwtAuthLayer, Validator};
 use tonic::Status;
 
-#[path = "support/text_codec.rs"]
-mod text_codec;
-
-use text_codec::Text;
+use jwt_gate::testing::TextCodec as Text;
 
 /// `/demo.Greeter/Hello`, answering with the caller's `sub`.
 #[derive(Clone)]

@@ -18,10 +18,7 @@ use tonic::{Code, Status};
 
 const AUD: &str = "api://orders";
 
-#[path = "../examples/support/text_codec.rs"]
-mod text_codec;
-
-use text_codec::Text;
+use jwt_gate::testing::TextCodec as Text;
 
 /// `/test.Whoami/Ask`: answers with the caller's `sub` and `tenantId`.
 #[derive(Clone)]

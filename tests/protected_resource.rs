@@ -3,9 +3,6 @@
 //! API end to end and its token, asked for this resource, is the only kind
 //! accepted.
 
-#[path = "../examples/support/discovery_client.rs"]
-mod discovery_client;
-
 use axum::Router;
 use axum::routing::get;
 use jwt_gate::testing::TestIssuer;
@@ -170,7 +167,7 @@ async fn challenges_carry_the_exact_resource_metadata_parameter() {
 #[tokio::test]
 async fn a_client_discovers_the_api_and_only_a_token_for_this_resource_passes() {
     let api = start().await;
-    let found = discovery_client::discover(&api.client, &api.resource, "orders.read")
+    let found = jwt_gate::testing::discover_token(&api.resource, "orders.read")
         .await
         .unwrap();
     assert_eq!(found.resource, api.resource);
@@ -187,14 +184,9 @@ async fn a_client_discovers_the_api_and_only_a_token_for_this_resource_passes() 
     // RFC 8707: the same client, the same scope, another resource → its
     // `aud` is that resource, and this API refuses it.
     let billing = format!("{}/billing", api.base);
-    let other = discovery_client::request_token(
-        &api.client,
-        &found.token_endpoint,
-        &billing,
-        "orders.read",
-    )
-    .await
-    .unwrap();
+    let other = jwt_gate::testing::request_token(&found.token_endpoint, &billing, "orders.read")
+        .await
+        .unwrap();
     let res = api
         .client
         .get(&api.resource)
@@ -210,7 +202,7 @@ async fn a_client_discovers_the_api_and_only_a_token_for_this_resource_passes() 
             .contains("audience is not accepted")
     );
     // And the authorization server wants exactly one resource.
-    let err = discovery_client::request_token(&api.client, &found.token_endpoint, "", "x")
+    let err = jwt_gate::testing::request_token(&found.token_endpoint, "", "x")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid_target"), "{err}");

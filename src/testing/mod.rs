@@ -2,8 +2,11 @@
 //! for testing services that use jwt-gate, and [`SigningKey`], the signer
 //! it (and jwt-gate's own tests, benches and examples) mint tokens with.
 
+mod discovery;
 mod server;
 mod signer;
+#[cfg(feature = "tonic")]
+mod text_codec;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -14,7 +17,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+pub use self::discovery::{Discovered, DiscoveryError, discover_token, request_token};
 pub use self::signer::SigningKey;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub use self::text_codec::TextCodec;
 use crate::jose::algorithm::Algorithm;
 use crate::jose::time::UnixTime;
 

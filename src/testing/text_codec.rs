@@ -1,15 +1,25 @@
-//! A tonic codec whose messages are UTF-8 strings: gRPC without protoc or
-//! prost, for the tonic example and tests.
+//! [`TextCodec`]: gRPC without protoc or prost, to test a tonic service's
+//! authentication.
 
 use bytes::{Buf, BufMut};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
-/// Messages are UTF-8 strings.
+/// A tonic codec whose messages are UTF-8 strings: a gRPC client or server
+/// for tests without a `.proto` file.
+///
+/// ```
+/// use jwt_gate::testing::TextCodec;
+///
+/// // A client call: `tonic::client::Grpc::new(channel).unary(request, path, TextCodec)`.
+/// // A server method: `tonic::server::Grpc::new(TextCodec).unary(service, request)`.
+/// let codec = TextCodec;
+/// # let _ = codec;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Text;
+pub struct TextCodec;
 
-impl Codec for Text {
+impl Codec for TextCodec {
     type Encode = String;
     type Decode = String;
     type Encoder = Self;
@@ -22,7 +32,7 @@ impl Codec for Text {
     }
 }
 
-impl Encoder for Text {
+impl Encoder for TextCodec {
     type Item = String;
     type Error = Status;
     fn encode(&mut self, item: String, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
@@ -31,7 +41,7 @@ impl Encoder for Text {
     }
 }
 
-impl Decoder for Text {
+impl Decoder for TextCodec {
     type Item = String;
     type Error = Status;
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<String>, Status> {

@@ -1,33 +1,75 @@
-//! A client that starts from nothing but an API's URL, the way MCP clients
-//! do: the 401 challenge names the resource's RFC 9728 metadata, which
-//! names the authorization server, whose RFC 8414 metadata names the token
-//! endpoint, where a token is asked for that very resource (RFC 8707).
-//! Shared by `examples/protected_resource.rs` and
-//! `tests/protected_resource.rs`.
-#![allow(dead_code)]
+//! An RFC 9728 client for tests: from an API's URL to a token for it.
+//! The 401 challenge names the resource's metadata, which names the
+//! authorization server, whose RFC 8414 metadata names the token endpoint,
+//! where a token is asked for that very resource (RFC 8707).
+
+use std::fmt;
 
 use serde_json::Value;
 
 /// Everything the client learned on the way, and the token.
-#[derive(Debug)]
-pub(crate) struct Discovered {
-    pub(crate) challenge: String,
-    pub(crate) resource_metadata: String,
-    pub(crate) resource: String,
-    pub(crate) authorization_server: String,
-    pub(crate) token_endpoint: String,
-    pub(crate) access_token: String,
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Discovered {
+    /// The 401 challenge of the first, tokenless call.
+    pub challenge: String,
+    /// The RFC 9728 metadata URL the challenge names.
+    pub resource_metadata: String,
+    /// The `resource` of that document.
+    pub resource: String,
+    /// Its first authorization server.
+    pub authorization_server: String,
+    /// That server's token endpoint (RFC 8414 metadata).
+    pub token_endpoint: String,
+    /// The access token issued for `resource`.
+    pub access_token: String,
 }
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+type Result<T> = std::result::Result<T, DiscoveryError>;
 
-/// Runs the whole discovery against `api_url` and gets a token with
-/// `scope` by the client credentials grant.
-pub(crate) async fn discover(
-    client: &reqwest::Client,
-    api_url: &str,
-    scope: &str,
-) -> Result<Discovered> {
+/// Why [`discover_token`] or [`request_token`] did not get a token.
+#[derive(Debug)]
+pub struct DiscoveryError(String);
+
+impl fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DiscoveryError {}
+
+macro_rules! from_display {
+    ($($error:ty),*) => {$(
+        impl From<$error> for DiscoveryError {
+            fn from(error: $error) -> Self {
+                Self(error.to_string())
+            }
+        }
+    )*};
+}
+
+from_display!(
+    String,
+    &str,
+    reqwest::Error,
+    serde_json::Error,
+    url::ParseError,
+    http::header::ToStrError
+);
+
+/// Starts from nothing but an API's URL, as MCP clients do, and gets a
+/// token with `scope` for it by the client credentials grant (client
+/// `example-client`, no secret: [`TestIssuer`](super::TestIssuer)'s token
+/// endpoint takes it).
+///
+/// # Errors
+///
+/// When any step fails: the call is not answered 401 with a
+/// `resource_metadata` challenge, a document is missing a member or names
+/// another resource or issuer, the token endpoint refuses.
+pub async fn discover_token(api_url: &str, scope: &str) -> Result<Discovered> {
+    let client = &reqwest::Client::new();
     // 1. The API says who we must ask, in its challenge.
     let res = client.get(api_url).send().await?;
     if res.status() != 401 {
@@ -71,7 +113,7 @@ pub(crate) async fn discover(
         .to_owned();
 
     // 4. A token for exactly this resource (RFC 8707).
-    let access_token = request_token(client, &token_endpoint, &resource, scope).await?;
+    let access_token = request_token(&token_endpoint, &resource, scope).await?;
     Ok(Discovered {
         challenge,
         resource_metadata,
@@ -82,13 +124,14 @@ pub(crate) async fn discover(
     })
 }
 
-/// The client credentials grant with a resource indicator.
-pub(crate) async fn request_token(
-    client: &reqwest::Client,
-    token_endpoint: &str,
-    resource: &str,
-    scope: &str,
-) -> Result<String> {
+/// The client credentials grant with a resource indicator (RFC 8707), as
+/// client `example-client`.
+///
+/// # Errors
+///
+/// When the token endpoint cannot be reached or answers without a token.
+pub async fn request_token(token_endpoint: &str, resource: &str, scope: &str) -> Result<String> {
+    let client = &reqwest::Client::new();
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "client_credentials")
         .append_pair("client_id", "example-client")
@@ -115,7 +158,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value> {
 }
 
 /// The value of `name="…"` in a challenge (no escapes expected in URLs).
-pub(crate) fn auth_param(challenge: &str, name: &str) -> Option<String> {
+fn auth_param(challenge: &str, name: &str) -> Option<String> {
     let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
     let len = challenge[start..].find('"')?;
     Some(challenge[start..start + len].to_owned())
