@@ -31,9 +31,12 @@ use jwt_gate::testing::TestIssuer;
 use jwt_gate::{Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireScopes};
 use serde_json::{Value, json};
 
-const USAGE: &str = "usage: axum [--issuer URL | --jwks-uri URL] [--audience AUD]... [--scope S]... [--typ T] [--allow-http] [--admin-scope S] [--resource URL] [--optional] [--listen ADDR]";
-/// (The shared flags are listed in `flags::SHARED`.)
-const _: &str = flags::SHARED;
+fn usage() -> String {
+    format!(
+        "usage: axum [{}] [--admin-scope S] [--resource URL] [--optional] [--listen ADDR]",
+        flags::SHARED
+    )
+}
 
 /// What the caller proved, and its claims.
 async fn claims(claims: Option<Claims<Value>>) -> Json<Value> {
@@ -87,7 +90,7 @@ fn main() -> ExitCode {
     let options = match parse() {
         Ok(options) => options,
         Err(why) => {
-            eprintln!("{why}\n{USAGE}");
+            eprintln!("{why}\n{}", usage());
             return ExitCode::from(2);
         }
     };

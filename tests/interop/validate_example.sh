@@ -30,4 +30,25 @@ if err=$(token api://orders/es256 | cargo run --locked --quiet --example validat
 fi
 echo "$err"
 grep -q "audience" <<< "$err"
+
+# Keys from the JWKS URL without discovery, with `iss` and `typ` checked.
+jwks=$(python3 -c 'import json, sys, urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1] + "/.well-known/openid-configuration"))["jwks_uri"])' "$issuer")
+token api://orders | cargo run --locked --quiet --example validate -- \
+  --jwks-uri "$jwks" --issuer "$issuer" --audience api://other --audience api://orders --typ at+jwt --allow-http > /dev/null
+if token api://orders | cargo run --locked --quiet --example validate -- \
+  --jwks-uri "$jwks" --audience api://orders --typ logout+jwt --allow-http 2> /dev/null; then
+  echo "a token of another typ was accepted" >&2
+  exit 1
+fi
+# Bad arguments and setup mistakes exit 2, before any token is read.
+for args in "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer"; do
+  set +e
+  cargo run --locked --quiet --example validate -- $args < /dev/null 2> /dev/null
+  code=$?
+  set -e
+  if [ "$code" != 2 ]; then
+    echo "validate $args exited $code, not 2" >&2
+    exit 1
+  fi
+done
 echo "validate example: ok"
