@@ -4,6 +4,7 @@
 
 mod payload;
 mod scopes;
+mod value;
 
 use std::borrow::Cow;
 use std::fmt;
