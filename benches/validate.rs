@@ -140,42 +140,23 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let cases: Vec<(&str, SigningKey, Algorithm)> = vec![
-        (
-            "RS256",
-            fixture::key(Algorithm::RS256, "rsa2048"),
-            Algorithm::RS256,
-        ),
-        (
-            "RS256-4096",
-            fixture::key(Algorithm::RS256, "rsa4096"),
-            Algorithm::RS256,
-        ),
-        (
-            "PS256",
-            fixture::key(Algorithm::RS256, "rsa2048"),
-            Algorithm::PS256,
-        ),
-        (
-            "ES256",
-            fixture::key(Algorithm::ES256, "p256"),
-            Algorithm::ES256,
-        ),
-        (
-            "ES384",
-            fixture::key(Algorithm::ES384, "p384"),
-            Algorithm::ES384,
-        ),
-        (
-            "EdDSA",
-            fixture::key(Algorithm::EdDSA, "ed25519"),
-            Algorithm::EdDSA,
-        ),
-        ("HS256", hmac32(), Algorithm::HS256),
+    // (row, algorithm, committed key in tests/keys/; HMAC: a fixed secret)
+    let cases = [
+        ("RS256", Algorithm::RS256, "rsa2048"),
+        ("RS256-4096", Algorithm::RS256, "rsa4096"),
+        ("PS256", Algorithm::PS256, "rsa2048"),
+        ("ES256", Algorithm::ES256, "p256"),
+        ("ES384", Algorithm::ES384, "p384"),
+        ("EdDSA", Algorithm::EdDSA, "ed25519"),
+        ("HS256", Algorithm::HS256, ""),
     ];
     cases
         .into_iter()
-        .map(|(name, key, alg)| {
+        .map(|(name, alg, file)| {
+            let key = match alg {
+                Algorithm::HS256 => hmac32(),
+                _ => fixture::key(alg, file),
+            };
             let token = fixture::token(&key, alg, json!({"typ": "at+jwt"}), &bench_claims());
             let keys: KeySet = key.key_set("k1");
             let rules = Validation::new()

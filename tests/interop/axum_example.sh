@@ -6,22 +6,13 @@
 # --resource, anonymous callers with --optional, and unknown flags exit 2.
 set -euo pipefail
 cd "$(dirname "$0")"
-export READY="$PWD/provider-axum.out"
-node provider.mjs --mode default > "$READY" 2> /dev/null &
-provider=$!
+source ./provider.sh
 server=""
 log=$(mktemp)
 out=$(mktemp)
-trap 'kill $provider 2> /dev/null || true; [ -n "$server" ] && kill $server 2> /dev/null; rm -f "$READY" "$log" "$out" "$out.challenge"' EXIT
-for _ in $(seq 1 100); do [ -s "$READY" ] && break; sleep 0.1; done
-issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]).issuer)')
-token() {
-  node -e '
-    const { token_endpoint } = JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]);
-    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: "orders-service",
-      client_secret: "orders-service-secret-orders-service-secret", scope: process.argv[2], resource: process.argv[1] });
-    fetch(token_endpoint, { method: "POST", body }).then((r) => r.json()).then((j) => console.log(j.access_token));
-  ' "$1" "$2"
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2> /dev/null
+  rm -f "$log" "$out" "$out.challenge"
 }
 cd ../..
 cargo build --locked --quiet --example axum

@@ -4,20 +4,7 @@
 # claims (exit 0); a token for another resource must be refused (exit 1).
 set -euo pipefail
 cd "$(dirname "$0")"
-export READY="$PWD/provider.out"
-node provider.mjs --mode default > "$READY" 2> /dev/null &
-provider=$!
-trap 'kill $provider 2> /dev/null || true; rm -f "$READY"' EXIT
-for _ in $(seq 1 100); do [ -s "$READY" ] && break; sleep 0.1; done
-issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]).issuer)')
-token() {
-  node -e '
-    const { token_endpoint } = JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]);
-    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: "orders-service",
-      client_secret: "orders-service-secret-orders-service-secret", scope: "orders.read", resource: process.argv[1] });
-    fetch(token_endpoint, { method: "POST", body }).then((r) => r.json()).then((j) => console.log(j.access_token));
-  ' "$1"
-}
+source ./provider.sh
 cd ../..
 out=$(token api://orders | cargo run --locked --quiet --example validate -- \
   --issuer "$issuer" --audience api://orders --scope orders.read --allow-http)

@@ -1,0 +1,20 @@
+# Sourced by the example scripts: starts the OpenID provider (provider.mjs)
+# on loopback, sets $issuer, and defines `token RESOURCE [SCOPE]`, which
+# prints an access token from its token endpoint (client credentials with a
+# resource indicator). Stops the provider when the script exits, after
+# running the script's own `cleanup` if it defines one.
+export READY
+READY=$(mktemp)
+node "$(dirname "${BASH_SOURCE[0]}")/provider.mjs" --mode default > "$READY" 2> /dev/null &
+provider=$!
+trap 'declare -F cleanup > /dev/null && cleanup; kill $provider 2> /dev/null || true; rm -f "$READY"' EXIT
+for _ in $(seq 1 100); do [ -s "$READY" ] && break; sleep 0.1; done
+issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]).issuer)')
+token() {
+  node -e '
+    const { token_endpoint } = JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]);
+    const body = new URLSearchParams({ grant_type: "client_credentials", client_id: "orders-service",
+      client_secret: "orders-service-secret-orders-service-secret", scope: process.argv[2], resource: process.argv[1] });
+    fetch(token_endpoint, { method: "POST", body }).then((r) => r.json()).then((j) => console.log(j.access_token));
+  ' "$1" "${2:-orders.read}"
+}
