@@ -1,6 +1,7 @@
-//! Fetching and keeping signing keys: TTL from `Cache-Control`, refresh
-//! ahead in the background, one fetch in flight, a cooldown on unknown-`kid`
-//! refetches, stale-if-error with backoff, capped and timed-out HTTP.
+//! Keeping one issuer's signing keys: TTL from `Cache-Control`, refresh
+//! ahead in the background, one fetch in flight (in a task of its own), a
+//! cooldown on unknown-`kid` refetches, stale-if-error with backoff. The
+//! HTTP itself is in `fetch`, discovery in `discovery`.
 //!
 //! Reads are lock-free (`arc-swap`); the two small mutexes are never held
 //! across an `.await`.

@@ -1,6 +1,8 @@
-//! Several trusted issuers in one [`Validator`](crate::Validator): the
-//! token's `iss`, read from the unverified payload, only picks which
-//! issuer's rules and keys apply; everything is then verified against them.
+//! The trusted issuers: one issuer's rules and key store ([`Trusted`]), and
+//! for several issuers in one [`Validator`](crate::Validator), the registry
+//! the token's `iss` picks from ([`Registry`]) and [`IssuerTemplate`]. The
+//! `iss` read from the unverified payload only picks which issuer's rules
+//! and keys apply; everything is then verified against them.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
