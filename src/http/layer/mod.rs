@@ -57,11 +57,32 @@ struct Settings {
     challenge: Challenge,
 }
 
-/// What the services of one `layer()` call share: the settings, and the
-/// rejection body with its body type erased for [`RequireScopes`].
+/// What a layer and every service it makes share, behind one `Arc` (so
+/// `layer()`, which axum may call per request, allocates nothing): the
+/// settings, and the rejection body with its response body type erased for
+/// [`RequireScopes`], made on the first request.
 struct Shared {
     settings: Settings,
     erased_body: OnceLock<ErasedBody>,
+}
+
+/// A copy with new settings to come: the erased body is made again.
+impl Clone for Shared {
+    fn clone(&self) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            erased_body: OnceLock::new(),
+        }
+    }
+}
+
+impl Shared {
+    fn new(settings: Settings) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            erased_body: OnceLock::new(),
+        })
+    }
 }
 
 impl fmt::Debug for Shared {
@@ -94,7 +115,7 @@ impl fmt::Debug for Shared {
 /// # let _ = (layer, typed); Ok(()) }
 /// ```
 pub struct JwtAuthLayer<C = (), R = DefaultRejection> {
-    settings: Settings,
+    shared: Arc<Shared>,
     rejection: R,
     _claims: PhantomData<fn() -> C>,
 }
@@ -102,7 +123,7 @@ pub struct JwtAuthLayer<C = (), R = DefaultRejection> {
 impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
     fn clone(&self) -> Self {
         Self {
-            settings: self.settings.clone(),
+            shared: Arc::clone(&self.shared),
             rejection: self.rejection.clone(),
             _claims: PhantomData,
         }
@@ -113,7 +134,7 @@ impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthLayer")
             .field("claims", &std::any::type_name::<C>())
-            .field("settings", &self.settings)
+            .field("settings", &self.shared.settings)
             .finish()
     }
 }
@@ -124,12 +145,12 @@ impl JwtAuthLayer {
     /// claims); [`claims`](Self::claims) picks another claims type.
     pub fn new(validator: Validator) -> Self {
         Self {
-            settings: Settings {
+            shared: Shared::new(Settings {
                 validator,
                 optional: false,
                 required: None,
                 challenge: Challenge::default(),
-            },
+            }),
             rejection: DefaultRejection,
             _claims: PhantomData,
         }
@@ -144,10 +165,15 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Defaults to `()`: registered claims only.
     pub fn claims<C2>(self) -> JwtAuthLayer<C2, R> {
         JwtAuthLayer {
-            settings: self.settings,
+            shared: self.shared,
             rejection: self.rejection,
             _claims: PhantomData,
         }
+    }
+
+    /// The settings, to change (copied first if a service shares them).
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut Arc::make_mut(&mut self.shared).settings
     }
 
     /// Lets requests without a bearer token through, without claims (so a
@@ -160,7 +186,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Defaults to requiring a token.
     #[must_use]
     pub fn optional(mut self) -> Self {
-        self.settings.optional = true;
+        self.settings_mut().optional = true;
         self
     }
 
@@ -176,7 +202,8 @@ impl<C, R> JwtAuthLayer<C, R> {
         S: AsRef<str>,
     {
         let added = Requirement::all(scopes);
-        self.settings.required = Some(match self.settings.required.take() {
+        let settings = self.settings_mut();
+        settings.required = Some(match settings.required.take() {
             Some(earlier) => earlier.and(&added),
             None => added,
         });
@@ -188,7 +215,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Defaults to none.
     #[must_use]
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.settings.challenge.realm = Some(realm.into().into());
+        self.settings_mut().challenge.realm = Some(realm.into().into());
         self
     }
 
@@ -198,7 +225,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Defaults to none.
     #[must_use]
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.settings.challenge.resource_metadata = Some(url.into().into());
+        self.settings_mut().challenge.resource_metadata = Some(url.into().into());
         self
     }
 
@@ -209,7 +236,8 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Defaults to an empty body.
     pub fn rejection_body<R2>(self, body: R2) -> JwtAuthLayer<C, R2> {
         JwtAuthLayer {
-            settings: self.settings,
+            // A new body: its erased form is made again.
+            shared: Shared::new(self.shared.settings.clone()),
             rejection: body,
             _claims: PhantomData,
         }
@@ -222,10 +250,7 @@ impl<S, C, R: Clone> Layer<S> for JwtAuthLayer<C, R> {
     fn layer(&self, inner: S) -> Self::Service {
         JwtAuth {
             inner,
-            shared: Arc::new(Shared {
-                settings: self.settings.clone(),
-                erased_body: OnceLock::new(),
-            }),
+            shared: Arc::clone(&self.shared),
             rejection: self.rejection.clone(),
             _claims: PhantomData,
         }
@@ -395,7 +420,9 @@ impl<S, C, R> JwtAuth<S, C, R> {
         C: Send + Sync + 'static,
         R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
     {
-        // Once per service; then an atomic load.
+        // Once per layer; then an atomic load. (A layer applied to services
+        // of several response body types erases the first one's;
+        // `RequireScopes` behind the others answers with an empty body.)
         self.shared
             .erased_body
             .get_or_init(|| rejection::erase::<ResBody, R>(&self.rejection));
