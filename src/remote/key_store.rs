@@ -144,6 +144,24 @@ struct Inflight {
     outcome: watch::Receiver<Option<Outcome>>,
 }
 
+/// What a caller needs from a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Any usable keys (a cold start): keys stored meanwhile will do.
+    AnyKeys,
+    /// Keys fetched now (a refresh, an unknown `kid`).
+    Fresh,
+}
+
+/// What [`KeyStore::start_fetch`] did.
+enum Started {
+    /// Joined or started a fetch: its outcome, and the fetch itself when it
+    /// must run in the caller's future (no tokio runtime).
+    Joined(watch::Receiver<Option<Outcome>>, Option<FetchTask>),
+    /// Usable keys arrived since the caller looked: no fetch needed.
+    NotNeeded(Arc<Snapshot>),
+}
+
 /// Held by the task that runs a fetch. However the task ends (done,
 /// panicked, dropped with its runtime), the in-flight slot and the
 /// background-refresh flag are cleared, so the next caller can start again.
@@ -235,7 +253,7 @@ impl KeyStore {
                 .last_error()
                 .unwrap_or_else(|| Arc::new(FetchError::Backoff)));
         }
-        self.fetch().await
+        self.fetch(Need::AnyKeys).await
     }
 
     /// The usable keys held now, without waiting; starts a background
@@ -260,14 +278,14 @@ impl KeyStore {
         if !self.claim_refetch(Instant::now()) {
             return None;
         }
-        self.fetch().await.ok()
+        self.fetch(Need::Fresh).await.ok()
     }
 
     /// Like [`refetch_for_unknown_kid`], without waiting: the refetch runs
     /// in the background.
     pub(crate) fn refetch_for_unknown_kid_in_background(self: &Arc<Self>) {
         if tokio::runtime::Handle::try_current().is_ok() && self.claim_refetch(Instant::now()) {
-            drop(self.start_fetch());
+            drop(self.start_fetch(Need::Fresh));
         }
     }
 
@@ -304,10 +322,14 @@ impl KeyStore {
     /// Starts a fetch in the background (when none is running, outside the
     /// backoff, inside a tokio runtime): for callers that never wait.
     pub(crate) fn fetch_in_background(self: &Arc<Self>) {
-        self.refresh_in_background(Instant::now());
+        self.start_in_background(Instant::now(), Need::AnyKeys);
     }
 
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        self.start_in_background(now, Need::Fresh);
+    }
+
+    fn start_in_background(self: &Arc<Self>, now: Instant, need: Need) {
         if self.in_backoff(now) || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
@@ -316,7 +338,11 @@ impl KeyStore {
         }
         // The fetch task's guard clears the flag when it ends, however it
         // ends; joining a fetch already in flight is as good as a new one.
-        drop(self.start_fetch());
+        match self.start_fetch(need) {
+            Started::Joined(..) => {}
+            // No fetch started: no task will clear the flag.
+            Started::NotNeeded(_) => self.refreshing.store(false, Ordering::Release),
+        }
     }
 
     fn in_backoff(&self, now: Instant) -> bool {
@@ -331,8 +357,11 @@ impl KeyStore {
     /// outcome. The fetch runs in a task of its own: a caller that stops
     /// waiting (a client gone, a deadline) does not cancel it, and it
     /// finishes for everyone else.
-    pub(crate) async fn fetch(self: &Arc<Self>) -> Outcome {
-        let (mut outcome, run_here) = self.start_fetch();
+    async fn fetch(self: &Arc<Self>, need: Need) -> Outcome {
+        let (mut outcome, run_here) = match self.start_fetch(need) {
+            Started::Joined(outcome, run_here) => (outcome, run_here),
+            Started::NotNeeded(snapshot) => return Ok(snapshot),
+        };
         if let Some(task) = run_here {
             // No tokio runtime to spawn on: run it in this future.
             task.await;
@@ -345,11 +374,22 @@ impl KeyStore {
 
     /// Joins the fetch in flight or starts one (spawned on the current
     /// tokio runtime). Without a runtime the new fetch is returned to be
-    /// awaited by the caller.
-    fn start_fetch(self: &Arc<Self>) -> (watch::Receiver<Option<Outcome>>, Option<FetchTask>) {
+    /// awaited by the caller. When any usable keys will do, keys that a
+    /// fetch stored since the caller last looked are enough: checked under
+    /// the slot's lock, so that a caller who saw no keys just before the
+    /// fetch in flight finished does not start a second one.
+    fn start_fetch(self: &Arc<Self>, need: Need) -> Started {
         let mut slot = lock(&self.inflight);
         if let Some(inflight) = slot.as_ref() {
-            return (inflight.outcome.clone(), None);
+            return Started::Joined(inflight.outcome.clone(), None);
+        }
+        if need == Need::AnyKeys
+            && let Some(snapshot) = self
+                .current
+                .load_full()
+                .filter(|s| s.usable(Instant::now()))
+        {
+            return Started::NotNeeded(snapshot);
         }
         let (tx, rx) = watch::channel(None);
         let id = self.next_fetch_id.fetch_add(1, Ordering::Relaxed);
@@ -372,9 +412,9 @@ impl KeyStore {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(task);
-                (rx, None)
+                Started::Joined(rx, None)
             }
-            Err(_) => (rx, Some(task)),
+            Err(_) => Started::Joined(rx, Some(task)),
         }
     }
 
@@ -516,4 +556,47 @@ fn ended() -> Arc<FetchError> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The race the 1 000-task test once lost: a caller saw no keys, the
+    /// fetch in flight then stored keys and freed its slot, and only then
+    /// did the caller reach `start_fetch`. It must take the stored keys,
+    /// not start a second fetch; a refresh or an unknown `kid` still does.
+    #[test]
+    fn a_cold_caller_that_arrives_after_the_fetch_takes_its_keys() {
+        let url = Url::parse("https://idp.example.com/jwks").unwrap();
+        let store = Arc::new(KeyStore::new(
+            Source::Jwks(url),
+            None,
+            FetchConfig::default(),
+            None,
+        ));
+        // No keys: a fetch is started (no runtime here: handed back, then
+        // dropped, which frees the slot as a finished fetch does).
+        match store.start_fetch(Need::AnyKeys) {
+            Started::Joined(_, Some(task)) => drop(task),
+            _ => panic!("a cold store must fetch"),
+        }
+        assert!(lock(&store.inflight).is_none());
+        // That fetch stored keys before freeing its slot.
+        store.current.store(Some(Arc::new(Snapshot {
+            keys: KeySet::new(),
+            fetched_at: Instant::now(),
+            refresh_at: None,
+            usable_until: None,
+        })));
+        assert!(matches!(
+            store.start_fetch(Need::AnyKeys),
+            Started::NotNeeded(_)
+        ));
+        assert!(lock(&store.inflight).is_none(), "no second fetch");
+        assert!(matches!(
+            store.start_fetch(Need::Fresh),
+            Started::Joined(_, Some(_))
+        ));
+    }
 }
