@@ -123,8 +123,8 @@ impl Validation {
     /// supplied itself ([`KeySet::with_secret`](crate::KeySet::with_secret), or `oct` keys in
     /// [`KeySet::from_jwks_json`](crate::KeySet::from_jwks_json)), never with keys fetched from an issuer.
     ///
-    /// Defaults to RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 and
-    /// EdDSA.
+    /// Defaults to RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384,
+    /// ES512 and EdDSA.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = AlgSet::from_iter(algorithms);
         self
