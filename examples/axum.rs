@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --example axum                      # a local test issuer; prints a token to try
 //! cargo run --example axum -- --issuer https://auth.example.com/ --audience api://orders \
-//!     [--scope S]... [--typ T] [--admin-scope admin] [--resource https://api.example.com] \
+//!     [--client-id ID]... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... \
+//!     [--max-age SECS] [--admin-scope admin] [--resource https://api.example.com] \
 //!     [--optional] [--listen 127.0.0.1:3000]
 //! ```
 //!

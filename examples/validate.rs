@@ -7,8 +7,12 @@
 //!
 //! Flags: `--issuer URL` (discovery, and the exact `iss`) or `--jwks-uri
 //! URL` (keys without discovery; with `--issuer` too, `iss` is still
-//! checked), `--audience AUD` (repeatable, any of), `--scope S`
-//! (repeatable, all of), `--typ T`, `--allow-http` (a loopback issuer).
+//! checked), `--audience AUD` (repeatable, any of), `--client-id ID`
+//! (repeatable, any of `client_id`/`azp`/`cid`; stands in for the audience
+//! when none is given, as for Cognito), `--scope S` (repeatable, all of),
+//! `--typ T`, `--require-claim NAME=VALUE` (repeatable: a string claim, or a
+//! member of an array claim), `--max-age SECS` (from `iat`), `--allow-http`
+//! (a loopback issuer).
 //!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
@@ -53,7 +57,9 @@ async fn run() -> ExitCode {
         }
     }
     if !keys.has_source() || !keys.has_audience() {
-        eprintln!("a key source (--issuer or --jwks-uri) and --audience are required");
+        eprintln!(
+            "a key source (--issuer or --jwks-uri) and --audience or --client-id are required"
+        );
         return usage();
     }
     let validator = match keys.into_builder().build() {

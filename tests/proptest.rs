@@ -171,4 +171,62 @@ proptest! {
         let _ = jwt_gate::validate::<Value>(&token, &keys, &lax_rules(), now());
         let _ = MULTI.validate_without_waiting::<Value>(&token);
     }
+
+    /// Signed payloads whose rule-relevant members hold any JSON shape: the
+    /// claim rules answer with a typed error or accept only what they allow.
+    #[test]
+    fn claim_rules_on_any_json_shape_never_panic_and_hold_when_accepted(
+        client_id in json_value(), azp in json_value(), token_use in json_value(),
+        typ in json_value(), nonce in proptest::option::of(json_value()),
+        iat_back in 0u64..2000,
+    ) {
+        let key = hmac_key(32);
+        let mut payload = claims_with(serde_json::json!({
+            "client_id": client_id, "azp": azp, "token_use": token_use,
+            "typ": typ, "iat": NOW - iat_back, "nbf": NOW - iat_back,
+        }));
+        if let Some(nonce) = nonce {
+            payload["nonce"] = nonce;
+        }
+        let token = sign(&key, &payload);
+        let rules = lax_rules()
+            .client_ids(["orders-web"])
+            .require_claim("token_use", "access")
+            .max_age(std::time::Duration::from_secs(600))
+            .refuse_id_tokens();
+        if let Ok(claims) = jwt_gate::validate::<Value>(&token, &key.key_set("k1"), &rules, now()) {
+            prop_assert_eq!(claims.client_id(), Some("orders-web"));
+            prop_assert!(iat_back <= 660);
+            prop_assert!(payload.get("nonce").is_none());
+            let use_ok = match &payload["token_use"] {
+                Value::String(s) => s == "access",
+                Value::Array(a) => a.iter().any(|v| v == "access"),
+                _ => false,
+            };
+            prop_assert!(use_ok);
+        }
+    }
+}
+
+/// Any JSON value, a few levels deep (null when removed from the claims).
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        prop_oneof![
+            Just("access".to_owned()),
+            Just("orders-web".to_owned()),
+            Just("ID".to_owned()),
+            ".{0,8}"
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::hash_map(".{0,4}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
 }

@@ -28,8 +28,7 @@ pub(crate) struct KeyFlags {
 }
 
 /// The shared flags, for usage lines.
-pub(crate) const SHARED: &str =
-    "(--issuer URL | --jwks-uri URL) --audience AUD... [--scope S]... [--typ T] [--allow-http]";
+pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--allow-http]";
 
 impl KeyFlags {
     /// Takes `flag` (and its value from `rest`) when it is a shared flag:
@@ -59,6 +58,24 @@ impl KeyFlags {
                 self.audience = true;
                 builder.audience(value()?)
             }
+            "--client-id" => {
+                self.audience = true;
+                builder.client_ids([value()?])
+            }
+            "--require-claim" => {
+                let pair = value()?;
+                let (name, claim) = pair
+                    .split_once('=')
+                    .ok_or_else(|| BadFlag(format!("--require-claim {pair:?}: NAME=VALUE")))?;
+                builder.require_claim(name, claim)
+            }
+            "--max-age" => {
+                let secs = value()?;
+                let secs: u64 = secs
+                    .parse()
+                    .map_err(|_| BadFlag(format!("--max-age {secs:?}: whole seconds")))?;
+                builder.max_age(std::time::Duration::from_secs(secs))
+            }
             "--scope" => builder.require_scopes([value()?]),
             "--typ" => builder.require_typ(value()?),
             "--allow-http" => {
@@ -78,7 +95,8 @@ impl KeyFlags {
         self.issuer.is_some() || self.jwks_uri.is_some()
     }
 
-    /// Whether an audience was given.
+    /// Whether an audience (or a client id, which stands in for it) was
+    /// given.
     pub(crate) fn has_audience(&self) -> bool {
         self.audience
     }

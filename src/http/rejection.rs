@@ -95,6 +95,9 @@ impl Error {
             | Self::NotYetValid { .. }
             | Self::InvalidIssuer
             | Self::InvalidAudience
+            | Self::InvalidClient
+            | Self::TooOld { .. }
+            | Self::ClaimMismatch { .. }
             | Self::InvalidClaims { .. }
             | Self::UnverifiedBinding => StatusCode::UNAUTHORIZED,
         }
@@ -117,6 +120,9 @@ impl Error {
             | Self::NotYetValid { .. }
             | Self::InvalidIssuer
             | Self::InvalidAudience
+            | Self::InvalidClient
+            | Self::TooOld { .. }
+            | Self::ClaimMismatch { .. }
             | Self::InvalidClaims { .. }
             | Self::UnverifiedBinding => Some("invalid_token"),
         }
@@ -279,6 +285,14 @@ mod tests {
             },
             Error::InvalidIssuer,
             Error::InvalidAudience,
+            Error::InvalidClient,
+            Error::TooOld {
+                iat: UnixTime::from_secs(1),
+                now: UnixTime::from_secs(9),
+            },
+            Error::ClaimMismatch {
+                claim: "token_use".into(),
+            },
             Error::claim("exp"),
             Error::UnverifiedBinding,
             Error::InsufficientScope {

@@ -100,6 +100,23 @@ pub enum Error {
     InvalidIssuer,
     /// `aud` is missing or names none of the configured audiences.
     InvalidAudience,
+    /// The token was issued to a client (`client_id`, else `azp`, else
+    /// `cid`) that is not one of [`Validation::client_ids`](crate::Validation::client_ids).
+    InvalidClient,
+    /// The token is older than [`Validation::max_age`](crate::Validation::max_age)
+    /// allows (counted from `iat`, with leeway).
+    TooOld {
+        /// The token's `iat`.
+        iat: UnixTime,
+        /// The time validation ran at.
+        now: UnixTime,
+    },
+    /// A claim that [`Validation::require_claim`](crate::Validation::require_claim)
+    /// names is missing, or does not hold the required value.
+    ClaimMismatch {
+        /// The claim's name.
+        claim: Arc<str>,
+    },
     /// A claim is missing or has the wrong JSON type, or the payload did not
     /// deserialize into the caller's claims type.
     InvalidClaims {
@@ -149,6 +166,9 @@ impl Error {
             Self::NotYetValid { .. } => "The access token is not yet valid",
             Self::InvalidIssuer => "The access token issuer is not trusted",
             Self::InvalidAudience => "The access token audience is not accepted",
+            Self::InvalidClient => "The access token was issued to a client that is not accepted",
+            Self::TooOld { .. } => "The access token is too old",
+            Self::ClaimMismatch { .. } => "The access token claims are not accepted",
             Self::InvalidClaims { .. } => "The access token claims are invalid",
             Self::UnverifiedBinding => {
                 "The access token is bound to a key or certificate and cannot be used as a bearer token"
@@ -218,6 +238,18 @@ impl fmt::Display for Error {
             ),
             Self::InvalidIssuer => f.write_str("issuer is missing or not trusted"),
             Self::InvalidAudience => f.write_str("audience is missing or not accepted"),
+            Self::InvalidClient => {
+                f.write_str("client (client_id, azp or cid) is missing or not accepted")
+            }
+            Self::TooOld { iat, now } => write!(
+                f,
+                "token issued at {} is older than allowed (now {})",
+                iat.as_secs(),
+                now.as_secs()
+            ),
+            Self::ClaimMismatch { claim } => {
+                write!(f, "claim `{claim}` is missing or lacks the required value")
+            }
             Self::InvalidClaims {
                 claim: Some(claim), ..
             } => {

@@ -33,11 +33,15 @@ use crate::jose::validation::{Validation, check_typ};
 ///    ([`Error::InvalidClaims`]);
 /// 8. `exp` (required; expired when `now >= exp + leeway`), `nbf` and `iat`
 ///    (not yet valid when `now < nbf - leeway`) ([`Error::Expired`],
-///    [`Error::NotYetValid`]);
-/// 9. `iss` ([`Error::InvalidIssuer`]), `aud` ([`Error::InvalidAudience`]),
-///    no confirmation claim `cnf` ([`Error::UnverifiedBinding`]: a
-///    sender-constrained token is not accepted as a bearer token), scopes
-///    ([`Error::InsufficientScope`]);
+///    [`Error::NotYetValid`]), the maximum age from `iat` when set
+///    ([`Error::TooOld`]);
+/// 9. `iss` ([`Error::InvalidIssuer`]), `aud` ([`Error::InvalidAudience`];
+///    skipped when no audience but client ids are configured), the client
+///    (`client_id`, else `azp`, else `cid`; [`Error::InvalidClient`]), the
+///    ID-token guard when on ([`Error::InvalidType`]), required claim values
+///    ([`Error::ClaimMismatch`]), no confirmation claim `cnf`
+///    ([`Error::UnverifiedBinding`]: a sender-constrained token is not
+///    accepted as a bearer token), scopes ([`Error::InsufficientScope`]);
 /// 10. your type `C` ([`Error::InvalidClaims`]).
 ///
 /// The payload's JSON is not read until the signature has verified.

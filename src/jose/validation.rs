@@ -33,6 +33,11 @@ use crate::jose::error::Error;
 pub struct Validation {
     pub(crate) issuer: Option<Box<str>>,
     pub(crate) audiences: Vec<Box<str>>,
+    pub(crate) client_ids: Vec<Box<str>>,
+    /// (claim, value) pairs the token must hold.
+    pub(crate) required_claims: Vec<(Box<str>, Box<str>)>,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) refuse_id_tokens: bool,
     pub(crate) required_scopes: Scopes,
     pub(crate) required_scopes_text: Arc<str>,
     pub(crate) algorithms: AlgSet,
@@ -56,6 +61,10 @@ impl Validation {
         Self {
             issuer: None,
             audiences: Vec::new(),
+            client_ids: Vec::new(),
+            required_claims: Vec::new(),
+            max_age: None,
+            refuse_id_tokens: false,
             required_scopes: Scopes::default(),
             required_scopes_text: Arc::from(""),
             algorithms: AlgSet::ASYMMETRIC,
@@ -78,8 +87,9 @@ impl Validation {
     /// Adds an accepted audience: the token's `aud` (a string or an array)
     /// must contain at least one accepted audience, byte for byte.
     ///
-    /// Defaults to none, which rejects every token: RFC 9068 §4 requires
-    /// the check.
+    /// Defaults to none, which rejects every token (RFC 9068 §4 requires
+    /// the check) unless [`client_ids`](Self::client_ids) are set, for
+    /// providers whose access tokens carry no `aud` (Amazon Cognito).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.audiences.push(audience.into().into_boxed_str());
         self
@@ -95,6 +105,60 @@ impl Validation {
     {
         self.audiences
             .extend(audiences.into_iter().map(|a| a.into().into_boxed_str()));
+        self
+    }
+
+    /// Adds accepted clients: the token's client — `client_id` (RFC 9068),
+    /// else `azp` (OpenID Connect, Keycloak), else `cid` (Okta) — must be
+    /// one of them ([`Error::InvalidClient`]). With audiences configured as
+    /// well, both must match; without any audience, the client stands in
+    /// for it (Amazon Cognito access tokens have `client_id` and no `aud`).
+    ///
+    /// Defaults to none: any client.
+    pub fn client_ids<I, S>(mut self, clients: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.client_ids
+            .extend(clients.into_iter().map(|c| c.into().into_boxed_str()));
+        self
+    }
+
+    /// Requires the top-level claim `name` to hold `value`: a string equal
+    /// to it, or an array of strings with it as a member (Cognito's
+    /// `token_use` = `access`, Entra's `ver` = `2.0`). A missing claim, or
+    /// one of another type, is [`Error::ClaimMismatch`]. Calls add up.
+    ///
+    /// Defaults to none.
+    pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required_claims
+            .push((name.into().into_boxed_str(), value.into().into_boxed_str()));
+        self
+    }
+
+    /// The oldest token accepted, counted from `iat` (which becomes
+    /// required), with the [`leeway`](Self::leeway): older is
+    /// [`Error::TooOld`], checked again on every verified-token cache hit.
+    /// For an upper bound on how long a stolen token works, whatever `exp`
+    /// the issuer set.
+    ///
+    /// Defaults to no limit.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Refuses ID tokens presented as access tokens ([`Error::InvalidType`]):
+    /// tokens with an ID-token-only member (`nonce`, `at_hash`, `c_hash`)
+    /// or a payload `typ` of `ID` (Keycloak). On Entra ID v2 and Keycloak an
+    /// ID token passes every other check when the API and the client share
+    /// a client id, and neither provider sends `typ: at+jwt` that
+    /// [`require_typ`](Self::require_typ) could check.
+    ///
+    /// Defaults to off (on in the provider presets).
+    pub fn refuse_id_tokens(mut self) -> Self {
+        self.refuse_id_tokens = true;
         self
     }
 

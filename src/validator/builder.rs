@@ -101,6 +101,40 @@ macro_rules! issuer_setters {
                 self
             }
 
+            /// See [`Validation::client_ids`]: accepted clients (`client_id`,
+            /// else `azp`, else `cid`); without an audience they stand in for
+            /// it. Defaults to none.
+            pub fn client_ids<I, S>(mut self, clients: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.settings.rules = self.settings.rules.client_ids(clients);
+                self
+            }
+
+            /// See [`Validation::require_claim`]. Defaults to none.
+            pub fn require_claim(
+                mut self,
+                name: impl Into<String>,
+                value: impl Into<String>,
+            ) -> Self {
+                self.settings.rules = self.settings.rules.require_claim(name, value);
+                self
+            }
+
+            /// See [`Validation::max_age`]. Defaults to no limit.
+            pub fn max_age(mut self, max_age: Duration) -> Self {
+                self.settings.rules = self.settings.rules.max_age(max_age);
+                self
+            }
+
+            /// See [`Validation::refuse_id_tokens`]. Defaults to off.
+            pub fn refuse_id_tokens(mut self) -> Self {
+                self.settings.rules = self.settings.rules.refuse_id_tokens();
+                self
+            }
+
             /// See [`Validation::algorithms`]. Defaults to every asymmetric
             /// algorithm (HS* never verifies with fetched keys).
             pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
@@ -290,8 +324,8 @@ impl ValidatorBuilder {
     ///
     /// A [`ConfigError`] naming the setting when there is no key source
     /// (`issuer`, `jwks_uri` or `keys`), a URL is invalid or plain http
-    /// without [`allow_http`](Self::allow_http), no audience is configured
-    /// (every token would be refused), no algorithm is allowed, or bounds
+    /// without [`allow_http`](Self::allow_http), neither an audience nor a
+    /// client id is configured (every token would be refused), no algorithm is allowed, or bounds
     /// are reversed or zero.
     pub fn build(self) -> Result<Validator, ConfigError> {
         let trusted = self.settings.into_trusted(None)?;
@@ -344,10 +378,10 @@ impl IssuerSettings {
     /// Setup mistakes the settings show on their own.
     fn check(&self) -> Result<(), ConfigError> {
         let rules = &self.rules;
-        if rules.audiences.is_empty() {
+        if rules.audiences.is_empty() && rules.client_ids.is_empty() {
             return Err(ConfigError::new(
                 "audience",
-                "none configured: every token would be refused (RFC 9068 §4); set audience() or audiences()",
+                "none configured: every token would be refused (RFC 9068 §4); set audience(), audiences(), or client_ids() for providers without `aud`",
             ));
         }
         if rules.algorithms.iter().next().is_none() {

@@ -168,7 +168,7 @@ impl TokenCache {
             return None;
         };
         let rules = &checked.trusted.rules;
-        if let Err(e) = claims.recheck_times(rules.leeway, now) {
+        if let Err(e) = claims.recheck_times(rules, now) {
             self.invalidate(token);
             return Some(Err(e));
         }

@@ -27,8 +27,21 @@ if token api://orders | cargo run --locked --quiet --example validate -- \
   echo "a token of another typ was accepted" >&2
   exit 1
 fi
+# Claim rules: the client standing in for the audience, a required claim
+# value, a maximum age; each refusal names its rule.
+token api://orders | cargo run --locked --quiet --example validate -- \
+  --issuer "$issuer" --client-id orders-service --require-claim tenantId=1741 --max-age 300 --allow-http > /dev/null
+for rule in "--client-id someone-else" "--audience api://orders --require-claim tenantId=42"; do
+  if err=$(token api://orders | cargo run --locked --quiet --example validate -- \
+    --issuer "$issuer" $rule --allow-http 2>&1); then
+    echo "validate $rule accepted the token" >&2
+    exit 1
+  fi
+  grep -qE "client|claim" <<< "$err"
+done
 # Bad arguments and setup mistakes exit 2, before any token is read.
-for args in "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer"; do
+for args in "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer" \
+  "--issuer $issuer --audience a --allow-http --require-claim novalue" "--issuer $issuer --audience a --allow-http --max-age soon"; do
   set +e
   cargo run --locked --quiet --example validate -- $args < /dev/null 2> /dev/null
   code=$?

@@ -3,6 +3,7 @@
 //! set in `scopes`.
 
 mod payload;
+mod rules;
 mod scopes;
 mod value;
 
@@ -10,7 +11,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -135,7 +135,8 @@ impl<C> Claims<C> {
         self.text(&self.inner.registered.jti)
     }
 
-    /// `client_id` (RFC 9068 §2.2).
+    /// The client the token was issued to: `client_id` (RFC 9068 §2.2),
+    /// else `azp` (OpenID Connect; Keycloak), else `cid` (Okta).
     pub fn client_id(&self) -> Option<&str> {
         self.text(&self.inner.registered.client_id)
     }
@@ -175,11 +176,11 @@ impl<C> Claims<C> {
         self.inner.payload.len()
     }
 
-    /// `exp`, `nbf` and `iat` against `now` again: for claims validated
-    /// earlier and served from the token cache.
-    pub(crate) fn recheck_times(&self, leeway: Duration, now: UnixTime) -> Result<(), Error> {
+    /// `exp`, `nbf`, `iat` and the maximum age against `now` again: for
+    /// claims validated earlier and served from the token cache.
+    pub(crate) fn recheck_times(&self, rules: &Validation, now: UnixTime) -> Result<(), Error> {
         let r = &self.inner.registered;
-        check_times(r.exp, r.nbf, r.iat, leeway, now)
+        check_times(r.exp, r.nbf, r.iat, rules, now)
     }
 }
 
@@ -243,20 +244,28 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
 
 /// The one time check, for a fresh token and a cached one alike: expired
 /// when `now >= exp + leeway`, not yet valid when `now < nbf - leeway` or
-/// `now < iat - leeway` (saturating: a huge leeway never wraps).
+/// `now < iat - leeway`, too old when `now > iat + max_age + leeway`
+/// (saturating: a huge leeway or age never wraps).
 pub(crate) fn check_times(
     exp: UnixTime,
     nbf: Option<UnixTime>,
     iat: Option<UnixTime>,
-    leeway: Duration,
+    rules: &Validation,
     now: UnixTime,
 ) -> Result<(), Error> {
+    let leeway = rules.leeway;
     if now >= exp.saturating_add(leeway) {
         return Err(Error::Expired { exp, now });
     }
     for t in [nbf, iat].into_iter().flatten() {
         if now < t.saturating_sub(leeway) {
             return Err(Error::NotYetValid { nbf: t, now });
+        }
+    }
+    if let Some(max_age) = rules.max_age {
+        let iat = iat.ok_or_else(|| Error::claim("iat"))?;
+        if now > iat.saturating_add(max_age).saturating_add(leeway) {
+            return Err(Error::TooOld { iat, now });
         }
     }
     Ok(())

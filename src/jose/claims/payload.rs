@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+use super::rules;
 use super::value::Val;
 use super::{Claims, Inner, Registered, Scopes, Text, check_times};
 use crate::jose::error::Error;
@@ -70,10 +71,16 @@ struct Raw<'de> {
     iat: Option<f64>,
     jti: Option<Cow<'de, str>>,
     client_id: Option<Cow<'de, str>>,
+    /// The authorized party (OpenID Connect; Keycloak's client).
+    azp: Option<Cow<'de, str>>,
+    /// Okta's client id.
+    cid: Option<Cow<'de, str>>,
     scope: Option<Scopes>,
     scp: Option<Scopes>,
     /// A confirmation claim (`cnf`, RFC 7800) is present.
     cnf: bool,
+    /// An ID-token-only member (`nonce`, `at_hash`, `c_hash`) is present.
+    id_token_member: bool,
     seen: Members,
     error: Option<Error>,
 }
@@ -289,12 +296,19 @@ impl<'de> Raw<'de> {
             "iat" => "iat",
             "jti" => "jti",
             "client_id" => "client_id",
+            "azp" => "azp",
+            "cid" => "cid",
             "scope" => "scope",
             "scp" => "scp",
             // Noted, not read: any `cnf` refuses the token (nothing checks
             // a binding yet), and the claims type sees it unchanged.
             "cnf" => {
                 self.cnf = true;
+                return None;
+            }
+            // Noted, not read: members only an ID token carries.
+            "nonce" | "at_hash" | "c_hash" => {
+                self.id_token_member = true;
                 return None;
             }
             _ => return None,
@@ -328,6 +342,8 @@ impl<'de> Raw<'de> {
             "sub" => self.sub = Some(string(value)?),
             "jti" => self.jti = Some(string(value)?),
             "client_id" => self.client_id = Some(string(value)?),
+            "azp" => self.azp = Some(string(value)?),
+            "cid" => self.cid = Some(string(value)?),
             "exp" => self.exp = Some(date(value)?),
             "nbf" => self.nbf = Some(date(value)?),
             "iat" => self.iat = Some(date(value)?),
@@ -364,8 +380,9 @@ impl<'de> Raw<'de> {
         Ok(())
     }
 
-    /// The first rule the object broke, then exp, nbf, iat, iss, aud, cnf,
-    /// scope — in that order.
+    /// The first rule the object broke, then exp, nbf, iat, maximum age,
+    /// iss, aud, client, ID-token guard, required claims, cnf, scope — in
+    /// that order.
     fn check(self, rules: &Validation, now: UnixTime, payload: &str) -> Result<Registered, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -373,19 +390,34 @@ impl<'de> Raw<'de> {
         let exp = self.exp.map(floor).ok_or_else(|| Error::claim("exp"))?;
         let nbf = self.nbf.map(ceil);
         let iat = self.iat.map(ceil);
-        check_times(exp, nbf, iat, rules.leeway, now)?;
+        check_times(exp, nbf, iat, rules, now)?;
         if let Some(issuer) = &rules.issuer
             && self.iss.as_deref() != Some(&**issuer)
         {
             return Err(Error::InvalidIssuer);
         }
         let aud = self.aud.unwrap_or_default();
-        if !aud
-            .iter()
-            .any(|a| rules.audiences.iter().any(|want| **want == **a))
+        // Without any audience configured, accepted clients stand in for it.
+        let audience_checked = !rules.audiences.is_empty() || rules.client_ids.is_empty();
+        if audience_checked
+            && !aud
+                .iter()
+                .any(|a| rules.audiences.iter().any(|want| **want == **a))
         {
             return Err(Error::InvalidAudience);
         }
+        let client = self.client_id.or(self.azp).or(self.cid);
+        if !rules.client_ids.is_empty()
+            && !client
+                .as_deref()
+                .is_some_and(|c| rules.client_ids.iter().any(|want| **want == *c))
+        {
+            return Err(Error::InvalidClient);
+        }
+        if rules.refuse_id_tokens && (self.id_token_member || rules::payload_typ_is_id(payload)) {
+            return Err(Error::InvalidType);
+        }
+        rules::check_required_claims(payload, &rules.required_claims)?;
         if self.cnf {
             return Err(Error::UnverifiedBinding);
         }
@@ -404,7 +436,7 @@ impl<'de> Raw<'de> {
             nbf,
             iat,
             jti: text(self.jti),
-            client_id: text(self.client_id),
+            client_id: text(client),
             scopes,
         })
     }

@@ -1,0 +1,130 @@
+//! Claim rules that read members the one-pass parse does not keep: the
+//! required claim values and Keycloak's payload `typ`. They look the member
+//! up in the payload (already parsed once, so known to be a JSON object
+//! without duplicate members), only when a rule asks for it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::jose::error::Error;
+use crate::jose::token::Str;
+
+/// The raw JSON of the payload's top-level member `name`, if present.
+pub(crate) fn member<'p>(payload: &'p str, name: &str) -> Option<&'p RawValue> {
+    let mut de = serde_json::Deserializer::from_str(payload);
+    Find { name }.deserialize(&mut de).ok().flatten()
+}
+
+struct Find<'n> {
+    name: &'n str,
+}
+
+impl<'de> DeserializeSeed<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims set")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // The whole object is read: the deserializer wants its end.
+        let mut found = None;
+        while let Some(key) = map.next_key::<Str<'de>>()? {
+            if found.is_none() && key.0 == self.name {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A string claim equal to `want`, or an array of strings with it as a
+/// member.
+fn holds(raw: &RawValue, want: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<'a> {
+        #[serde(borrow)]
+        One(std::borrow::Cow<'a, str>),
+        Many(Vec<std::borrow::Cow<'a, str>>),
+    }
+    match serde_json::from_str::<OneOrMany<'_>>(raw.get()) {
+        Ok(OneOrMany::One(value)) => value == want,
+        Ok(OneOrMany::Many(values)) => values.iter().any(|v| v == want),
+        Err(_) => false,
+    }
+}
+
+/// Every (claim, value) of [`Validation::require_claim`](crate::Validation::require_claim).
+pub(crate) fn check_required_claims(
+    payload: &str,
+    required: &[(Box<str>, Box<str>)],
+) -> Result<(), Error> {
+    for (claim, want) in required {
+        if !member(payload, claim).is_some_and(|raw| holds(raw, want)) {
+            return Err(Error::ClaimMismatch {
+                claim: Arc::from(&**claim),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keycloak marks its ID tokens with a payload `typ` of `ID` (access
+/// tokens: `Bearer`).
+pub(crate) fn payload_typ_is_id(payload: &str) -> bool {
+    member(payload, "typ").is_some_and(|raw| holds(raw, "ID"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_found_at_the_top_level_only() {
+        let payload = r#"{"a":{"token_use":"id"},"token_use":"access","n":1}"#;
+        assert_eq!(member(payload, "token_use").unwrap().get(), r#""access""#);
+        assert_eq!(member(payload, "n").unwrap().get(), "1");
+        assert!(member(payload, "missing").is_none());
+    }
+
+    #[test]
+    fn a_required_value_is_a_string_or_an_array_member() {
+        let req = |name: &str, value: &str| vec![(name.into(), value.into())];
+        let payload = r#"{"token_use":"access","groups":["a","b"],"ver":2.0,"o":{"x":"y"},"e":"a\u0063cess"}"#;
+        assert!(check_required_claims(payload, &req("token_use", "access")).is_ok());
+        assert!(check_required_claims(payload, &req("groups", "b")).is_ok());
+        assert!(
+            check_required_claims(payload, &req("e", "access")).is_ok(),
+            "escapes are read"
+        );
+        for (name, value) in [
+            ("token_use", "id"),
+            ("groups", "c"),
+            ("ver", "2.0"),
+            ("o", "y"),
+            ("none", "x"),
+        ] {
+            assert!(
+                matches!(
+                    check_required_claims(payload, &req(name, value)),
+                    Err(Error::ClaimMismatch { claim }) if &*claim == name
+                ),
+                "{name}={value}"
+            );
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Claim rules beyond the audience: accepted clients (Cognito has no `aud`),
+//! required claim values, a maximum age, and the ID-token guard; in
+//! `validate()`, through a `Validator` and on verified-token cache hits.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use jwt_gate::testing::TestIssuer;
+use jwt_gate::{Claims, Error, UnixTime, Validation, Validator};
+use serde_json::{Value, json};
+
+fn check(claims: &Value, rules: &Validation) -> Result<Claims, Error> {
+    let key = rsa2048();
+    jwt_gate::validate(&sign(&key, claims), &key.key_set("k1"), rules, now())
+}
+
+/// Rules with an issuer and no audience: each test adds what it needs.
+fn issuer_only() -> Validation {
+    Validation::new().issuer(ISSUER)
+}
+
+#[test]
+fn client_ids_stand_in_for_a_missing_audience() {
+    // Cognito access token shape: client_id, token_use, no aud.
+    let cognito = claims_with(
+        json!({"aud": null, "client_id": "7lhlkkfbfb4q5kpp90urffao", "token_use": "access"}),
+    );
+    let rules = issuer_only().client_ids(["7lhlkkfbfb4q5kpp90urffao"]);
+    let claims = check(&cognito, &rules).unwrap();
+    assert_eq!(claims.client_id(), Some("7lhlkkfbfb4q5kpp90urffao"));
+    // Another app client of the same pool.
+    let other = claims_with(json!({"aud": null, "client_id": "another-app-client"}));
+    assert!(matches!(check(&other, &rules), Err(Error::InvalidClient)));
+    // No client at all.
+    let none = claims_with(json!({"aud": null, "client_id": null}));
+    assert!(matches!(check(&none, &rules), Err(Error::InvalidClient)));
+    // Neither audience nor client configured: still refused.
+    assert!(matches!(
+        check(&cognito, &issuer_only()),
+        Err(Error::InvalidAudience)
+    ));
+}
+
+#[test]
+fn the_client_is_client_id_else_azp_else_cid() {
+    let rules = rules().client_ids(["web"]);
+    let keycloak = claims_with(json!({"client_id": null, "azp": "web"}));
+    assert_eq!(check(&keycloak, &rules).unwrap().client_id(), Some("web"));
+    let okta = claims_with(json!({"client_id": null, "cid": "web"}));
+    assert_eq!(check(&okta, &rules).unwrap().client_id(), Some("web"));
+    // client_id wins over azp: an `azp` cannot smuggle in another client.
+    let both = claims_with(json!({"client_id": "other", "azp": "web"}));
+    assert!(matches!(check(&both, &rules), Err(Error::InvalidClient)));
+    // With an audience configured as well, both must match.
+    let wrong_aud = claims_with(json!({"client_id": "web", "aud": "api://other"}));
+    assert!(matches!(
+        check(&wrong_aud, &rules),
+        Err(Error::InvalidAudience)
+    ));
+    // A client claim of the wrong JSON type is an error, never a pass.
+    for bad in [
+        json!({"azp": 7}),
+        json!({"cid": ["web"]}),
+        json!({"azp": null, "client_id": {"id": "web"}}),
+    ] {
+        assert!(
+            matches!(
+                check(&claims_with(bad.clone()), &rules),
+                Err(Error::InvalidClaims { .. })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn required_claims_hold_a_string_or_an_array_member() {
+    let rules = rules()
+        .require_claim("token_use", "access")
+        .require_claim("groups", "orders-admins");
+    let good = claims_with(json!({"token_use": "access", "groups": ["staff", "orders-admins"]}));
+    assert!(check(&good, &rules).is_ok());
+    for (patch, claim) in [
+        (
+            json!({"token_use": "id", "groups": ["orders-admins"]}),
+            "token_use",
+        ),
+        (json!({"groups": ["orders-admins"]}), "token_use"),
+        (json!({"token_use": "access", "groups": "staff"}), "groups"),
+        (
+            json!({"token_use": ["access"], "groups": {"orders-admins": true}}),
+            "groups",
+        ),
+        (
+            json!({"token_use": 1, "groups": ["orders-admins"]}),
+            "token_use",
+        ),
+    ] {
+        let got = check(&claims_with(patch.clone()), &rules);
+        assert!(
+            matches!(&got, Err(Error::ClaimMismatch { claim: c }) if &**c == claim),
+            "{patch}: {got:?}"
+        );
+    }
+    let err = check(&claims_with(json!({"token_use": "id"})), &rules).unwrap_err();
+    assert_eq!(err.status(), 401);
+    assert_eq!(err.bearer_code(), Some("invalid_token"));
+    assert_eq!(
+        err.description(),
+        "The access token claims are not accepted"
+    );
+}
+
+#[test]
+fn a_token_older_than_max_age_is_refused() {
+    let rules = rules()
+        .max_age(Duration::from_secs(600))
+        .leeway(Duration::from_secs(60));
+    let at = |iat: u64| claims_with(json!({"iat": iat, "nbf": iat}));
+    assert!(check(&at(NOW - 600), &rules).is_ok());
+    assert!(check(&at(NOW - 660), &rules).is_ok(), "leeway applies");
+    assert!(matches!(
+        check(&at(NOW - 661), &rules),
+        Err(Error::TooOld { iat, now }) if iat == UnixTime::from_secs(NOW - 661) && now == common::now()
+    ));
+    // A maximum age makes `iat` required.
+    let no_iat = claims_with(json!({"iat": null}));
+    assert!(matches!(
+        check(&no_iat, &rules),
+        Err(Error::InvalidClaims {
+            claim: Some("iat"),
+            ..
+        })
+    ));
+    // Duration::MAX saturates: never too old.
+    assert!(check(&at(1), &rules.max_age(Duration::MAX)).is_ok());
+}
+
+#[test]
+fn id_tokens_are_refused_when_the_guard_is_on() {
+    let guarded = rules().refuse_id_tokens();
+    for marker in [
+        json!({"nonce": "n-0S6_WzA2Mj"}),
+        json!({"at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}),
+        json!({"c_hash": "LDktKdoQak3Pk0cnXxCltA"}),
+        json!({"typ": "ID"}),
+    ] {
+        let token = claims_with(marker.clone());
+        assert!(
+            matches!(check(&token, &guarded), Err(Error::InvalidType)),
+            "{marker}"
+        );
+        assert!(check(&token, &rules()).is_ok(), "off by default: {marker}");
+    }
+    // Keycloak access tokens say `typ: Bearer`.
+    assert!(check(&claims_with(json!({"typ": "Bearer"})), &guarded).is_ok());
+}
+
+#[tokio::test]
+async fn max_age_and_client_rules_hold_on_cache_hits_and_in_build() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .allow_http()
+        .client_ids(["test-client"])
+        .max_age(Duration::from_secs(3))
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    // TestIssuer's tokens: client_id "test-client", no audience; issued 2 s
+    // ago, so too old about a second from now.
+    let iat = UnixTime::now().as_secs() - 2;
+    let token = issuer.token().claim("iat", iat).sign();
+    let claims: Claims = validator.validate(&token).await.unwrap();
+    assert_eq!(claims.client_id(), Some("test-client"));
+    let _: Claims = validator.validate(&token).await.unwrap();
+    assert_eq!(validator.token_cache_stats().hits, 1);
+    // Past the maximum age, the cached token is refused too.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(matches!(
+        validator.validate::<()>(&token).await,
+        Err(Error::TooOld { .. })
+    ));
+    let other = issuer.token().claim("client_id", "someone-else").sign();
+    assert!(matches!(
+        validator.validate::<()>(&other).await,
+        Err(Error::InvalidClient)
+    ));
+    // A client list is enough to build without an audience; nothing is not.
+    let err = Validator::builder()
+        .issuer(issuer.issuer())
+        .allow_http()
+        .build()
+        .unwrap_err();
+    assert_eq!(err.setting(), "audience");
+    assert!(err.to_string().contains("client_ids()"), "{err}");
+}
