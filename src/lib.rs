@@ -30,7 +30,7 @@ pub use crate::http::resource_metadata::{
     ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, ProtectedResourceMetadataService,
 };
 pub use crate::jose::algorithm::{Algorithm, UnknownAlgorithm};
-pub use crate::jose::claims::{Claims, Scopes};
+pub use crate::jose::claims::{Claims, ClaimsRef, Scopes};
 pub use crate::jose::error::{ConfigError, Error};
 pub use crate::jose::jwks::{KeySet, SkippedKey};
 pub use crate::jose::time::UnixTime;

@@ -197,3 +197,86 @@ async fn max_age_and_client_rules_hold_on_cache_hits_and_in_build() {
     assert_eq!(err.setting(), "audience");
     assert!(err.to_string().contains("client_ids()"), "{err}");
 }
+
+#[test]
+fn a_custom_check_sees_any_claim_and_refuses_with_a_typed_error() {
+    let rules = rules().check_claims(|claims| match claims.get::<String>("tenantId") {
+        Ok(Some(tenant)) if tenant == "tenant-42" => Ok(()),
+        Ok(_) => Err("tenant not served here"),
+        Err(_) => Err("tenantId is not a string"),
+    });
+    assert!(check(&claims(), &rules).is_ok());
+    for (patch, reason) in [
+        (json!({"tenantId": "tenant-7"}), "tenant not served here"),
+        (json!({"tenantId": null}), "tenant not served here"),
+        (json!({"tenantId": 42}), "tenantId is not a string"),
+    ] {
+        let got = check(&claims_with(patch.clone()), &rules);
+        assert!(
+            matches!(&got, Err(Error::ClaimCheck { reason: r }) if *r == reason),
+            "{patch}: {got:?}"
+        );
+    }
+    let claims = check(&claims(), &rules).unwrap();
+    assert_eq!(claims.get::<bool>("admin").unwrap(), Some(false));
+    assert_eq!(claims.get::<String>("missing").unwrap(), None);
+    assert!(matches!(
+        claims.get::<u64>("tenantId"),
+        Err(Error::InvalidClaims { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_fresh_and_on_a_cache_hit() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, RwLock};
+    let issuer = TestIssuer::start().await;
+    let revoked: Arc<RwLock<HashSet<String>>> = Arc::default();
+    let list = Arc::clone(&revoked);
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience("api")
+        .allow_http()
+        .revoked_when(move |claims| {
+            claims
+                .jwt_id()
+                .is_some_and(|jti| list.read().unwrap().contains(jti))
+        })
+        .build()
+        .unwrap();
+    let token = issuer.token().audience("api").claim("jti", "t-1").sign();
+    let _: Claims = validator.validate(&token).await.unwrap();
+    let _: Claims = validator.validate(&token).await.unwrap();
+    assert_eq!(
+        validator.token_cache_stats().hits,
+        1,
+        "now served from the cache"
+    );
+    revoked.write().unwrap().insert("t-1".to_owned());
+    // The cached token is refused from now on, in both paths.
+    assert!(matches!(
+        validator.validate::<()>(&token).await,
+        Err(Error::Revoked)
+    ));
+    assert!(matches!(
+        validator.validate_without_waiting::<()>(&token),
+        Err(Error::Revoked)
+    ));
+    let fresh = issuer
+        .token()
+        .audience("api")
+        .claim("jti", "t-1")
+        .expires_in(Duration::from_secs(99))
+        .sign();
+    assert!(matches!(
+        validator.validate::<()>(&fresh).await,
+        Err(Error::Revoked)
+    ));
+    let other = issuer.token().audience("api").claim("jti", "t-2").sign();
+    assert!(validator.validate::<()>(&other).await.is_ok());
+    let err = Error::Revoked;
+    assert_eq!(
+        (err.status().as_u16(), err.bearer_code()),
+        (401, Some("invalid_token"))
+    );
+}

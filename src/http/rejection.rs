@@ -98,6 +98,8 @@ impl Error {
             | Self::InvalidClient
             | Self::TooOld { .. }
             | Self::ClaimMismatch { .. }
+            | Self::ClaimCheck { .. }
+            | Self::Revoked
             | Self::InvalidClaims { .. }
             | Self::UnverifiedBinding => StatusCode::UNAUTHORIZED,
         }
@@ -123,6 +125,8 @@ impl Error {
             | Self::InvalidClient
             | Self::TooOld { .. }
             | Self::ClaimMismatch { .. }
+            | Self::ClaimCheck { .. }
+            | Self::Revoked
             | Self::InvalidClaims { .. }
             | Self::UnverifiedBinding => Some("invalid_token"),
         }
@@ -293,6 +297,8 @@ mod tests {
             Error::ClaimMismatch {
                 claim: "token_use".into(),
             },
+            Error::ClaimCheck { reason: "tenant" },
+            Error::Revoked,
             Error::claim("exp"),
             Error::UnverifiedBinding,
             Error::InsufficientScope {

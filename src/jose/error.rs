@@ -111,6 +111,15 @@ pub enum Error {
         /// The time validation ran at.
         now: UnixTime,
     },
+    /// The check of [`Validation::check_claims`](crate::Validation::check_claims)
+    /// refused the token.
+    ClaimCheck {
+        /// The check's reason, for logs.
+        reason: &'static str,
+    },
+    /// [`Validation::revoked_when`](crate::Validation::revoked_when) says the
+    /// token is revoked (checked on verified-token cache hits too).
+    Revoked,
     /// A claim that [`Validation::require_claim`](crate::Validation::require_claim)
     /// names is missing, or does not hold the required value.
     ClaimMismatch {
@@ -168,7 +177,10 @@ impl Error {
             Self::InvalidAudience => "The access token audience is not accepted",
             Self::InvalidClient => "The access token was issued to a client that is not accepted",
             Self::TooOld { .. } => "The access token is too old",
-            Self::ClaimMismatch { .. } => "The access token claims are not accepted",
+            Self::ClaimMismatch { .. } | Self::ClaimCheck { .. } => {
+                "The access token claims are not accepted"
+            }
+            Self::Revoked => "The access token has been revoked",
             Self::InvalidClaims { .. } => "The access token claims are invalid",
             Self::UnverifiedBinding => {
                 "The access token is bound to a key or certificate and cannot be used as a bearer token"
@@ -247,6 +259,8 @@ impl fmt::Display for Error {
                 iat.as_secs(),
                 now.as_secs()
             ),
+            Self::ClaimCheck { reason } => write!(f, "claim check refused the token: {reason}"),
+            Self::Revoked => f.write_str("token is revoked"),
             Self::ClaimMismatch { claim } => {
                 write!(f, "claim `{claim}` is missing or lacks the required value")
             }

@@ -1,11 +1,12 @@
 //! [`Validation`]: the rules a token must meet, and the `typ` comparison
 //! of RFC 7515 §4.1.9.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::jose::algorithm::{AlgSet, Algorithm};
-use crate::jose::claims::Scopes;
+use crate::jose::claims::{ClaimsRef, Scopes};
 use crate::jose::error::Error;
 
 /// The rules a token must meet.
@@ -38,6 +39,8 @@ pub struct Validation {
     pub(crate) required_claims: Vec<(Box<str>, Box<str>)>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) refuse_id_tokens: bool,
+    pub(crate) claim_check: Option<Hook<CheckFn>>,
+    pub(crate) revoked: Option<Hook<RevokedFn>>,
     pub(crate) required_scopes: Scopes,
     pub(crate) required_scopes_text: Arc<str>,
     pub(crate) algorithms: AlgSet,
@@ -65,6 +68,8 @@ impl Validation {
             required_claims: Vec::new(),
             max_age: None,
             refuse_id_tokens: false,
+            claim_check: None,
+            revoked: None,
             required_scopes: Scopes::default(),
             required_scopes_text: Arc::from(""),
             algorithms: AlgSet::ASYMMETRIC,
@@ -162,6 +167,50 @@ impl Validation {
         self
     }
 
+    /// A check of your own over the validated registered claims (and, with
+    /// [`ClaimsRef::get`], any claim), for what no rule covers: `Err(reason)`
+    /// refuses the token with [`Error::ClaimCheck`] (401 `invalid_token`;
+    /// the reason goes to logs, never to the client). Runs after the
+    /// required claims, before revocation; keep it fast and pure. A second
+    /// call replaces the first.
+    ///
+    /// ```
+    /// use jwt_gate::Validation;
+    ///
+    /// let rules = Validation::new().audience("api").check_claims(|claims| {
+    ///     match claims.get::<String>("tid") {
+    ///         Ok(Some(tid)) if tid == "72f988bf-86f1-41af-91ab-2d7cd011db47" => Ok(()),
+    ///         _ => Err("tenant not served here"),
+    ///     }
+    /// });
+    /// # let _ = rules;
+    /// ```
+    ///
+    /// Defaults to none.
+    pub fn check_claims(
+        mut self,
+        check: impl Fn(ClaimsRef<'_>) -> Result<(), &'static str> + Send + Sync + 'static,
+    ) -> Self {
+        self.claim_check = Some(Hook(Arc::new(check)));
+        self
+    }
+
+    /// Revocation: `revoked(claims)` answers whether a token is revoked
+    /// (typically by `jti`, or `sub` for "sign out everywhere"), on every
+    /// validation and on every verified-token cache hit, so a revoked token
+    /// stops passing at once ([`Error::Revoked`], 401). It runs on the
+    /// request path: keep it a lookup in memory (a set you update from your
+    /// IdP's events), never I/O.
+    ///
+    /// Defaults to none.
+    pub fn revoked_when(
+        mut self,
+        revoked: impl Fn(ClaimsRef<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.revoked = Some(Hook(Arc::new(revoked)));
+        self
+    }
+
     /// Scopes the token must all carry, in `scope` (string or array) or else
     /// `scp`. A missing scope is [`Error::InsufficientScope`] (HTTP 403).
     ///
@@ -225,6 +274,24 @@ impl Validation {
         self
     }
 }
+
+/// A hook of the rules: a closure, shared.
+pub(crate) struct Hook<F: ?Sized>(pub(crate) Arc<F>);
+
+impl<F: ?Sized> Clone for Hook<F> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<F: ?Sized> fmt::Debug for Hook<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<fn>")
+    }
+}
+
+pub(crate) type CheckFn = dyn Fn(ClaimsRef<'_>) -> Result<(), &'static str> + Send + Sync;
+pub(crate) type RevokedFn = dyn Fn(ClaimsRef<'_>) -> bool + Send + Sync;
 
 /// A media type in the form RFC 7515 §4.1.9 compares: lowercase, with
 /// `application/` added to a value that has no `/` (and only then).

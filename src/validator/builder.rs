@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::issuers::{Prototype, Trusted};
 use super::{Issuers, Validator};
 use crate::jose::algorithm::Algorithm;
+use crate::jose::claims::ClaimsRef;
 use crate::jose::error::ConfigError;
 #[cfg(doc)]
 use crate::jose::error::Error;
@@ -126,6 +127,26 @@ macro_rules! issuer_setters {
             /// See [`Validation::max_age`]. Defaults to no limit.
             pub fn max_age(mut self, max_age: Duration) -> Self {
                 self.settings.rules = self.settings.rules.max_age(max_age);
+                self
+            }
+
+            /// See [`Validation::check_claims`]. Defaults to none.
+            pub fn check_claims(
+                mut self,
+                check: impl Fn(ClaimsRef<'_>) -> Result<(), &'static str> + Send + Sync + 'static,
+            ) -> Self {
+                self.settings.rules = self.settings.rules.check_claims(check);
+                self
+            }
+
+            /// See [`Validation::revoked_when`]: consulted on every
+            /// validation and every verified-token cache hit. Defaults to
+            /// none.
+            pub fn revoked_when(
+                mut self,
+                revoked: impl Fn(ClaimsRef<'_>) -> bool + Send + Sync + 'static,
+            ) -> Self {
+                self.settings.rules = self.settings.rules.revoked_when(revoked);
                 self
             }
 

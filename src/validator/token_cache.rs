@@ -168,7 +168,7 @@ impl TokenCache {
             return None;
         };
         let rules = &checked.trusted.rules;
-        if let Err(e) = claims.recheck_times(rules, now) {
+        if let Err(e) = claims.recheck(rules, now) {
             self.invalidate(token);
             return Some(Err(e));
         }

@@ -91,28 +91,122 @@ impl Text {
     }
 }
 
+/// A validated token's registered claims, borrowed, whatever the claims
+/// type: [`Claims::registered`], and what [`Validation::check_claims`] and
+/// [`Validation::revoked_when`] hooks receive.
+#[derive(Clone, Copy)]
+pub struct ClaimsRef<'a> {
+    payload: &'a str,
+    registered: &'a Registered,
+}
+
+impl<'a> ClaimsRef<'a> {
+    fn text(&self, text: &'a Option<Text>) -> Option<&'a str> {
+        text.as_ref().map(|t| t.get(self.payload))
+    }
+
+    /// `iss`.
+    pub fn issuer(&self) -> Option<&'a str> {
+        self.text(&self.registered.iss)
+    }
+
+    /// `sub`.
+    pub fn subject(&self) -> Option<&'a str> {
+        self.text(&self.registered.sub)
+    }
+
+    /// `aud`, as a list whether the token sent a string or an array.
+    pub fn audiences(&self) -> impl ExactSizeIterator<Item = &'a str> + use<'a> {
+        let payload = self.payload;
+        self.registered.aud.iter().map(move |a| a.get(payload))
+    }
+
+    /// `exp`.
+    pub fn expires_at(&self) -> UnixTime {
+        self.registered.exp
+    }
+
+    /// `iat`.
+    pub fn issued_at(&self) -> Option<UnixTime> {
+        self.registered.iat
+    }
+
+    /// `jti`.
+    pub fn jwt_id(&self) -> Option<&'a str> {
+        self.text(&self.registered.jti)
+    }
+
+    /// The client: `client_id`, else `azp`, else `cid`.
+    pub fn client_id(&self) -> Option<&'a str> {
+        self.text(&self.registered.client_id)
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &'a Scopes {
+        &self.registered.scopes
+    }
+
+    /// Any top-level claim of the payload, deserialized as `T`;
+    /// `Ok(None)` when the token has no such member. The payload is read
+    /// again for it (registered claims are at hand without that).
+    ///
+    /// ```
+    /// # use jwt_gate::{Claims, KeySet, UnixTime, Validation};
+    /// # fn f(claims: &Claims) -> Result<(), jwt_gate::Error> {
+    /// let tenant: Option<String> = claims.get("tid")?;
+    /// let roles: Vec<String> = claims.get("roles")?.unwrap_or_default();
+    /// # let _ = (tenant, roles); Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClaims`] when the claim does not deserialize as `T`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {
+        rules::member(self.payload, name)
+            .map(|raw| {
+                serde_json::from_str(raw.get()).map_err(|e| Error::InvalidClaims {
+                    claim: None,
+                    source: Some(Arc::new(e)),
+                })
+            })
+            .transpose()
+    }
+}
+
+impl fmt::Debug for ClaimsRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimsRef")
+            .field("iss", &self.issuer())
+            .field("sub", &self.subject())
+            .field("jti", &self.jwt_id())
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<C> Claims<C> {
-    fn text<'a>(&'a self, text: &'a Option<Text>) -> Option<&'a str> {
-        text.as_ref().map(|t| t.get(&self.inner.payload))
+    /// The registered claims, without your type: what the claim-check and
+    /// revocation hooks of [`Validation`] see.
+    pub fn registered(&self) -> ClaimsRef<'_> {
+        ClaimsRef {
+            payload: &self.inner.payload,
+            registered: &self.inner.registered,
+        }
     }
 
     /// `iss`.
     pub fn issuer(&self) -> Option<&str> {
-        self.text(&self.inner.registered.iss)
+        self.registered().issuer()
     }
 
     /// `sub`.
     pub fn subject(&self) -> Option<&str> {
-        self.text(&self.inner.registered.sub)
+        self.registered().subject()
     }
 
     /// `aud`, as a list whether the token sent a string or an array.
     pub fn audiences(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.inner
-            .registered
-            .aud
-            .iter()
-            .map(|a| a.get(&self.inner.payload))
+        self.registered().audiences()
     }
 
     /// `exp` (a fractional `exp` is rounded down).
@@ -132,13 +226,13 @@ impl<C> Claims<C> {
 
     /// `jti`.
     pub fn jwt_id(&self) -> Option<&str> {
-        self.text(&self.inner.registered.jti)
+        self.registered().jwt_id()
     }
 
     /// The client the token was issued to: `client_id` (RFC 9068 §2.2),
     /// else `azp` (OpenID Connect; Keycloak), else `cid` (Okta).
     pub fn client_id(&self) -> Option<&str> {
-        self.text(&self.inner.registered.client_id)
+        self.registered().client_id()
     }
 
     /// The granted scopes: from `scope` (a space-separated string, or a JSON
@@ -150,6 +244,16 @@ impl<C> Claims<C> {
     /// `true` when `scope` was granted (exact, case-sensitive match).
     pub fn has_scope(&self, scope: &str) -> bool {
         self.inner.registered.scopes.contains(scope)
+    }
+
+    /// Any top-level claim, deserialized as `T`; `Ok(None)` when absent. See
+    /// [`ClaimsRef::get`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClaims`] when the claim does not deserialize as `T`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {
+        self.registered().get(name)
     }
 
     /// Your claims type.
@@ -176,11 +280,12 @@ impl<C> Claims<C> {
         self.inner.payload.len()
     }
 
-    /// `exp`, `nbf`, `iat` and the maximum age against `now` again: for
-    /// claims validated earlier and served from the token cache.
-    pub(crate) fn recheck_times(&self, rules: &Validation, now: UnixTime) -> Result<(), Error> {
+    /// `exp`, `nbf`, `iat`, the maximum age and revocation against `now`
+    /// again: for claims validated earlier and served from the token cache.
+    pub(crate) fn recheck(&self, rules: &Validation, now: UnixTime) -> Result<(), Error> {
         let r = &self.inner.registered;
-        check_times(r.exp, r.nbf, r.iat, rules, now)
+        check_times(r.exp, r.nbf, r.iat, rules, now)?;
+        check_revoked(rules, self.registered())
     }
 }
 
@@ -239,6 +344,14 @@ impl<C: fmt::Debug> fmt::Debug for Claims<C> {
             .field("scopes", &r.scopes)
             .field("custom", &self.inner.custom)
             .finish()
+    }
+}
+
+/// The revocation hook, for a fresh token and a cached one alike.
+pub(crate) fn check_revoked(rules: &Validation, claims: ClaimsRef<'_>) -> Result<(), Error> {
+    match &rules.revoked {
+        Some(revoked) if (revoked.0)(claims) => Err(Error::Revoked),
+        _ => Ok(()),
     }
 }
 

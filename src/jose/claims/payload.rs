@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Vis
 
 use super::rules;
 use super::value::Val;
-use super::{Claims, Inner, Registered, Scopes, Text, check_times};
+use super::{Claims, ClaimsRef, Inner, Registered, Scopes, Text, check_revoked, check_times};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
 use crate::jose::token::{Members, Str};
@@ -381,8 +381,8 @@ impl<'de> Raw<'de> {
     }
 
     /// The first rule the object broke, then exp, nbf, iat, maximum age,
-    /// iss, aud, client, ID-token guard, required claims, cnf, scope — in
-    /// that order.
+    /// iss, aud, client, ID-token guard, required claims, the claim check,
+    /// revocation, cnf, scope — in that order.
     fn check(self, rules: &Validation, now: UnixTime, payload: &str) -> Result<Registered, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -418,17 +418,8 @@ impl<'de> Raw<'de> {
             return Err(Error::InvalidType);
         }
         rules::check_required_claims(payload, &rules.required_claims)?;
-        if self.cnf {
-            return Err(Error::UnverifiedBinding);
-        }
-        let scopes = self.scope.or(self.scp).unwrap_or_default();
-        if !scopes.contains_all(&rules.required_scopes) {
-            return Err(Error::InsufficientScope {
-                required: Arc::clone(&rules.required_scopes_text),
-            });
-        }
         let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, payload));
-        Ok(Registered {
+        let registered = Registered {
             iss: text(self.iss),
             sub: text(self.sub),
             aud: aud.into_iter().map(|a| Text::new(a, payload)).collect(),
@@ -437,8 +428,25 @@ impl<'de> Raw<'de> {
             iat,
             jti: text(self.jti),
             client_id: text(client),
-            scopes,
-        })
+            scopes: self.scope.or(self.scp).unwrap_or_default(),
+        };
+        let view = ClaimsRef {
+            payload,
+            registered: &registered,
+        };
+        if let Some(check) = &rules.claim_check {
+            (check.0)(view).map_err(|reason| Error::ClaimCheck { reason })?;
+        }
+        check_revoked(rules, view)?;
+        if self.cnf {
+            return Err(Error::UnverifiedBinding);
+        }
+        if !registered.scopes.contains_all(&rules.required_scopes) {
+            return Err(Error::InsufficientScope {
+                required: Arc::clone(&rules.required_scopes_text),
+            });
+        }
+        Ok(registered)
     }
 }
 
