@@ -280,3 +280,39 @@ async fn a_revoked_token_is_refused_fresh_and_on_a_cache_hit() {
         (401, Some("invalid_token"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgotten_tokens_and_subjects_are_validated_afresh() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience("api")
+        .allow_http()
+        .build()
+        .unwrap();
+    let of = |sub: &str| issuer.token().audience("api").subject(sub).sign();
+    let (a1, a2, b) = (of("alice"), of("alice"), of("bob"));
+    // Three uses each: the third is served from the thread's own copy.
+    for token in [&a1, &a2, &b] {
+        for _ in 0..3 {
+            let _: Claims = validator.validate(token).await.unwrap();
+        }
+    }
+    let misses = |v: &Validator| v.token_cache_stats().misses;
+    assert_eq!(misses(&validator), 3);
+    validator.forget_token(&b);
+    let _: Claims = validator.validate(&b).await.unwrap();
+    assert_eq!(misses(&validator), 4, "a forgotten token is verified again");
+    assert_eq!(validator.forget_subject("alice"), 2);
+    for token in [&a1, &a2] {
+        let _: Claims = validator.validate(token).await.unwrap();
+    }
+    assert_eq!(
+        misses(&validator),
+        6,
+        "both of alice's tokens verified again"
+    );
+    let _: Claims = validator.validate(&b).await.unwrap();
+    assert_eq!(misses(&validator), 6, "bob's token stays cached");
+    assert_eq!(validator.forget_subject("nobody"), 0);
+}

@@ -278,6 +278,27 @@ impl Validator {
         self.validate_without_waiting(token)
     }
 
+    /// Drops `token` from the verified-token cache (every thread's copy
+    /// included): its next use is validated afresh. For a token your
+    /// application learns is revoked; [`ValidatorBuilder::revoked_when`]
+    /// refuses revoked tokens on every hit without this.
+    pub fn forget_token(&self, token: &str) {
+        if let Some(cache) = &self.inner.token_cache {
+            cache.forget(token);
+        }
+    }
+
+    /// Drops every token of `subject` (`sub`, any issuer) from the
+    /// verified-token cache, for "sign out everywhere"; returns how many.
+    /// It walks the whole cache: an administrative call, not one per
+    /// request.
+    pub fn forget_subject(&self, subject: &str) -> usize {
+        self.inner
+            .token_cache
+            .as_ref()
+            .map_or(0, |cache| cache.forget_subject(subject))
+    }
+
     /// The verified-token cache's counters (all zero when it is off).
     pub fn token_cache_stats(&self) -> TokenCacheStats {
         self.inner

@@ -48,6 +48,15 @@ struct Entry {
     key_tag: u64,
     lifetime: Duration,
     weight: u32,
+    /// Reads `sub` from `claims` (which knows its claims type).
+    subject: fn(&Arc<dyn Any + Send + Sync>) -> Option<Box<str>>,
+}
+
+/// `sub` of type-erased claims of type `C`.
+fn subject_of<C: Send + Sync + 'static>(claims: &Arc<dyn Any + Send + Sync>) -> Option<Box<str>> {
+    Claims::<C>::from_any(Arc::clone(claims))?
+        .subject()
+        .map(Box::from)
 }
 
 struct UntilExp;
@@ -84,6 +93,9 @@ pub(crate) struct TokenCache {
     /// Each entry weighs at least this, so that `max_entries` bounds the
     /// count while `max_bytes` bounds the memory.
     min_weight: usize,
+    /// Bumped when tokens are forgotten: the threads' front copies made
+    /// before are no longer served.
+    generation: AtomicU64,
     hits: Counter,
     misses: Counter,
 }
@@ -133,6 +145,7 @@ impl TokenCache {
             hasher: foldhash::fast::FixedState::with_seed(rand_seed()),
             cache,
             min_weight,
+            generation: AtomicU64::new(0),
             hits: Counter::default(),
             misses: Counter::default(),
         })
@@ -155,12 +168,14 @@ impl TokenCache {
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let hash = self.hasher.hash_one(token);
-        let (claims, key_tag, promote) = match front(|f| f.get::<C>(self.id, hash, token)) {
-            Some(Front::Hit(claims, key_tag)) => (claims, key_tag, false),
-            // Seen twice in a row by this thread: worth a copy of its own.
-            Some(Front::Again) => self.get_shared(token).map(|(c, t)| (c, t, true))?,
-            _ => self.get_shared(token).map(|(c, t)| (c, t, false))?,
-        };
+        let generation = self.generation.load(Ordering::Acquire);
+        let (claims, key_tag, promote) =
+            match front(|f| f.get::<C>(self.id, generation, hash, token)) {
+                Some(Front::Hit(claims, key_tag)) => (claims, key_tag, false),
+                // Seen twice in a row by this thread: worth a copy of its own.
+                Some(Front::Again) => self.get_shared(token).map(|(c, t)| (c, t, true))?,
+                _ => self.get_shared(token).map(|(c, t)| (c, t, false))?,
+            };
         let checked = issuer(&claims).filter(|c| c.keys.keys.has_tag(key_tag));
         let Some(checked) = checked else {
             // The key left the key set (or the issuer is gone): verify again.
@@ -174,7 +189,7 @@ impl TokenCache {
         }
         self.hits.add();
         if promote && let Some(own) = claims.reparse(rules, now) {
-            front(|f| f.put(self.id, hash, token, own, key_tag));
+            front(|f| f.put(self.id, generation, hash, token, own, key_tag));
         }
         Some(Ok(claims))
     }
@@ -215,8 +230,29 @@ impl TokenCache {
                 key_tag,
                 lifetime,
                 weight,
+                subject: subject_of::<C>,
             },
         );
+    }
+
+    /// Drops `token`, in every thread's front copy too.
+    pub(crate) fn forget(&self, token: &str) {
+        self.cache.invalidate(token);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops every token whose `sub` is `subject` (a walk over all entries).
+    pub(crate) fn forget_subject(&self, subject: &str) -> usize {
+        self.cache.run_pending_tasks();
+        let mut dropped = 0;
+        for (token, entry) in self.cache.iter() {
+            if (entry.subject)(&entry.claims).as_deref() == Some(subject) {
+                self.cache.invalidate(&*token);
+                dropped += 1;
+            }
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        dropped
     }
 
     pub(crate) fn invalidate(&self, token: &str) {
@@ -261,6 +297,8 @@ struct Slot {
 
 struct FrontEntry {
     cache: u64,
+    /// The cache's generation when copied (see `TokenCache::generation`).
+    generation: u64,
     hash: u64,
     token: Box<str>,
     /// Claims owned by this thread ([`Claims::to_any`]).
@@ -294,10 +332,17 @@ impl FrontCache {
         &mut self.slots[(hash as usize) % FRONT_SLOTS]
     }
 
-    fn get<C: Send + Sync + 'static>(&mut self, cache: u64, hash: u64, token: &str) -> Front<C> {
+    fn get<C: Send + Sync + 'static>(
+        &mut self,
+        cache: u64,
+        generation: u64,
+        hash: u64,
+        token: &str,
+    ) -> Front<C> {
         let slot = self.slot(hash);
         if let Some(held) = &slot.held
             && held.cache == cache
+            && held.generation == generation
             && held.hash == hash
             && *held.token == *token
         {
@@ -317,6 +362,7 @@ impl FrontCache {
     fn put<C: Send + Sync + 'static>(
         &mut self,
         cache: u64,
+        generation: u64,
         hash: u64,
         token: &str,
         claims: Claims<C>,
@@ -325,6 +371,7 @@ impl FrontCache {
         let slot = self.slot(hash);
         slot.held = Some(FrontEntry {
             cache,
+            generation,
             hash,
             token: token.into(),
             claims: claims.to_any(),
