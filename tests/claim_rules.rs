@@ -316,3 +316,60 @@ async fn forgotten_tokens_and_subjects_are_validated_afresh() {
     assert_eq!(misses(&validator), 6, "bob's token stays cached");
     assert_eq!(validator.forget_subject("nobody"), 0);
 }
+
+/// Entra ID publishes an `issuer` per key
+/// (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer):
+/// a key verifies only tokens of that issuer, `{tenantid}` standing for
+/// the token's `tid`.
+#[test]
+fn a_key_bound_to_an_issuer_verifies_only_that_issuers_tokens() {
+    const TENANT_A: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const TENANT_B: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let key = rsa2048();
+    let keys_with_issuer = |issuer: &str| {
+        let mut jwk = key.jwk("k1");
+        jwk["issuer"] = json!(issuer);
+        jwt_gate::KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap()
+    };
+    let token = |iss: String, tid: Option<&str>| {
+        let mut claims = claims_with(json!({ "iss": iss }));
+        if let Some(tid) = tid {
+            claims["tid"] = json!(tid);
+        }
+        sign(&key, &claims)
+    };
+    let v2 = |tenant: &str| format!("https://login.microsoftonline.com/{tenant}/v2.0");
+    let v1 = |tenant: &str| format!("https://sts.windows.net/{tenant}/");
+    let rules = Validation::new().audience(AUDIENCE);
+    let check =
+        |token: &str, keys: &jwt_gate::KeySet| jwt_gate::validate::<()>(token, keys, &rules, now());
+
+    // A multi-tenant (common) key: any tenant, as long as iss and tid agree.
+    let common = keys_with_issuer("https://login.microsoftonline.com/{tenantid}/v2.0");
+    assert!(check(&token(v2(TENANT_A), Some(TENANT_A)), &common).is_ok());
+    assert!(check(&token(v2(TENANT_B), Some(TENANT_B)), &common).is_ok());
+    for bad in [
+        token(v2(TENANT_B), Some(TENANT_A)),
+        token(v2(TENANT_A), None),
+        token(v1(TENANT_A), Some(TENANT_A)),
+    ] {
+        assert!(matches!(check(&bad, &common), Err(Error::InvalidIssuer)));
+    }
+    // A key of tenant A never verifies a token claiming tenant B.
+    let tenant_a = keys_with_issuer(&v2(TENANT_A));
+    assert!(check(&token(v2(TENANT_A), Some(TENANT_A)), &tenant_a).is_ok());
+    assert!(matches!(
+        check(&token(v2(TENANT_B), Some(TENANT_B)), &tenant_a),
+        Err(Error::InvalidIssuer)
+    ));
+    // v1 keys name the v1 issuer.
+    let v1_keys = keys_with_issuer("https://sts.windows.net/{tenantid}/");
+    assert!(check(&token(v1(TENANT_A), Some(TENANT_A)), &v1_keys).is_ok());
+    // A key without `issuer` is not bound (every other provider).
+    assert!(check(&token(v2(TENANT_B), Some(TENANT_B)), &key.key_set("k1")).is_ok());
+    // An `issuer` of the wrong JSON type makes the JWK unusable.
+    let mut jwk = key.jwk("k1");
+    jwk["issuer"] = json!(["x"]);
+    let keys = jwt_gate::KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap();
+    assert!(keys.is_empty());
+}

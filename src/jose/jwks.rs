@@ -23,7 +23,9 @@ use crate::jose::signature::{self, DerKey, Verifier};
 /// it), an RSA modulus is under 2048 or over 8192 bits or `e` is 1 or even,
 /// an EC point is not on its curve, an Ed25519 key is a point of small
 /// order (with which anyone can forge signatures), or an HMAC key is
-/// shorter than its hash. The same key listed twice under the same `kid`
+/// shorter than its hash. A JWK that names an `issuer` (Entra ID; not a
+/// JOSE member) verifies only tokens of that issuer, `{tenantid}` standing
+/// for the token's `tid`. The same key listed twice under the same `kid`
 /// counts once; two different keys under one `kid` make that `kid`
 /// ambiguous, and tokens naming it are refused.
 ///
@@ -75,6 +77,9 @@ struct Key {
     /// One verifier per algorithm this key may verify (one when the JWK
     /// names its `alg`).
     verifiers: Vec<(Algorithm, Verifier)>,
+    /// The JWK's `issuer` (Entra ID): the key verifies only tokens of that
+    /// issuer, `{tenantid}` standing for the token's `tid`.
+    issuer: Option<Box<str>>,
 }
 
 impl Key {
@@ -82,6 +87,7 @@ impl Key {
     fn same_as(&self, other: &Self) -> bool {
         self.tag == other.tag
             && self.kid == other.kid
+            && self.issuer == other.issuer
             && self.verifiers.len() == other.verifiers.len()
             && self
                 .verifiers
@@ -244,12 +250,13 @@ impl KeySet {
     /// With a `kid`: the usable key with exactly that `kid`; two such keys
     /// are ambiguous and refused. Without a `kid`: the single usable key for
     /// `alg`, if there is exactly one.
-    /// Also returns the key's tag (see [`has_tag`](Self::has_tag)).
+    /// Also returns the key's tag (see [`has_tag`](Self::has_tag)) and the
+    /// issuer the key is bound to, if its JWK names one.
     pub(crate) fn select(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<(&Verifier, u64), Error> {
+    ) -> Result<(&Verifier, u64, Option<&str>), Error> {
         let mut found = None;
         for key in self.keys.iter() {
             if kid.is_some() && key.kid.as_deref() != kid {
@@ -259,7 +266,7 @@ impl KeySet {
                 if found.is_some() {
                     return Err(Error::unknown_key(kid));
                 }
-                found = Some((verifier, key.tag));
+                found = Some((verifier, key.tag, key.issuer.as_deref()));
             }
         }
         found.ok_or_else(|| Error::unknown_key(kid))
@@ -290,6 +297,8 @@ struct Jwk {
     key_ops: Option<Vec<String>>,
     alg: Option<String>,
     kid: Option<String>,
+    /// Entra ID's issuer binding of a key (not a JOSE member).
+    issuer: Option<String>,
     crv: Option<String>,
     n: Option<String>,
     e: Option<String>,
@@ -332,7 +341,7 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
         let s = field.as_deref().ok_or("missing key member")?;
         crate::jose::token::decode_b64(s).map_err(|_| "key member is not base64url")
     };
-    match jwk.kty.as_str() {
+    let mut key = match jwk.kty.as_str() {
         "RSA" => rsa_key(kid, alg, &b64(&jwk.n)?, &b64(&jwk.e)?),
         "EC" => {
             let (family, len) = match jwk.crv.as_deref() {
@@ -363,7 +372,9 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
         }
         "oct" => hmac_key(kid, alg, &b64(&jwk.k)?),
         _ => Err("unsupported `kty`"),
-    }
+    }?;
+    key.issuer = jwk.issuer.map(String::into_boxed_str);
+    Ok(key)
 }
 
 /// The algorithms a key may serve: its own `alg` if it names one (which must
@@ -403,6 +414,7 @@ fn rsa_key(kid: Option<&str>, alg: Option<Algorithm>, n: &[u8], e: &[u8]) -> Res
         .ok_or("invalid RSA key")?;
     Ok(Key {
         kid: kid.map(Into::into),
+        issuer: None,
         tag: signature::key_tag(kid, &[n, e]),
         verifiers,
     })
@@ -424,6 +436,7 @@ fn public_key(
         .ok_or("invalid public key (point not on the curve)")?;
     Ok(Key {
         kid: kid.map(Into::into),
+        issuer: None,
         tag: signature::key_tag(kid, &[public_key]),
         verifiers,
     })
@@ -440,6 +453,7 @@ fn hmac_key(kid: Option<&str>, alg: Option<Algorithm>, secret: &[u8]) -> Result<
     }
     Ok(Key {
         kid: kid.map(Into::into),
+        issuer: None,
         tag: signature::key_tag(kid, &[secret]),
         verifiers,
     })

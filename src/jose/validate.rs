@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use serde::de::DeserializeOwned;
 
 use crate::jose::algorithm::Algorithm;
-use crate::jose::claims::{self, Claims};
+use crate::jose::claims::{self, Claims, ClaimsRef};
 use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
@@ -93,7 +93,7 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
         Some(alg) if rules.algorithms.contains(alg) => alg,
         _ => return Err(Error::DisallowedAlgorithm { alg }),
     };
-    let (verifier, tag) = keys.select(header.kid.as_deref(), alg)?;
+    let (verifier, tag, key_issuer) = keys.select(header.kid.as_deref(), alg)?;
     let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
     let signature = token::decode_b64_into(jws.signature_b64, &mut buf)
         .map_err(|_| Error::malformed("signature is not canonical base64url"))?
@@ -102,5 +102,34 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    claims::check(jws.payload, rules, now).map(|claims| (claims, tag))
+    let claims: Claims<C> = claims::check(jws.payload, rules, now)?;
+    if let Some(key_issuer) = key_issuer {
+        check_key_issuer(key_issuer, claims.registered())?;
+    }
+    Ok((claims, tag))
+}
+
+/// A key whose JWK names an `issuer` (Entra ID publishes one per key, with
+/// `{tenantid}` for multi-tenant keys) verifies only tokens of that issuer:
+/// with one key set shared across tenants, a key must not vouch for a token
+/// that claims another tenant.
+fn check_key_issuer(key_issuer: &str, claims: ClaimsRef<'_>) -> Result<(), Error> {
+    let iss = claims.issuer().ok_or(Error::InvalidIssuer)?;
+    let matches = match key_issuer.split_once("{tenantid}") {
+        None => key_issuer == iss,
+        Some((prefix, suffix)) => match claims.get::<String>("tid") {
+            Ok(Some(tid)) => {
+                iss.len() == prefix.len() + tid.len() + suffix.len()
+                    && iss.starts_with(prefix)
+                    && iss.ends_with(suffix)
+                    && iss.get(prefix.len()..prefix.len() + tid.len()) == Some(tid.as_str())
+            }
+            _ => false,
+        },
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(Error::InvalidIssuer)
+    }
 }
