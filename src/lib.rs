@@ -24,7 +24,8 @@ pub mod tonic;
 pub use crate::axum::MissingClaims;
 pub use crate::http::layer;
 pub use crate::http::layer::{
-    DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireScopes,
+    DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireClaims, RequireRoles,
+    RequireScopes,
 };
 pub use crate::http::resource_metadata::{
     ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, ProtectedResourceMetadataService,

@@ -709,3 +709,85 @@ async fn route_guards_answer_with_the_layer_rejection_body() {
         r#"{"status":401,"detail":"No access token was sent"}"#
     );
 }
+
+#[tokio::test]
+async fn role_and_predicate_guards_answer_403_with_exact_challenges() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .roles_from("roles")
+        .roles_from("realm_access.roles")
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(|| async { "admin" }).layer(jwt_gate::RequireRoles::all(["Orders.Admin"])),
+        )
+        .route(
+            "/staff",
+            get(|| async { "staff" }).layer(jwt_gate::RequireRoles::any(["support", "writer"])),
+        )
+        .route(
+            "/tenant",
+            get(|| async { "tenant" }).layer(jwt_gate::RequireClaims::new(|claims| {
+                claims.get::<String>("tenantId").ok().flatten().as_deref() == Some("42")
+            })),
+        )
+        .layer(JwtAuthLayer::new(validator).optional().realm("orders"));
+    let base = serve(app).await;
+    let call = |path: &'static str, token: Option<String>| {
+        let base = base.clone();
+        async move {
+            let mut req = reqwest::Client::new().get(format!("{base}{path}"));
+            if let Some(token) = token {
+                req = req.header("authorization", bearer(&token));
+            }
+            let res = req.send().await.unwrap();
+            let challenge = res
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (res.status().as_u16(), challenge)
+        }
+    };
+    let forbidden = r#"Bearer realm="orders", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token""#;
+    let admin = issuer
+        .token()
+        .audience(AUD)
+        .claim("roles", ["Orders.Admin"])
+        .claim("tenantId", "42")
+        .sign();
+    let keycloak_writer = issuer
+        .token()
+        .audience(AUD)
+        .claim("realm_access", serde_json::json!({"roles": ["writer"]}))
+        .claim("tenantId", "7")
+        .sign();
+    assert_eq!(call("/admin", Some(admin.clone())).await.0, 200);
+    assert_eq!(call("/tenant", Some(admin.clone())).await.0, 200);
+    assert_eq!(call("/staff", Some(keycloak_writer.clone())).await.0, 200);
+    for (path, token) in [
+        ("/admin", keycloak_writer.clone()),
+        ("/staff", admin.clone()),
+        ("/tenant", keycloak_writer.clone()),
+    ] {
+        let (status, challenge) = call(path, Some(token)).await;
+        assert_eq!(
+            (status, challenge.as_deref()),
+            (403, Some(forbidden)),
+            "{path}"
+        );
+    }
+    // Anonymous through the optional layer: 401 with a bare challenge.
+    let (status, challenge) = call("/admin", None).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (401, Some(r#"Bearer realm="orders""#))
+    );
+    // Roles of the wrong shape make the token invalid, not role-less.
+    let bad = issuer.token().audience(AUD).claim("roles", [1, 2]).sign();
+    assert_eq!(call("/admin", Some(bad)).await.0, 401);
+}

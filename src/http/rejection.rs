@@ -82,7 +82,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedHeader => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
+                StatusCode::FORBIDDEN
+            }
             Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingToken
             | Self::MalformedToken { .. }
@@ -111,7 +113,9 @@ impl Error {
         match self {
             Self::MissingToken | Self::KeysUnavailable { .. } => None,
             Self::MalformedHeader => Some("invalid_request"),
-            Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
+                Some("insufficient_scope")
+            }
             Self::MalformedToken { .. }
             | Self::TooLarge { .. }
             | Self::DisallowedAlgorithm { .. }
@@ -304,6 +308,10 @@ mod tests {
             Error::InsufficientScope {
                 required: "a b".into(),
             },
+            Error::MissingRole {
+                required: "admin".into(),
+            },
+            Error::NotPermitted,
             Error::KeysUnavailable { source: None },
         ]
     }

@@ -145,6 +145,15 @@ pub enum Error {
         /// The required scopes, space-separated (sent as RFC 6750 `scope`).
         required: Arc<str>,
     },
+    /// The token lacks a role a [`RequireRoles`](crate::RequireRoles) guard
+    /// requires (HTTP 403 `insufficient_scope`, no `scope` parameter).
+    MissingRole {
+        /// The required roles, space-separated (for logs).
+        required: Arc<str>,
+    },
+    /// A [`RequireClaims`](crate::RequireClaims) guard's predicate refused
+    /// the validated claims (HTTP 403 `insufficient_scope`).
+    NotPermitted,
     /// No usable signing keys could be obtained from the issuer (network,
     /// HTTP status, a bad document, no usable key): the server's fault, not
     /// the client's (HTTP 503 with `Retry-After`). Never a setup mistake:
@@ -186,6 +195,9 @@ impl Error {
                 "The access token is bound to a key or certificate and cannot be used as a bearer token"
             }
             Self::InsufficientScope { .. } => {
+                "The request requires higher privileges than provided by the access token"
+            }
+            Self::MissingRole { .. } | Self::NotPermitted => {
                 "The request requires higher privileges than provided by the access token"
             }
             Self::KeysUnavailable { .. } => "The token signing keys are temporarily unavailable",
@@ -280,6 +292,10 @@ impl fmt::Display for Error {
                 let _ = write!(s, "token lacks a required scope (required: {required})");
                 f.write_str(&s)
             }
+            Self::MissingRole { required } => {
+                write!(f, "token lacks a required role (required: {required})")
+            }
+            Self::NotPermitted => f.write_str("claims do not satisfy the route's predicate"),
             Self::KeysUnavailable { .. } => f.write_str("signing keys unavailable"),
         }
     }

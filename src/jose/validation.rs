@@ -39,6 +39,8 @@ pub struct Validation {
     pub(crate) required_claims: Vec<(Box<str>, Box<str>)>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) refuse_id_tokens: bool,
+    /// Claim paths (segments) the roles are read from.
+    pub(crate) roles_from: Vec<Vec<Box<str>>>,
     pub(crate) claim_check: Option<Hook<CheckFn>>,
     pub(crate) revoked: Option<Hook<RevokedFn>>,
     pub(crate) required_scopes: Scopes,
@@ -68,6 +70,7 @@ impl Validation {
             required_claims: Vec::new(),
             max_age: None,
             refuse_id_tokens: false,
+            roles_from: Vec::new(),
             claim_check: None,
             revoked: None,
             required_scopes: Scopes::default(),
@@ -164,6 +167,25 @@ impl Validation {
     /// Defaults to off (on in the provider presets).
     pub fn refuse_id_tokens(mut self) -> Self {
         self.refuse_id_tokens = true;
+        self
+    }
+
+    /// Where the caller's roles (permissions, groups) are: a claim path of
+    /// top-level claim and member names separated by `.`, read into
+    /// [`Claims::roles`](crate::Claims::roles) for
+    /// [`RequireRoles`](crate::RequireRoles). At the end of the path, an array
+    /// of strings (Entra `roles`, Auth0 `permissions`, `groups`,
+    /// Keycloak `realm_access.roles` and `resource_access.<client>.roles`),
+    /// one string, or an object whose keys are the roles (Zitadel's
+    /// `urn:zitadel:iam:org:project:roles`). A missing path gives no roles; a
+    /// value of another shape, or a path through a non-object, is
+    /// [`Error::InvalidClaims`]. Calls add paths; roles from all of them
+    /// count.
+    ///
+    /// Defaults to none.
+    pub fn roles_from(mut self, path: &str) -> Self {
+        self.roles_from
+            .push(path.split('.').map(Box::from).collect());
         self
     }
 

@@ -150,6 +150,14 @@ macro_rules! issuer_setters {
                 self
             }
 
+            /// See [`Validation::roles_from`]: the claim path of the
+            /// caller's roles, for [`RequireRoles`](crate::RequireRoles).
+            /// Defaults to none.
+            pub fn roles_from(mut self, path: &str) -> Self {
+                self.settings.rules = self.settings.rules.roles_from(path);
+                self
+            }
+
             /// See [`Validation::refuse_id_tokens`]. Defaults to off.
             pub fn refuse_id_tokens(mut self) -> Self {
                 self.settings.rules = self.settings.rules.refuse_id_tokens();

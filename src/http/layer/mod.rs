@@ -21,13 +21,15 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use self::future::ResponseFuture;
-pub use self::require_scopes::{RequireScopes, RequireScopesService};
+pub use self::require_scopes::{
+    GuardService, RequireClaims, RequireRoles, RequireScopes, RequireScopesService,
+};
 pub use crate::http::rejection::{DefaultRejection, RejectionBody};
 
 use self::require_scopes::Requirement;
 use crate::http::extract::{bearer_token, other_scheme_only};
 use crate::http::rejection::{self, Challenge, ErasedBody};
-use crate::jose::claims::{Claims, GrantedScopes};
+use crate::jose::claims::{Claims, Granted};
 use crate::jose::error::Error;
 use crate::validator::Validator;
 
@@ -36,7 +38,7 @@ use crate::validator::Validator;
 /// the layer's challenge and rejection body.
 #[derive(Clone)]
 pub(crate) struct Authenticated {
-    scopes: Option<Arc<dyn GrantedScopes>>,
+    claims: Option<Arc<dyn Granted>>,
     shared: Arc<Shared>,
 }
 
@@ -44,7 +46,7 @@ impl Authenticated {
     /// The layer let the request through without a token (optional mode).
     #[cfg(feature = "axum")]
     pub(crate) fn is_anonymous(&self) -> bool {
-        self.scopes.is_none()
+        self.claims.is_none()
     }
 }
 
@@ -426,13 +428,13 @@ impl<S, C, R> JwtAuth<S, C, R> {
         self.shared
             .erased_body
             .get_or_init(|| rejection::erase::<ResBody, R>(&self.rejection));
-        let scopes = claims.as_ref().map(Claims::granted_scopes);
+        let granted = claims.as_ref().map(Claims::granted);
         let extensions = req.extensions_mut();
         if let Some(claims) = claims {
             extensions.insert(claims);
         }
         extensions.insert(Authenticated {
-            scopes,
+            claims: granted,
             shared: Arc::clone(&self.shared),
         });
     }

@@ -1,4 +1,5 @@
-//! [`RequireScopes`]: a per-route guard behind [`JwtAuthLayer`].
+//! The per-route guards behind [`JwtAuthLayer`]: [`RequireScopes`],
+//! [`RequireRoles`] and [`RequireClaims`], whatever the claims type.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,15 +12,50 @@ use tower_service::Service;
 use super::JwtAuthLayer;
 use super::{Authenticated, ResponseFuture};
 use crate::http::rejection;
-use crate::jose::claims::Scopes;
+use crate::jose::claims::{ClaimsRef, Scopes};
 use crate::jose::error::Error;
 
-/// Scopes a request must carry: all of them, or any one.
+/// Scopes (or roles) a request must carry: all of them, or any one.
 #[derive(Debug, Clone)]
 pub(crate) struct Requirement {
     scopes: Scopes,
     all: bool,
     text: Arc<str>,
+}
+
+/// What a guard checks.
+#[derive(Clone)]
+enum Guard {
+    Scopes(Requirement),
+    Roles(Requirement),
+    Claims(Arc<dyn Fn(ClaimsRef<'_>) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Scopes(r) => f.debug_tuple("Scopes").field(r).finish(),
+            Self::Roles(r) => f.debug_tuple("Roles").field(r).finish(),
+            Self::Claims(_) => f.write_str("Claims(<fn>)"),
+        }
+    }
+}
+
+impl Guard {
+    fn check(&self, claims: ClaimsRef<'_>) -> Result<(), Error> {
+        match self {
+            Self::Scopes(required) => required.check(claims.scopes()),
+            Self::Roles(required) => {
+                required
+                    .holds(claims.roles())
+                    .then_some(())
+                    .ok_or_else(|| Error::MissingRole {
+                        required: Arc::clone(&required.text),
+                    })
+            }
+            Self::Claims(allowed) => allowed(claims).then_some(()).ok_or(Error::NotPermitted),
+        }
+    }
 }
 
 impl Requirement {
@@ -46,14 +82,18 @@ impl Requirement {
         Self { scopes, all, text }
     }
 
-    pub(crate) fn check(&self, granted: &Scopes) -> Result<(), Error> {
-        // Any of no scope is never satisfied: an empty any-of denies.
-        let ok = if self.all {
+    /// Whether `granted` meets it. Any of nothing is never met: an empty
+    /// any-of denies.
+    fn holds(&self, granted: &Scopes) -> bool {
+        if self.all {
             granted.contains_all(&self.scopes)
         } else {
             self.scopes.iter().any(|s| granted.contains(s))
-        };
-        if ok {
+        }
+    }
+
+    pub(crate) fn check(&self, granted: &Scopes) -> Result<(), Error> {
+        if self.holds(granted) {
             Ok(())
         } else {
             Err(Error::InsufficientScope {
@@ -111,24 +151,125 @@ impl RequireScopes {
 }
 
 impl<S> Layer<S> for RequireScopes {
-    type Service = RequireScopesService<S>;
+    type Service = GuardService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireScopesService {
+        GuardService {
             inner,
-            requirement: Arc::new(self.requirement.clone()),
+            guard: Arc::new(Guard::Scopes(self.requirement.clone())),
         }
     }
 }
 
-/// Middleware of [`RequireScopes`].
+/// A per-route layer requiring roles (or permissions, or groups) read by
+/// [`Validation::roles_from`](crate::Validation::roles_from), whatever the
+/// claims type: 403 `insufficient_scope` (without a `scope` parameter: a
+/// role is not a scope) when they are missing, 401 for an anonymous
+/// request. Status, challenge and body are the layer's own.
+///
+/// ```
+/// use jwt_gate::RequireRoles;
+/// let admins = RequireRoles::all(["Orders.Admin"]);
+/// let staff = RequireRoles::any(["orders:write", "support"]);
+/// # let _ = (admins, staff);
+/// ```
 #[derive(Debug, Clone)]
-pub struct RequireScopesService<S> {
-    inner: S,
-    requirement: Arc<Requirement>,
+pub struct RequireRoles {
+    requirement: Requirement,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopesService<S>
+impl RequireRoles {
+    /// Every one of `roles` must be granted.
+    pub fn all<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            requirement: Requirement::new(roles, true),
+        }
+    }
+
+    /// At least one of `roles` must be granted; with none listed, no
+    /// request can (denied, with a warning logged here).
+    pub fn any<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let requirement = Requirement::new(roles, false);
+        if requirement.scopes.is_empty() {
+            tracing::warn!(target: "jwt_gate", "RequireRoles::any with no role denies every request");
+        }
+        Self { requirement }
+    }
+}
+
+impl<S> Layer<S> for RequireRoles {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GuardService {
+            inner,
+            guard: Arc::new(Guard::Roles(self.requirement.clone())),
+        }
+    }
+}
+
+/// A per-route layer admitting the requests whose validated claims pass a
+/// predicate of yours, whatever the claims type: 403 `insufficient_scope`
+/// ([`Error::NotPermitted`]) when it answers `false`, 401 for an anonymous
+/// request.
+///
+/// ```
+/// use jwt_gate::RequireClaims;
+/// let same_tenant = RequireClaims::new(|claims| {
+///     claims.get::<String>("tenantId").ok().flatten().as_deref() == Some("tenant-42")
+/// });
+/// # let _ = same_tenant;
+/// ```
+#[derive(Clone)]
+pub struct RequireClaims {
+    allowed: Arc<dyn Fn(ClaimsRef<'_>) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for RequireClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequireClaims(<fn>)")
+    }
+}
+
+impl RequireClaims {
+    /// Admits the requests for which `allowed` answers `true`.
+    pub fn new(allowed: impl Fn(ClaimsRef<'_>) -> bool + Send + Sync + 'static) -> Self {
+        Self {
+            allowed: Arc::new(allowed),
+        }
+    }
+}
+
+impl<S> Layer<S> for RequireClaims {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GuardService {
+            inner,
+            guard: Arc::new(Guard::Claims(Arc::clone(&self.allowed))),
+        }
+    }
+}
+
+/// Middleware of [`RequireScopes`], [`RequireRoles`] and [`RequireClaims`].
+#[derive(Debug, Clone)]
+pub struct GuardService<S> {
+    inner: S,
+    guard: Arc<Guard>,
+}
+
+/// The former name of [`GuardService`].
+pub type RequireScopesService<S> = GuardService<S>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GuardService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -146,14 +287,14 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let Some(auth) = req.extensions().get::<Authenticated>() else {
-            tracing::error!(target: "jwt_gate", "RequireScopes without JwtAuthLayer in front of it");
+            tracing::error!(target: "jwt_gate", "a RequireScopes/RequireRoles/RequireClaims guard without JwtAuthLayer in front of it");
             let mut res = Response::new(ResBody::default());
             *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             return ResponseFuture::ready(res);
         };
-        let verdict = match &auth.scopes {
+        let verdict = match &auth.claims {
             None => Err(Error::MissingToken),
-            Some(granted) => self.requirement.check(granted.scopes()),
+            Some(granted) => self.guard.check(granted.view()),
         };
         match verdict {
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),

@@ -62,6 +62,8 @@ struct Registered {
     jti: Option<Text>,
     client_id: Option<Text>,
     scopes: Scopes,
+    /// From the claim paths of [`Validation::roles_from`].
+    roles: Scopes,
 }
 
 /// A string claim: a range of the payload when JSON had no escapes in it
@@ -144,6 +146,11 @@ impl<'a> ClaimsRef<'a> {
     /// The granted scopes.
     pub fn scopes(&self) -> &'a Scopes {
         &self.registered.scopes
+    }
+
+    /// The roles read from [`Validation::roles_from`]'s claim paths.
+    pub fn roles(&self) -> &'a Scopes {
+        &self.registered.roles
     }
 
     /// Any top-level claim of the payload, deserialized as `T`;
@@ -246,6 +253,18 @@ impl<C> Claims<C> {
         self.inner.registered.scopes.contains(scope)
     }
 
+    /// The caller's roles, permissions or groups, read from the claim paths
+    /// of [`Validation::roles_from`] (empty when none is configured), as a
+    /// set of exact, case-sensitive names.
+    pub fn roles(&self) -> &Scopes {
+        &self.inner.registered.roles
+    }
+
+    /// `true` when `role` is among [`roles`](Self::roles).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.inner.registered.roles.contains(role)
+    }
+
     /// Any top-level claim, deserialized as `T`; `Ok(None)` when absent. See
     /// [`ClaimsRef::get`].
     ///
@@ -262,15 +281,18 @@ impl<C> Claims<C> {
     }
 }
 
-/// The granted scopes of some `Claims<C>`, whatever `C` is: what the
-/// per-route [`RequireScopes`](crate::RequireScopes) layer reads.
-pub(crate) trait GrantedScopes: Send + Sync {
-    fn scopes(&self) -> &Scopes;
+/// Some `Claims<C>`, whatever `C` is: what the per-route guards
+/// ([`RequireScopes`](crate::RequireScopes) and its siblings) read.
+pub(crate) trait Granted: Send + Sync {
+    fn view(&self) -> ClaimsRef<'_>;
 }
 
-impl<C: Send + Sync> GrantedScopes for Inner<C> {
-    fn scopes(&self) -> &Scopes {
-        &self.registered.scopes
+impl<C: Send + Sync> Granted for Inner<C> {
+    fn view(&self) -> ClaimsRef<'_> {
+        ClaimsRef {
+            payload: &self.payload,
+            registered: &self.registered,
+        }
     }
 }
 
@@ -298,8 +320,8 @@ impl<C: DeserializeOwned> Claims<C> {
 }
 
 impl<C: Send + Sync + 'static> Claims<C> {
-    /// The same claims, seen only for their scopes (no copy).
-    pub(crate) fn granted_scopes(&self) -> Arc<dyn GrantedScopes> {
+    /// The same claims, without their type (no copy).
+    pub(crate) fn granted(&self) -> Arc<dyn Granted> {
         self.inner.clone()
     }
 

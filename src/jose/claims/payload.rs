@@ -429,6 +429,7 @@ impl<'de> Raw<'de> {
             jti: text(self.jti),
             client_id: text(client),
             scopes: self.scope.or(self.scp).unwrap_or_default(),
+            roles: rules::roles(payload, &rules.roles_from)?,
         };
         let view = ClaimsRef {
             payload,

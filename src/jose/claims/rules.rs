@@ -7,7 +7,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
+
+use super::Scopes;
 
 use crate::jose::error::Error;
 use crate::jose::token::Str;
@@ -89,6 +92,75 @@ pub(crate) fn payload_typ_is_id(payload: &str) -> bool {
     member(payload, "typ").is_some_and(|raw| holds(raw, "ID"))
 }
 
+/// The roles at `paths` (see [`Validation::roles_from`](crate::Validation::roles_from)).
+pub(crate) fn roles(payload: &str, paths: &[Vec<Box<str>>]) -> Result<Scopes, Error> {
+    let mut roles = Vec::new();
+    for path in paths {
+        let Some((first, rest)) = path.split_first() else {
+            continue;
+        };
+        let Some(raw) = member(payload, first) else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(raw.get()).map_err(|_| bad_roles(path))?;
+        let mut at = &value;
+        let mut found = true;
+        for segment in rest {
+            match at {
+                Value::Object(members) => match members.get(&**segment) {
+                    Some(next) => at = next,
+                    // A missing member: no roles from this path.
+                    None => {
+                        found = false;
+                        break;
+                    }
+                },
+                _ => return Err(bad_roles(path)),
+            }
+        }
+        if !found {
+            continue;
+        }
+        match at {
+            Value::String(role) => roles.push(role.clone()),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::String(role) => roles.push(role.clone()),
+                        _ => return Err(bad_roles(path)),
+                    }
+                }
+            }
+            Value::Object(members) => roles.extend(members.keys().cloned()),
+            _ => return Err(bad_roles(path)),
+        }
+    }
+    Ok(roles.iter().collect())
+}
+
+/// Why the roles could not be read, as the `source()` of the error.
+#[derive(Debug)]
+struct RolesShape(String);
+
+impl fmt::Display for RolesShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "roles at `{}` are not a string, a list of strings or an object",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RolesShape {}
+
+fn bad_roles(path: &[Box<str>]) -> Error {
+    Error::InvalidClaims {
+        claim: None,
+        source: Some(Arc::new(RolesShape(path.join(".")))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +198,45 @@ mod tests {
                 "{name}={value}"
             );
         }
+    }
+
+    #[test]
+    fn roles_come_from_arrays_strings_and_object_keys_along_a_path() {
+        let path = |p: &str| vec![p.split('.').map(Box::from).collect::<Vec<_>>()];
+        let payload = r#"{
+            "roles": ["Orders.Admin", "Orders.Read"],
+            "realm_access": {"roles": ["offline_access", "admin"]},
+            "resource_access": {"orders-api": {"roles": ["writer"]}},
+            "urn:zitadel:iam:org:project:roles": {"admin": {"1234": "org.example"}},
+            "group": "staff",
+            "n": 5, "deep": {"x": 1}, "mixed": ["a", 1]
+        }"#;
+        let names = |p: &str| roles(payload, &path(p)).map(|r| r.to_string());
+        assert_eq!(names("roles").unwrap(), "Orders.Admin Orders.Read");
+        assert_eq!(names("realm_access.roles").unwrap(), "admin offline_access");
+        assert_eq!(names("resource_access.orders-api.roles").unwrap(), "writer");
+        assert_eq!(names("urn:zitadel:iam:org:project:roles").unwrap(), "admin");
+        assert_eq!(names("group").unwrap(), "staff");
+        for missing in [
+            "permissions",
+            "realm_access.groups",
+            "resource_access.other.roles",
+        ] {
+            assert_eq!(names(missing).unwrap(), "", "{missing}");
+        }
+        for bad in ["n", "mixed", "deep.x", "group.roles", "roles.x"] {
+            assert!(
+                matches!(
+                    names(bad),
+                    Err(Error::InvalidClaims {
+                        claim: None,
+                        source: Some(_)
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        let both = [path("roles"), path("realm_access.roles")].concat();
+        assert_eq!(roles(payload, &both).unwrap().len(), 4);
     }
 }
