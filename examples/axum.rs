@@ -5,7 +5,8 @@
 //! cargo run --example axum                      # a local test issuer; prints a token to try
 //! cargo run --example axum -- --issuer https://auth.example.com/ --audience api://orders \
 //!     [--client-id ID]... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... \
-//!     [--max-age SECS] [--admin-scope admin] [--resource https://api.example.com] \
+//!     [--max-age SECS] [--role R]... [--roles-claim PATH]... [--admin-scope admin] \
+//!     [--resource https://api.example.com] \
 //!     [--optional] [--listen 127.0.0.1:3000]
 //! ```
 //!
@@ -29,7 +30,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use flags::KeyFlags;
 use jwt_gate::testing::TestIssuer;
-use jwt_gate::{Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireScopes};
+use jwt_gate::{Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles, RequireScopes};
 use serde_json::{Value, json};
 
 fn usage() -> String {
@@ -42,7 +43,11 @@ fn usage() -> String {
 /// What the caller proved, and its claims.
 async fn claims(claims: Option<Claims<Value>>) -> Json<Value> {
     Json(match claims {
-        Some(claims) => json!({ "authenticated": "bearer", "claims": claims.custom() }),
+        Some(claims) => json!({
+            "authenticated": "bearer",
+            "roles": claims.roles().iter().collect::<Vec<_>>(),
+            "claims": claims.custom(),
+        }),
         None => json!({ "authenticated": "anonymous", "claims": null }),
     })
 }
@@ -126,6 +131,7 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     let authorization_server = options.keys.issuer.clone();
+    let roles = options.keys.roles.clone();
     let allow_http = options.keys.allow_http;
     let validator = options.keys.into_builder().build()?;
 
@@ -139,6 +145,10 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
         "/admin",
         get(claims).layer(RequireScopes::all([options.admin_scope.as_str()])),
     );
+    if !roles.is_empty() {
+        // Every route: behind the authenticating layer added below.
+        app = app.layer(RequireRoles::all(&roles));
+    }
     if let Some(resource) = &options.resource {
         let mut metadata = ProtectedResourceMetadata::builder(resource.as_str())
             .scopes_supported([options.admin_scope.as_str()])

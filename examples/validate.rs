@@ -11,8 +11,10 @@
 //! (repeatable, any of `client_id`/`azp`/`cid`; stands in for the audience
 //! when none is given, as for Cognito), `--scope S` (repeatable, all of),
 //! `--typ T`, `--require-claim NAME=VALUE` (repeatable: a string claim, or a
-//! member of an array claim), `--max-age SECS` (from `iat`), `--allow-http`
-//! (a loopback issuer).
+//! member of an array claim), `--max-age SECS` (from `iat`), `--role R`
+//! (repeatable: roles the token must carry) with `--roles-claim PATH`
+//! (repeatable: `roles`, `permissions`, `realm_access.roles`, …),
+//! `--allow-http` (a loopback issuer).
 //!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
@@ -62,6 +64,7 @@ async fn run() -> ExitCode {
         );
         return usage();
     }
+    let roles = keys.roles.clone();
     let validator = match keys.into_builder().build() {
         Ok(validator) => validator,
         Err(error) => {
@@ -74,7 +77,16 @@ async fn run() -> ExitCode {
         eprintln!("could not read the token from stdin");
         return ExitCode::from(2);
     }
-    match validator.validate::<serde_json::Value>(token.trim()).await {
+    let result = validator
+        .validate::<serde_json::Value>(token.trim())
+        .await
+        .and_then(|claims| match roles.iter().all(|r| claims.has_role(r)) {
+            true => Ok(claims),
+            false => Err(jwt_gate::Error::MissingRole {
+                required: roles.join(" ").into(),
+            }),
+        });
+    match result {
         Ok(claims) => {
             print_claims(&claims);
             ExitCode::SUCCESS

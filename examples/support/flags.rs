@@ -25,10 +25,12 @@ pub(crate) struct KeyFlags {
     pub(crate) jwks_uri: Option<String>,
     audience: bool,
     pub(crate) allow_http: bool,
+    /// Roles every token must carry (`--role`), read from `--roles-claim`.
+    pub(crate) roles: Vec<String>,
 }
 
 /// The shared flags, for usage lines.
-pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--allow-http]";
+pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]";
 
 impl KeyFlags {
     /// Takes `flag` (and its value from `rest`) when it is a shared flag:
@@ -68,6 +70,11 @@ impl KeyFlags {
                     .split_once('=')
                     .ok_or_else(|| BadFlag(format!("--require-claim {pair:?}: NAME=VALUE")))?;
                 builder.require_claim(name, claim)
+            }
+            "--roles-claim" => builder.roles_from(&value()?),
+            "--role" => {
+                self.roles.push(value()?);
+                builder
             }
             "--max-age" => {
                 let secs = value()?;

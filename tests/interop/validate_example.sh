@@ -31,13 +31,17 @@ fi
 # value, a maximum age; each refusal names its rule.
 token api://orders | cargo run --locked --quiet --example validate -- \
   --issuer "$issuer" --client-id orders-service --require-claim tenantId=1741 --max-age 300 --allow-http > /dev/null
-for rule in "--client-id someone-else" "--audience api://orders --require-claim tenantId=42"; do
+# Roles from a claim path (here the string claim tenantId, read as one role).
+token api://orders | cargo run --locked --quiet --example validate -- \
+  --issuer "$issuer" --audience api://orders --roles-claim tenantId --role 1741 --allow-http > /dev/null
+for rule in "--client-id someone-else" "--audience api://orders --require-claim tenantId=42" \
+  "--audience api://orders --roles-claim roles --role Orders.Admin"; do
   if err=$(token api://orders | cargo run --locked --quiet --example validate -- \
     --issuer "$issuer" $rule --allow-http 2>&1); then
     echo "validate $rule accepted the token" >&2
     exit 1
   fi
-  grep -qE "client|claim" <<< "$err"
+  grep -qE "client|claim|role" <<< "$err"
 done
 # Bad arguments and setup mistakes exit 2, before any token is read.
 for args in "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer" \
