@@ -39,7 +39,9 @@ use crate::jose::validation::{Validation, check_typ};
 ///    skipped when no audience but client ids are configured), the client
 ///    (`client_id`, else `azp`, else `cid`; [`Error::InvalidClient`]), the
 ///    ID-token guard when on ([`Error::InvalidType`]), required claim values
-///    ([`Error::ClaimMismatch`]), your check ([`Error::ClaimCheck`]),
+///    ([`Error::ClaimMismatch`]), the roles of
+///    [`Validation::roles_from`] (of the wrong shape: [`Error::InvalidClaims`]),
+///    your check ([`Error::ClaimCheck`]),
 ///    revocation ([`Error::Revoked`]), no confirmation claim `cnf`
 ///    ([`Error::UnverifiedBinding`]: a sender-constrained token is not
 ///    accepted as a bearer token), scopes ([`Error::InsufficientScope`]);
