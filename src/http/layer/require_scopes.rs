@@ -72,6 +72,20 @@ impl Requirement {
         Self::all(self.scopes.iter().chain(other.scopes.iter()))
     }
 
+    /// Any one of `items`; none at all denies every request, which is
+    /// logged here, where the mistake is made (`guard` names it).
+    fn any<I, S>(items: I, guard: &'static str) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let requirement = Self::new(items, false);
+        if requirement.scopes.is_empty() {
+            tracing::warn!(target: "jwt_gate", guard, "an any-of guard with nothing listed denies every request");
+        }
+        requirement
+    }
+
     fn new<I, S>(scopes: I, all: bool) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -142,11 +156,9 @@ impl RequireScopes {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let requirement = Requirement::new(scopes, false);
-        if requirement.scopes.is_empty() {
-            tracing::warn!(target: "jwt_gate", "RequireScopes::any with no scope denies every request");
+        Self {
+            requirement: Requirement::any(scopes, "RequireScopes::any"),
         }
-        Self { requirement }
     }
 }
 
@@ -197,11 +209,9 @@ impl RequireRoles {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let requirement = Requirement::new(roles, false);
-        if requirement.scopes.is_empty() {
-            tracing::warn!(target: "jwt_gate", "RequireRoles::any with no role denies every request");
+        Self {
+            requirement: Requirement::any(roles, "RequireRoles::any"),
         }
-        Self { requirement }
     }
 }
 
