@@ -373,3 +373,29 @@ fn a_key_bound_to_an_issuer_verifies_only_that_issuers_tokens() {
     let keys = jwt_gate::KeySet::from_jwks(&json!({ "keys": [jwk] })).unwrap();
     assert!(keys.is_empty());
 }
+
+#[test]
+fn a_scope_hierarchy_is_opt_in_and_one_level_deep() {
+    let broad = claims_with(json!({"scope": "orders"}));
+    let needs_read = rules().require_scopes(["orders.read"]);
+    assert!(matches!(
+        check(&broad, &needs_read),
+        Err(Error::InsufficientScope { .. })
+    ));
+    let hierarchy = needs_read
+        .implied_scopes("orders", ["orders.read", "orders.write"])
+        .implied_scopes("orders.write", ["orders.delete"]);
+    let claims = check(&broad, &hierarchy).unwrap();
+    assert_eq!(
+        claims.scopes().to_string(),
+        "orders orders.read orders.write"
+    );
+    assert!(
+        !claims.has_scope("orders.delete"),
+        "implied scopes imply nothing further"
+    );
+    // The narrow scope does not grant the broad one.
+    let narrow = claims_with(json!({"scope": "orders.read"}));
+    let claims = check(&narrow, &hierarchy).unwrap();
+    assert!(!claims.has_scope("orders"));
+}

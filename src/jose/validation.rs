@@ -44,6 +44,8 @@ pub struct Validation {
     pub(crate) claim_check: Option<Hook<CheckFn>>,
     pub(crate) revoked: Option<Hook<RevokedFn>>,
     pub(crate) required_scopes: Scopes,
+    /// (scope, the scopes it implies) of the application's hierarchy.
+    pub(crate) implied_scopes: Vec<(Box<str>, Scopes)>,
     pub(crate) required_scopes_text: Arc<str>,
     pub(crate) algorithms: AlgSet,
     pub(crate) leeway: Duration,
@@ -74,6 +76,7 @@ impl Validation {
             claim_check: None,
             revoked: None,
             required_scopes: Scopes::default(),
+            implied_scopes: Vec::new(),
             required_scopes_text: Arc::from(""),
             algorithms: AlgSet::ASYMMETRIC,
             leeway: Duration::from_secs(60),
@@ -250,6 +253,34 @@ impl Validation {
             .collect();
         self.required_scopes_text = Arc::from(all.to_string());
         self.required_scopes = all;
+        self
+    }
+
+    /// A scope hierarchy, opt-in: a token granted `scope` is also granted
+    /// `implied` (for the required scopes, [`RequireScopes`](crate::RequireScopes)
+    /// and [`Claims::scopes`](crate::Claims::scopes)), as an authorization
+    /// server that defines `orders` to cover `orders.read` and
+    /// `orders.write` means it (the MCP authorization spec asks resource
+    /// servers to honour such hierarchies). One level: implied scopes
+    /// imply nothing further. Scopes never imply each other otherwise.
+    /// Calls add up.
+    ///
+    /// ```
+    /// use jwt_gate::Validation;
+    /// let rules = Validation::new()
+    ///     .audience("api://orders")
+    ///     .implied_scopes("orders", ["orders.read", "orders.write"]);
+    /// # let _ = rules;
+    /// ```
+    ///
+    /// Defaults to none.
+    pub fn implied_scopes<I, S>(mut self, scope: impl Into<String>, implied: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.implied_scopes
+            .push((scope.into().into_boxed_str(), implied.into_iter().collect()));
         self
     }
 

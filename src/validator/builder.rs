@@ -150,6 +150,17 @@ macro_rules! issuer_setters {
                 self
             }
 
+            /// See [`Validation::implied_scopes`]: an opt-in scope
+            /// hierarchy. Defaults to none.
+            pub fn implied_scopes<I, S>(mut self, scope: impl Into<String>, implied: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: AsRef<str>,
+            {
+                self.settings.rules = self.settings.rules.implied_scopes(scope, implied);
+                self
+            }
+
             /// See [`Validation::roles_from`]: the claim path of the
             /// caller's roles, for [`RequireRoles`](crate::RequireRoles).
             /// Defaults to none.

@@ -428,7 +428,7 @@ impl<'de> Raw<'de> {
             iat,
             jti: text(self.jti),
             client_id: text(client),
-            scopes: self.scope.or(self.scp).unwrap_or_default(),
+            scopes: implied(self.scope.or(self.scp).unwrap_or_default(), rules),
             roles: rules::roles(payload, &rules.roles_from)?,
         };
         let view = ClaimsRef {
@@ -449,6 +449,20 @@ impl<'de> Raw<'de> {
         }
         Ok(registered)
     }
+}
+
+/// The granted scopes with those the application's scope hierarchy
+/// ([`Validation::implied_scopes`]) adds; unchanged without one.
+fn implied(granted: Scopes, rules: &Validation) -> Scopes {
+    if rules.implied_scopes.is_empty() {
+        return granted;
+    }
+    let added = rules
+        .implied_scopes
+        .iter()
+        .filter(|(parent, _)| granted.contains(parent))
+        .flat_map(|(_, children)| children.iter());
+    granted.iter().chain(added).collect()
 }
 
 fn floor(t: f64) -> UnixTime {
