@@ -6,6 +6,7 @@
 //! cargo run --example axum -- --issuer https://auth.example.com/ --audience api://orders \
 //!     [--client-id ID]... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... \
 //!     [--max-age SECS] [--role R]... [--roles-claim PATH]... [--admin-scope admin] \
+//!     [--preset NAME --its-flags ...] \
 //!     [--resource https://api.example.com] \
 //!     [--optional] [--listen 127.0.0.1:3000]
 //! ```
@@ -17,8 +18,10 @@
 //! it). `--optional` lets requests without a token through (`/claims`
 //! answers with `"claims": null`; `/admin` still needs a token). Prints
 //! `listening on http://ADDR` once it accepts connections. Without
-//! `--issuer` or `--jwks-uri`, a test issuer on loopback stands in for your
-//! IdP. Unknown flags exit 2. Stops with Ctrl-C.
+//! `--issuer`, `--jwks-uri` or `--preset` (the presets of
+//! `jwt_gate::providers`, with the flags of the `validate` example), a test
+//! issuer on loopback stands in for your IdP. Unknown flags exit 2. Stops
+//! with Ctrl-C.
 
 #[path = "support/flags.rs"]
 mod flags;
@@ -130,10 +133,11 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
             &mut std::iter::once("api://orders".to_owned()),
         )?;
     }
-    let authorization_server = options.keys.issuer.clone();
     let roles = options.keys.roles.clone();
     let allow_http = options.keys.allow_http;
-    let validator = options.keys.into_builder().build()?;
+    let builder = options.keys.into_builder()?;
+    let authorization_server = builder.configured_issuer().map(str::to_owned);
+    let validator = builder.build()?;
 
     let mut layer = JwtAuthLayer::new(validator)
         .claims::<Value>()

@@ -14,7 +14,15 @@
 //! member of an array claim), `--max-age SECS` (from `iat`), `--role R`
 //! (repeatable: roles the token must carry) with `--roles-claim PATH`
 //! (repeatable: `roles`, `permissions`, `realm_access.roles`, …),
-//! `--allow-http` (a loopback issuer).
+//! `--allow-http` (a loopback issuer), `--preset NAME` with the preset's
+//! own flags instead of `--issuer` (`cognito --region R --user-pool ID`
+//! with `--client-id`, `entra --tenant TID`, `keycloak --base-url URL
+//! --realm R`, `auth0 --domain D`, `okta --domain D [--auth-server ID]`,
+//! `zitadel --domain D`, `google`; see `jwt_gate::providers`).
+//!
+//! ```text
+//! echo "$TOKEN" | cargo run --example validate -- --preset entra --tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 --audience api://orders --role Orders.Read.All
+//! ```
 //!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
@@ -60,12 +68,19 @@ async fn run() -> ExitCode {
     }
     if !keys.has_source() || !keys.has_audience() {
         eprintln!(
-            "a key source (--issuer or --jwks-uri) and --audience or --client-id are required"
+            "a key source (--issuer, --jwks-uri or --preset) and --audience or --client-id are required"
         );
         return usage();
     }
     let roles = keys.roles.clone();
-    let validator = match keys.into_builder().build() {
+    let builder = match keys.into_builder() {
+        Ok(builder) => builder,
+        Err(flags::BadFlag(why)) => {
+            eprintln!("{why}");
+            return usage();
+        }
+    };
+    let validator = match builder.build() {
         Ok(validator) => validator,
         Err(error) => {
             eprintln!("{error}");

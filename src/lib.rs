@@ -13,6 +13,7 @@ mod validator;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 mod axum;
 pub mod de;
+pub mod providers;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

@@ -11,6 +11,7 @@ mod common;
 use axum::Router;
 use axum::routing::{any, get};
 use common::TenantClaims as Tenant;
+use common::serve;
 use jwt_gate::testing::{IssuerMode, TestIssuer};
 use jwt_gate::{Claims, JwtAuthLayer, RequireScopes, Validator};
 
@@ -414,13 +415,6 @@ async fn error_is_an_axum_response_with_the_same_mapping() {
 // ---- surprises found from outside ----
 
 /// Serves `app` on a free port of 127.0.0.1; its base URL.
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
 fn validator(issuer: &TestIssuer) -> Validator {
     Validator::builder()
         .issuer(issuer.issuer())

@@ -1,11 +1,12 @@
 //! The command-line flags the `validate` and `axum` examples share
-//! (DESIGN.md §8): where keys come from and the rules tokens must meet.
-//! Each example takes its own flags first and hands the rest here; a flag
-//! neither knows is an error (exit 2 with the usage line).
+//! (DESIGN.md §8): where keys come from, a provider preset and its own
+//! arguments, and the rules tokens must meet. Each example takes its own
+//! flags first and hands the rest here; a flag neither knows is an error
+//! (exit 2 with the usage line).
 
-use jwt_gate::ValidatorBuilder;
+use jwt_gate::{Validator, ValidatorBuilder, providers};
 
-/// A flag was given without its value.
+/// A flag was given without its value, or flags that cannot go together.
 #[derive(Debug)]
 pub(crate) struct BadFlag(pub(crate) String);
 
@@ -17,20 +18,41 @@ impl std::fmt::Display for BadFlag {
 
 impl std::error::Error for BadFlag {}
 
+/// One rule flag, applied to the base builder (a preset's, or a blank one)
+/// in the order given.
+type Step = Box<dyn FnOnce(ValidatorBuilder) -> ValidatorBuilder>;
+
 /// Builds a [`ValidatorBuilder`] from the shared flags.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct KeyFlags {
-    builder: ValidatorBuilder,
-    pub(crate) issuer: Option<String>,
-    pub(crate) jwks_uri: Option<String>,
+    steps: Vec<Step>,
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
     audience: bool,
+    client_ids: Vec<String>,
     pub(crate) allow_http: bool,
     /// Roles every token must carry (`--role`), read from `--roles-claim`.
     pub(crate) roles: Vec<String>,
+    preset: Option<String>,
+    /// The preset's own arguments: `--region`, `--user-pool`, `--tenant`,
+    /// `--base-url`, `--realm`, `--domain`, `--auth-server`.
+    preset_args: Vec<(String, String)>,
 }
 
 /// The shared flags, for usage lines.
-pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]";
+pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL | --preset NAME [preset flags]) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]
+  presets: cognito --region R --user-pool ID (with --client-id) | entra --tenant TID | keycloak --base-url URL --realm R
+           | auth0 --domain D | okta --domain D [--auth-server ID] | zitadel --domain D | google";
+
+const PRESET_ARGS: [&str; 7] = [
+    "--region",
+    "--user-pool",
+    "--tenant",
+    "--base-url",
+    "--realm",
+    "--domain",
+    "--auth-server",
+];
 
 impl KeyFlags {
     /// Takes `flag` (and its value from `rest`) when it is a shared flag:
@@ -44,62 +66,79 @@ impl KeyFlags {
             rest.next()
                 .ok_or_else(|| BadFlag(format!("{flag} needs a value")))
         };
-        let builder = std::mem::take(&mut self.builder);
-        self.builder = match flag {
+        let step: Step = match flag {
             "--issuer" => {
                 let issuer = value()?;
                 self.issuer = Some(issuer.clone());
-                builder.issuer(issuer)
+                Box::new(move |b| b.issuer(issuer))
             }
             "--jwks-uri" => {
                 let url = value()?;
                 self.jwks_uri = Some(url.clone());
-                builder.jwks_uri(url)
+                Box::new(move |b| b.jwks_uri(url))
+            }
+            "--preset" => {
+                self.preset = Some(value()?);
+                return Ok(true);
+            }
+            f if PRESET_ARGS.contains(&f) => {
+                self.preset_args.push((f.to_owned(), value()?));
+                return Ok(true);
             }
             "--audience" => {
                 self.audience = true;
-                builder.audience(value()?)
+                let audience = value()?;
+                Box::new(move |b| b.audience(audience))
             }
             "--client-id" => {
                 self.audience = true;
-                builder.client_ids([value()?])
+                self.client_ids.push(value()?);
+                return Ok(true);
             }
             "--require-claim" => {
                 let pair = value()?;
                 let (name, claim) = pair
                     .split_once('=')
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .ok_or_else(|| BadFlag(format!("--require-claim {pair:?}: NAME=VALUE")))?;
-                builder.require_claim(name, claim)
+                Box::new(move |b| b.require_claim(name, claim))
             }
-            "--roles-claim" => builder.roles_from(&value()?),
+            "--roles-claim" => {
+                let path = value()?;
+                Box::new(move |b| b.roles_from(&path))
+            }
             "--role" => {
                 self.roles.push(value()?);
-                builder
+                return Ok(true);
             }
             "--max-age" => {
                 let secs = value()?;
                 let secs: u64 = secs
                     .parse()
                     .map_err(|_| BadFlag(format!("--max-age {secs:?}: whole seconds")))?;
-                builder.max_age(std::time::Duration::from_secs(secs))
+                Box::new(move |b| b.max_age(std::time::Duration::from_secs(secs)))
             }
-            "--scope" => builder.require_scopes([value()?]),
-            "--typ" => builder.require_typ(value()?),
+            "--scope" => {
+                let scope = value()?;
+                Box::new(move |b| b.require_scopes([scope]))
+            }
+            "--typ" => {
+                let typ = value()?;
+                Box::new(move |b| b.require_typ(typ))
+            }
             "--allow-http" => {
                 self.allow_http = true;
-                builder.allow_http()
+                Box::new(ValidatorBuilder::allow_http)
             }
-            _ => {
-                self.builder = builder;
-                return Ok(false);
-            }
+            _ => return Ok(false),
         };
+        self.steps.push(step);
         Ok(true)
     }
 
-    /// Whether a key source was given.
+    /// Whether a key source (or a preset, which names its issuer) was given.
     pub(crate) fn has_source(&self) -> bool {
-        self.issuer.is_some() || self.jwks_uri.is_some()
+        self.issuer.is_some() || self.jwks_uri.is_some() || self.preset.is_some()
     }
 
     /// Whether an audience (or a client id, which stands in for it) was
@@ -108,8 +147,57 @@ impl KeyFlags {
         self.audience
     }
 
-    /// The builder the flags made.
-    pub(crate) fn into_builder(self) -> ValidatorBuilder {
-        self.builder
+    /// The builder the flags made: the preset's (or a blank one), then
+    /// every rule flag in order.
+    pub(crate) fn into_builder(self) -> Result<ValidatorBuilder, BadFlag> {
+        let mut args = self.preset_args;
+        let mut arg = |name: &str| -> Result<String, BadFlag> {
+            match args.iter().position(|(n, _)| n == name) {
+                Some(i) => Ok(args.remove(i).1),
+                None => Err(BadFlag(format!(
+                    "--preset {} needs {name}",
+                    self.preset.as_deref().unwrap_or_default()
+                ))),
+            }
+        };
+        let mut client_ids = self.client_ids;
+        let base = match self.preset.as_deref() {
+            None => Validator::builder(),
+            Some(_) if self.issuer.is_some() => {
+                return Err(BadFlag("--preset sets the issuer: drop --issuer".into()));
+            }
+            Some("cognito") => providers::cognito(
+                &arg("--region")?,
+                &arg("--user-pool")?,
+                std::mem::take(&mut client_ids),
+            ),
+            Some("entra") => providers::entra(&arg("--tenant")?),
+            Some("keycloak") => providers::keycloak(&arg("--base-url")?, &arg("--realm")?),
+            Some("auth0") => providers::auth0(&arg("--domain")?),
+            Some("okta") => {
+                let domain = arg("--domain")?;
+                let server = arg("--auth-server").unwrap_or_else(|_| "default".into());
+                providers::okta(&domain, &server)
+            }
+            Some("zitadel") => providers::zitadel(&arg("--domain")?),
+            Some("google") => providers::google(),
+            Some(other) => {
+                return Err(BadFlag(format!(
+                    "unknown preset {other:?}: cognito, entra, keycloak, auth0, okta, zitadel or google"
+                )));
+            }
+        };
+        if let Some((name, _)) = args.first() {
+            return Err(BadFlag(format!(
+                "{name} is not an argument of --preset {}",
+                self.preset.as_deref().unwrap_or("(none)")
+            )));
+        }
+        let base = if client_ids.is_empty() {
+            base
+        } else {
+            base.client_ids(client_ids)
+        };
+        Ok(self.steps.into_iter().fold(base, |b, step| step(b)))
     }
 }

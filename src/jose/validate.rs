@@ -114,24 +114,42 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
 /// A key whose JWK names an `issuer` (Entra ID publishes one per key, with
 /// `{tenantid}` for multi-tenant keys) verifies only tokens of that issuer:
 /// with one key set shared across tenants, a key must not vouch for a token
-/// that claims another tenant.
+/// that claims another tenant. Entra ID publishes keys with the v2.0 issuer
+/// only, so a v1.0 token (`https://sts.windows.net/{tid}/`) is checked as
+/// the v2.0 issuer of its tenant, its `tid` being the tenant its `iss` names
+/// (as Microsoft.IdentityModel does).
 fn check_key_issuer(key_issuer: &str, claims: ClaimsRef<'_>) -> Result<(), Error> {
     let iss = claims.issuer().ok_or(Error::InvalidIssuer)?;
-    let matches = match key_issuer.split_once("{tenantid}") {
+    let tid = claims.get::<String>("tid").unwrap_or_default();
+    let tid = tid.as_deref();
+    if key_names(key_issuer, tid, iss) {
+        return Ok(());
+    }
+    let v1_tenant = iss
+        .strip_prefix("https://sts.windows.net/")
+        .and_then(|rest| rest.strip_suffix('/'));
+    if let Some(tenant) = v1_tenant
+        && tid == Some(tenant)
+        && key_names(
+            key_issuer,
+            tid,
+            &format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+        )
+    {
+        return Ok(());
+    }
+    Err(Error::InvalidIssuer)
+}
+
+/// The key's `issuer`, with `tid` for `{tenantid}`, is `iss`.
+fn key_names(key_issuer: &str, tid: Option<&str>, iss: &str) -> bool {
+    match key_issuer.split_once("{tenantid}") {
         None => key_issuer == iss,
-        Some((prefix, suffix)) => match claims.get::<String>("tid") {
-            Ok(Some(tid)) => {
-                iss.len() == prefix.len() + tid.len() + suffix.len()
-                    && iss.starts_with(prefix)
-                    && iss.ends_with(suffix)
-                    && iss.get(prefix.len()..prefix.len() + tid.len()) == Some(tid.as_str())
-            }
-            _ => false,
-        },
-    };
-    if matches {
-        Ok(())
-    } else {
-        Err(Error::InvalidIssuer)
+        Some((prefix, suffix)) => tid.is_some_and(|tid| {
+            iss.len() == prefix.len() + tid.len() + suffix.len()
+                && iss.starts_with(prefix)
+                && iss.ends_with(suffix)
+                && iss.get(prefix.len()..prefix.len() + tid.len()) == Some(tid)
+        }),
     }
 }

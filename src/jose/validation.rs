@@ -33,6 +33,8 @@ use crate::jose::error::Error;
 #[must_use]
 pub struct Validation {
     pub(crate) issuer: Option<Box<str>>,
+    /// Other spellings of the issuer that `iss` may carry.
+    pub(crate) issuer_aliases: Vec<Box<str>>,
     pub(crate) audiences: Vec<Box<str>>,
     pub(crate) client_ids: Vec<Box<str>>,
     /// (claim, value) pairs the token must hold.
@@ -67,6 +69,7 @@ impl Validation {
     pub fn new() -> Self {
         Self {
             issuer: None,
+            issuer_aliases: Vec::new(),
             audiences: Vec::new(),
             client_ids: Vec::new(),
             required_claims: Vec::new(),
@@ -93,6 +96,29 @@ impl Validation {
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into().into_boxed_str());
         self
+    }
+
+    /// Another spelling of the [`issuer`](Self::issuer) that `iss` may
+    /// carry, byte for byte, for providers that write one issuer two ways:
+    /// Google (`https://accounts.google.com` and `accounts.google.com`),
+    /// Entra ID (v2.0 `https://login.microsoftonline.com/{tid}/v2.0` and
+    /// v1.0 `https://sts.windows.net/{tid}/` for one tenant). Calls add up;
+    /// without an [`issuer`](Self::issuer) there is no issuer check.
+    ///
+    /// Defaults to none.
+    pub fn issuer_alias(mut self, alias: impl Into<String>) -> Self {
+        self.issuer_aliases.push(alias.into().into_boxed_str());
+        self
+    }
+
+    /// `iss` is the issuer or one of its aliases (true without an issuer).
+    pub(crate) fn issuer_accepts(&self, iss: Option<&str>) -> bool {
+        match &self.issuer {
+            None => true,
+            Some(issuer) => iss.is_some_and(|iss| {
+                iss == &**issuer || self.issuer_aliases.iter().any(|a| &**a == iss)
+            }),
+        }
     }
 
     /// Adds an accepted audience: the token's `aud` (a string or an array)

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     issuer: String,
     /// Published keys, newest last; the newest signs.
     keys: Mutex<Vec<(String, Arc<SigningKey>)>>,
+    /// Extra members of published JWKs: (kid, name, value).
+    key_members: Mutex<Vec<(String, String, Value)>>,
     next_kid: AtomicUsize,
     next_jti: AtomicUsize,
     mode: Mutex<IssuerMode>,
@@ -165,6 +167,7 @@ impl TestIssuerBuilder {
                 "key-1".into(),
                 Arc::new(SigningKey::generate(self.alg)),
             )]),
+            key_members: Mutex::new(Vec::new()),
             next_kid: AtomicUsize::new(2),
             next_jti: AtomicUsize::new(1),
             mode: Mutex::new(IssuerMode::Normal),
@@ -286,6 +289,14 @@ impl TestIssuer {
         keys.retain(|(k, _)| k != kid);
     }
 
+    /// Publishes the JWK of `kid` with one more member, such as the
+    /// `issuer` Entra ID adds to each key (replacing one of the same name).
+    pub fn set_key_member(&self, kid: &str, name: &str, value: Value) {
+        let mut members = lock(&self.shared.key_members);
+        members.retain(|(k, n, _)| !(k == kid && n == name));
+        members.push((kid.to_owned(), name.to_owned(), value));
+    }
+
     /// The published `kid`s, oldest first.
     pub fn kids(&self) -> Vec<String> {
         lock(&self.shared.keys)
@@ -389,6 +400,13 @@ impl TokenBuilder {
     /// When `value` cannot be serialized to JSON.
     pub fn claim(mut self, name: &str, value: impl serde::Serialize) -> Self {
         self.claims[name] = serde_json::to_value(value).expect("a JSON claim");
+        self
+    }
+
+    /// Exactly these claims, replacing all (the defaults included): for a
+    /// provider's documented claim set.
+    pub fn claims(mut self, claims: Value) -> Self {
+        self.claims = claims;
         self
     }
 

@@ -13,9 +13,16 @@ use super::{IssuerMode, Shared, lock, new_token};
 
 /// The JWK Set: every published key, newest last.
 pub(crate) fn jwks(shared: &Shared) -> Value {
+    let members = lock(&shared.key_members);
     let keys: Vec<Value> = lock(&shared.keys)
         .iter()
-        .map(|(kid, key)| key.public_jwk(kid))
+        .map(|(kid, key)| {
+            let mut jwk = key.public_jwk(kid);
+            for (_, name, value) in members.iter().filter(|(k, _, _)| k == kid) {
+                jwk[name.as_str()] = value.clone();
+            }
+            jwk
+        })
         .collect();
     json!({ "keys": keys })
 }

@@ -28,6 +28,8 @@ pub(crate) struct IssuerSettings {
     keys: Option<KeySet>,
     fetch: FetchConfig,
     client: Option<reqwest::Client>,
+    /// A mistake a preset found in its arguments, reported by `build()`.
+    pub(crate) preset_error: Option<ConfigError>,
 }
 
 /// The setters both builders share, on `self.settings`.
@@ -64,15 +66,28 @@ macro_rules! issuer_setters {
             }
 
             /// All the rules at once, replacing those set so far (an issuer given
-            /// to [`issuer`](Self::issuer) is kept unless `rules` names one).
+            /// to [`issuer`](Self::issuer), with its aliases, is kept unless
+            /// `rules` names one).
             ///
             /// Defaults to [`Validation::new`].
             pub fn validation(mut self, rules: Validation) -> Self {
                 let issuer = self.settings.rules.issuer.take();
+                let aliases = std::mem::take(&mut self.settings.rules.issuer_aliases);
                 self.settings.rules = rules;
                 if self.settings.rules.issuer.is_none() {
                     self.settings.rules.issuer = issuer;
+                    self.settings.rules.issuer_aliases = aliases;
                 }
+                self
+            }
+
+            /// See [`Validation::issuer_alias`]: another spelling of the
+            /// [`issuer`](Self::issuer) that `iss` may carry, verified with
+            /// the same keys. Discovery uses the issuer itself.
+            ///
+            /// Defaults to none.
+            pub fn issuer_alias(mut self, alias: impl Into<String>) -> Self {
+                self.settings.rules = self.settings.rules.issuer_alias(alias);
                 self
             }
 
@@ -332,6 +347,27 @@ impl Default for ValidatorBuilder {
 issuer_setters!(ValidatorBuilder);
 
 impl ValidatorBuilder {
+    /// The issuer set so far, by [`issuer`](Self::issuer) or a
+    /// [preset](crate::providers): for the `authorization_servers` of your
+    /// [RFC 9728 metadata](crate::ProtectedResourceMetadata).
+    ///
+    /// ```
+    /// let preset = jwt_gate::providers::auth0("example.eu.auth0.com");
+    /// assert_eq!(preset.configured_issuer(), Some("https://example.eu.auth0.com/"));
+    /// ```
+    pub fn configured_issuer(&self) -> Option<&str> {
+        self.settings.issuer_name()
+    }
+
+    /// Reports `error` from `build()`: a preset's arguments that cannot
+    /// work.
+    pub(crate) fn preset_error(mut self, error: Option<ConfigError>) -> Self {
+        if self.settings.preset_error.is_none() {
+            self.settings.preset_error = error;
+        }
+        self
+    }
+
     /// Renamed [`jwks_ttl`](Self::jwks_ttl): it is the JWK Set's lifetime,
     /// not the token cache's.
     #[deprecated(since = "0.2.0", note = "renamed `jwks_ttl`")]
@@ -409,14 +445,45 @@ impl IssuerBuilder {
     }
 }
 
+/// A [`ValidatorBuilder`]'s settings for one issuer of a multi-issuer
+/// validator, so that a [preset](crate::providers) can be trusted next to
+/// others. Its token cache bounds are dropped: a multi-issuer validator has
+/// one cache, set on the [`MultiIssuerBuilder`](crate::MultiIssuerBuilder).
+///
+/// ```
+/// use jwt_gate::{providers, Validator};
+///
+/// let validator = Validator::multi_issuer()
+///     .trust(providers::auth0("example.eu.auth0.com").audience("api://orders").into())
+///     .trust(providers::keycloak("https://sso.example.com", "staff").client_ids(["orders-web"]).into())
+///     .build()?;
+/// # let _ = validator;
+/// # Ok::<(), jwt_gate::ConfigError>(())
+/// ```
+impl From<ValidatorBuilder> for IssuerBuilder {
+    fn from(builder: ValidatorBuilder) -> Self {
+        Self {
+            settings: builder.settings,
+        }
+    }
+}
+
 impl IssuerSettings {
     /// The issuer these settings name, if any.
     pub(crate) fn issuer_name(&self) -> Option<&str> {
         self.issuer.as_deref()
     }
 
+    /// The other spellings of the issuer `iss` may carry.
+    pub(crate) fn issuer_aliases(&self) -> &[Box<str>] {
+        &self.rules.issuer_aliases
+    }
+
     /// Setup mistakes the settings show on their own.
     fn check(&self) -> Result<(), ConfigError> {
+        if let Some(e) = &self.preset_error {
+            return Err(e.clone());
+        }
         let rules = &self.rules;
         if rules.audiences.is_empty() && rules.client_ids.is_empty() {
             return Err(ConfigError::new(

@@ -78,6 +78,8 @@ impl Deref for Picked<'_> {
 pub struct IssuerTemplate {
     prefix: Box<str>,
     suffix: Box<str>,
+    /// Other spellings of the same issuers, as (prefix, suffix).
+    aliases: Vec<(Box<str>, Box<str>)>,
     admits: Admits,
 }
 
@@ -101,20 +103,57 @@ impl IssuerTemplate {
     /// A [`ConfigError`] (setting `IssuerTemplate::new`) when the
     /// placeholder is missing or appears more than once.
     pub fn new(template: &str) -> Result<Self, ConfigError> {
-        let config = |msg: String| ConfigError::new("IssuerTemplate::new", msg);
-        let (prefix, suffix) = template
-            .split_once(PLACEHOLDER)
-            .ok_or_else(|| config(format!("issuer template {template:?} has no {PLACEHOLDER}")))?;
-        if suffix.contains(PLACEHOLDER) {
-            return Err(config(format!(
-                "issuer template {template:?} has more than one {PLACEHOLDER}"
-            )));
-        }
+        let (prefix, suffix) = split_template("IssuerTemplate::new", template)?;
         Ok(Self {
-            prefix: prefix.into(),
-            suffix: suffix.into(),
+            prefix,
+            suffix,
+            aliases: Vec::new(),
             admits: Admits::Nothing,
         })
+    }
+
+    /// A template from known-good parts (the presets'): `main` and each
+    /// alias hold exactly one placeholder.
+    pub(crate) fn from_parts(main: &'static str, aliases: &[&'static str]) -> Self {
+        let split = |t: &'static str| {
+            let (prefix, suffix) = t.split_once(PLACEHOLDER).unwrap_or((t, ""));
+            (Box::from(prefix), Box::from(suffix))
+        };
+        let (prefix, suffix) = split(main);
+        Self {
+            prefix,
+            suffix,
+            aliases: aliases.iter().copied().map(split).collect(),
+            admits: Admits::Nothing,
+        }
+    }
+
+    /// Another spelling of the same issuers, with its own `{tenant}`
+    /// placeholder (Entra ID's v1.0 `https://sts.windows.net/{tenant}/` next
+    /// to v2.0 `https://login.microsoftonline.com/{tenant}/v2.0`): a token
+    /// whose `iss` fits it, for an admitted tenant, is validated under the
+    /// same tenant's issuer (discovered from the main template's URL), and
+    /// its `iss` may be either spelling. Calls add up.
+    ///
+    /// ```
+    /// use jwt_gate::IssuerTemplate;
+    ///
+    /// let entra = IssuerTemplate::new("https://login.microsoftonline.com/{tenant}/v2.0")?
+    ///     .alias("https://sts.windows.net/{tenant}/")?
+    ///     .tenants(["72f988bf-86f1-41af-91ab-2d7cd011db47"]);
+    /// assert!(IssuerTemplate::new("https://a.example/{tenant}")?.alias("https://b.example/").is_err());
+    /// # let _ = entra;
+    /// # Ok::<(), jwt_gate::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] (setting `IssuerTemplate::alias`) when the
+    /// placeholder is missing or appears more than once.
+    pub fn alias(mut self, template: &str) -> Result<Self, ConfigError> {
+        self.aliases
+            .push(split_template("IssuerTemplate::alias", template)?);
+        Ok(self)
     }
 
     /// Admits exactly these tenants (replacing any earlier choice).
@@ -144,11 +183,25 @@ impl IssuerTemplate {
         format!("{}{tenant}{}", self.prefix, self.suffix)
     }
 
-    /// The tenant of `iss` if it fits the pattern and is admitted.
+    /// The other spellings of the issuer for `tenant`.
+    fn aliases_for<'a>(&'a self, tenant: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.aliases
+            .iter()
+            .map(move |(prefix, suffix)| format!("{prefix}{tenant}{suffix}"))
+    }
+
+    /// The tenant of `iss` if it fits the pattern (or an alias) and is
+    /// admitted.
     fn admitted_tenant<'a>(&self, iss: &'a str) -> Option<&'a str> {
-        let tenant = iss
-            .strip_prefix(&*self.prefix)?
-            .strip_suffix(&*self.suffix)?;
+        std::iter::once((&self.prefix, &self.suffix))
+            .chain(self.aliases.iter().map(|(p, s)| (p, s)))
+            .find_map(|(prefix, suffix)| {
+                self.admitted(iss.strip_prefix(&**prefix)?.strip_suffix(&**suffix)?)
+            })
+    }
+
+    /// `tenant` if it is well formed and admitted.
+    fn admitted<'a>(&self, tenant: &'a str) -> Option<&'a str> {
         let well_formed = (1..=MAX_TENANT_LEN).contains(&tenant.len())
             && tenant != "."
             && tenant != ".."
@@ -177,6 +230,7 @@ impl fmt::Debug for IssuerTemplate {
                 "template",
                 &format!("{}{PLACEHOLDER}{}", self.prefix, self.suffix),
             )
+            .field("aliases", &self.aliases.len())
             .field("admits", &admits)
             .finish()
     }
@@ -192,8 +246,28 @@ pub(crate) struct Prototype {
     pub(crate) shared_store: Option<Arc<KeyStore>>,
 }
 
+/// A template's prefix and suffix around its one placeholder.
+fn split_template(
+    setting: &'static str,
+    template: &str,
+) -> Result<(Box<str>, Box<str>), ConfigError> {
+    let config = |msg: String| ConfigError::new(setting, msg);
+    let (prefix, suffix) = template
+        .split_once(PLACEHOLDER)
+        .ok_or_else(|| config(format!("issuer template {template:?} has no {PLACEHOLDER}")))?;
+    if suffix.contains(PLACEHOLDER) {
+        return Err(config(format!(
+            "issuer template {template:?} has more than one {PLACEHOLDER}"
+        )));
+    }
+    Ok((prefix.into(), suffix.into()))
+}
+
 impl Prototype {
-    fn trusted_for(&self, issuer: &str) -> Trusted {
+    /// The issuer of `tenant`: discovered from its main spelling, its
+    /// tokens' `iss` any of its spellings.
+    fn trusted_for(&self, template: &IssuerTemplate, tenant: &str) -> Trusted {
+        let issuer = template.issuer_for(tenant);
         let store = self.shared_store.clone().unwrap_or_else(|| {
             Arc::new(KeyStore::new(
                 Source::Discovery(issuer.to_owned()),
@@ -202,10 +276,10 @@ impl Prototype {
                 None,
             ))
         });
-        Trusted {
-            rules: self.rules.clone().issuer(issuer),
-            store,
-        }
+        let rules = template
+            .aliases_for(tenant)
+            .fold(self.rules.clone().issuer(issuer), Validation::issuer_alias);
+        Trusted { rules, store }
     }
 }
 
@@ -231,7 +305,11 @@ impl Registry {
         let by_issuer = fixed
             .iter()
             .enumerate()
-            .map(|(i, (iss, _))| (iss.clone(), i))
+            .flat_map(|(i, (iss, t))| {
+                std::iter::once(iss)
+                    .chain(&t.rules.issuer_aliases)
+                    .map(move |name| (name.clone(), i))
+            })
             .collect();
         let max_token_bytes = fixed
             .iter()
@@ -260,10 +338,10 @@ impl Registry {
             return Ok(Picked::Fixed(&self.fixed[i].1));
         }
         for (template, prototype) in &self.templates {
-            if template.admitted_tenant(&iss).is_some() {
+            if let Some(tenant) = template.admitted_tenant(&iss) {
                 let trusted = self
                     .discovered
-                    .get_with_by_ref(&*iss, || Arc::new(prototype.trusted_for(&iss)));
+                    .get_with_by_ref(&*iss, || Arc::new(prototype.trusted_for(template, tenant)));
                 return Ok(Picked::Discovered(trusted));
             }
         }

@@ -160,10 +160,16 @@ impl MultiIssuerBuilder {
                 .issuer_name()
                 .ok_or_else(|| ConfigError::new("trust", "an issuer builder names no issuer()"))?
                 .into();
-            if fixed.iter().any(|(i, _)| *i == issuer) {
+            let names = || std::iter::once(&issuer).chain(builder.issuer_aliases());
+            let taken = |name: &str| {
+                fixed.iter().any(|(i, t)| {
+                    &**i == name || t.rules.issuer_aliases.iter().any(|a| &**a == name)
+                })
+            };
+            if let Some(name) = names().find(|name| taken(name)) {
                 return Err(ConfigError::new(
                     "trust",
-                    format!("issuer {issuer:?} is trusted twice"),
+                    format!("issuer {name:?} is trusted twice"),
                 ));
             }
             fixed.push((issuer, builder.into_trusted(client.as_ref())?));

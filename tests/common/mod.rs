@@ -172,3 +172,11 @@ pub fn rules() -> Validation {
         .audience(AUDIENCE)
         .leeway(std::time::Duration::from_secs(60))
 }
+
+/// Serves `app` on a free loopback port; its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}

@@ -43,8 +43,20 @@ for rule in "--client-id someone-else" "--audience api://orders --require-claim 
   fi
   grep -qE "client|claim|role" <<< "$err"
 done
-# Bad arguments and setup mistakes exit 2, before any token is read.
-for args in "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer" \
+# A preset names its provider's issuer: the provider's token (another
+# issuer) is refused, and the refusal says so.
+if err=$(token api://orders | cargo run --locked --quiet --example validate -- \
+  --preset auth0 --domain example.eu.auth0.com --jwks-uri "$jwks" --audience api://orders --allow-http 2>&1); then
+  echo "--preset auth0 accepted another issuer's token" >&2
+  exit 1
+fi
+grep -q "issuer" <<< "$err"
+# Bad arguments and setup mistakes exit 2, before any token is read; so do
+# a preset's: unknown, missing or foreign arguments, a pool of another region.
+for args in "--preset nope --audience a" "--preset entra --audience a" "--preset entra --tenant contoso.com --audience a" \
+  "--preset google --issuer $issuer --audience a" "--preset google --realm r --audience a" \
+  "--preset cognito --region eu-west-1 --user-pool us-east-1_AbC123 --client-id c" \
+  "--bogus" "--audience api://orders" "--issuer $issuer --audience api://orders" "--issuer" \
   "--issuer $issuer --audience a --allow-http --require-claim novalue" "--issuer $issuer --audience a --allow-http --max-age soon"; do
   set +e
   cargo run --locked --quiet --example validate -- $args < /dev/null 2> /dev/null

@@ -391,9 +391,7 @@ impl<'de> Raw<'de> {
         let nbf = self.nbf.map(ceil);
         let iat = self.iat.map(ceil);
         check_times(exp, nbf, iat, rules, now)?;
-        if let Some(issuer) = &rules.issuer
-            && self.iss.as_deref() != Some(&**issuer)
-        {
+        if !rules.issuer_accepts(self.iss.as_deref()) {
             return Err(Error::InvalidIssuer);
         }
         let aud = self.aud.unwrap_or_default();
