@@ -348,20 +348,31 @@ fn a_key_bound_to_an_issuer_verifies_only_that_issuers_tokens() {
     let common = keys_with_issuer("https://login.microsoftonline.com/{tenantid}/v2.0");
     assert!(check(&token(v2(TENANT_A), Some(TENANT_A)), &common).is_ok());
     assert!(check(&token(v2(TENANT_B), Some(TENANT_B)), &common).is_ok());
+    // Entra publishes keys with the v2.0 issuer only: a v1.0 token is
+    // checked as its tenant's v2.0 issuer, its `tid` being that tenant.
+    assert!(check(&token(v1(TENANT_A), Some(TENANT_A)), &common).is_ok());
     for bad in [
         token(v2(TENANT_B), Some(TENANT_A)),
         token(v2(TENANT_A), None),
-        token(v1(TENANT_A), Some(TENANT_A)),
+        token(v1(TENANT_A), Some(TENANT_B)),
+        token(v1(TENANT_A), None),
+        token(
+            format!("https://sts.windows.net/{TENANT_A}"),
+            Some(TENANT_A),
+        ),
     ] {
         assert!(matches!(check(&bad, &common), Err(Error::InvalidIssuer)));
     }
     // A key of tenant A never verifies a token claiming tenant B.
     let tenant_a = keys_with_issuer(&v2(TENANT_A));
     assert!(check(&token(v2(TENANT_A), Some(TENANT_A)), &tenant_a).is_ok());
-    assert!(matches!(
-        check(&token(v2(TENANT_B), Some(TENANT_B)), &tenant_a),
-        Err(Error::InvalidIssuer)
-    ));
+    assert!(check(&token(v1(TENANT_A), Some(TENANT_A)), &tenant_a).is_ok());
+    for other in [v2(TENANT_B), v1(TENANT_B)] {
+        assert!(matches!(
+            check(&token(other, Some(TENANT_B)), &tenant_a),
+            Err(Error::InvalidIssuer)
+        ));
+    }
     // v1 keys name the v1 issuer.
     let v1_keys = keys_with_issuer("https://sts.windows.net/{tenantid}/");
     assert!(check(&token(v1(TENANT_A), Some(TENANT_A)), &v1_keys).is_ok());

@@ -148,11 +148,16 @@ const RM: &str =
     r#", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#;
 
 #[tokio::test]
-async fn no_token_is_401_with_a_bare_challenge() {
+async fn no_token_is_401_naming_the_scopes_the_route_needs() {
+    // No error code (RFC 6750 §3.1); the scopes needed and the metadata
+    // URL, as the MCP authorization spec asks.
     let api = Api::start().await;
     let (status, challenge, _) = api.get("/orders", &[]).await;
     assert_eq!(status, 401);
-    assert_eq!(challenge.unwrap(), format!(r#"Bearer realm="orders"{RM}"#));
+    assert_eq!(
+        challenge.unwrap(),
+        format!(r#"Bearer realm="orders", scope="orders.read"{RM}"#)
+    );
     assert_eq!(api.calls(), 0);
 }
 
@@ -227,14 +232,21 @@ async fn insufficient_scope_is_403_at_layer_and_route_level() {
     let no_read = api.token().scope("profile").sign();
     let (status, challenge, _) = api.get("/orders", &[&bearer(&no_read)]).await;
     assert_eq!(status, 403);
+    // resource_metadata on 403 too (MCP authorization spec).
     assert_eq!(
         challenge.unwrap(),
-        r#"Bearer realm="orders", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.read""#
+        format!(
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.read"{RM}"#
+        )
     );
     let reader = api.token().sign();
     let (status, challenge, _) = api.get("/admin", &[&bearer(&reader)]).await;
     assert_eq!(status, 403);
-    assert!(challenge.unwrap().ends_with(r#"scope="orders.admin""#));
+    assert!(
+        challenge
+            .unwrap()
+            .ends_with(&format!(r#"scope="orders.admin"{RM}"#))
+    );
     let (status, _, body) = api.get("/orders", &[&bearer(&reader)]).await;
     assert_eq!((status, body.as_str()), (200, "orders"));
     let admin = api.token().scope("orders.read orders.admin").sign();
@@ -246,7 +258,7 @@ async fn insufficient_scope_is_403_at_layer_and_route_level() {
     assert!(
         challenge
             .unwrap()
-            .ends_with(r#"scope="orders.admin support""#)
+            .ends_with(&format!(r#"scope="orders.admin support"{RM}"#))
     );
     let support = api.token().scope("orders.read support").sign();
     assert_eq!(api.get("/support", &[&bearer(&support)]).await.0, 200);
@@ -283,11 +295,12 @@ async fn optional_mode_lets_anonymous_requests_through_but_not_bad_tokens() {
     let (status, challenge, _) = api.get("/public", &[&bearer(&expired)]).await;
     assert_eq!(status, 401);
     assert!(challenge.unwrap().contains(r#"error="invalid_token""#));
-    // Anonymous callers meet RequireScopes with a 401, not a 403.
+    // Anonymous callers meet RequireScopes with a 401, not a 403, told
+    // the scopes the route needs.
     let (status, challenge, _) = api.get("/public-admin", &[]).await;
     assert_eq!(
         (status, challenge.as_deref()),
-        (401, Some(r#"Bearer realm="orders""#))
+        (401, Some(r#"Bearer realm="orders", scope="orders.admin""#))
     );
     assert_eq!(api.calls(), 0);
 }
@@ -696,7 +709,7 @@ async fn route_guards_answer_with_the_layer_rejection_body() {
     assert_eq!(res.status(), 401);
     assert_eq!(
         res.headers()["www-authenticate"],
-        r#"Bearer realm="orders""#
+        r#"Bearer realm="orders", scope="admin""#
     );
     assert_eq!(
         res.text().await.unwrap(),

@@ -119,11 +119,15 @@ async fn challenges_carry_the_exact_resource_metadata_parameter() {
     };
     let url = &api.resource;
     let missing = challenge(api.client.get(url).send().await.unwrap());
+    // The scopes needed, then where to get a token (MCP authorization spec).
     assert_eq!(
         missing,
         (
             401,
-            format!(r#"Bearer resource_metadata="{}""#, api.metadata_url)
+            format!(
+                r#"Bearer scope="orders.read", resource_metadata="{}""#,
+                api.metadata_url
+            )
         )
     );
     let expired = api
@@ -150,7 +154,8 @@ async fn challenges_carry_the_exact_resource_metadata_parameter() {
             )
         )
     );
-    // 403 is about scope, not about where to get a token: no parameter.
+    // 403 insufficient_scope carries it too (MCP authorization spec: the
+    // client may need to ask the authorization server for more).
     let reader = api.idp.token().audience(url).scope("profile").sign();
     let res = api
         .client
@@ -159,9 +164,16 @@ async fn challenges_carry_the_exact_resource_metadata_parameter() {
         .send()
         .await
         .unwrap();
-    let (status, value) = challenge(res);
-    assert_eq!(status, 403);
-    assert!(!value.contains("resource_metadata"), "{value}");
+    assert_eq!(
+        challenge(res),
+        (
+            403,
+            format!(
+                r#"Bearer error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.read", resource_metadata="{}""#,
+                api.metadata_url
+            )
+        )
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
+use crate::jose::claims::Scopes;
 use crate::jose::error::Error;
 
 /// Builds the body of a rejection response. Status, `WWW-Authenticate` and
@@ -68,6 +69,25 @@ pub(crate) fn erased_body<B: Default + 'static>(erased: Option<&ErasedBody>, err
 pub(crate) struct Challenge {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) resource_metadata: Option<Arc<str>>,
+    /// The scopes a request without a token is told it needs (the MCP
+    /// authorization spec's hint): the validator's and the layer's.
+    pub(crate) scope: Option<Arc<str>>,
+}
+
+impl Challenge {
+    /// This challenge, naming `route`'s scopes too for a request without a
+    /// token (a guard's all-of scopes behind an optional layer).
+    pub(crate) fn needing(&self, route: &Scopes) -> Self {
+        let layer = self.scope.as_deref().unwrap_or_default().split(' ');
+        let needed: Scopes = layer
+            .chain(route.iter())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Self {
+            scope: Some(Arc::from(needed.to_string())),
+            ..self.clone()
+        }
+    }
 }
 
 /// Seconds a client should wait before retrying after a 503: the one place
@@ -151,13 +171,15 @@ impl Error {
     /// );
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        self.challenge(realm, None)
+        self.challenge(realm, None, None)
     }
 
-    /// The challenge with an optional RFC 9728 `resource_metadata` URL.
+    /// The challenge with an optional RFC 9728 `resource_metadata` URL,
+    /// and for a request without a token, the scopes it needs.
     fn challenge(
         &self,
         realm: Option<&str>,
+        needed_scope: Option<&str>,
         resource_metadata: Option<&str>,
     ) -> Option<HeaderValue> {
         if matches!(self, Self::KeysUnavailable { .. }) {
@@ -175,6 +197,11 @@ impl Error {
             && !required.is_empty()
         {
             params.push(("scope", required));
+        }
+        if let (Self::MissingToken, Some(scope)) = (self, needed_scope)
+            && !scope.is_empty()
+        {
+            params.push(("scope", scope));
         }
         if let Some(url) = resource_metadata {
             params.push(("resource_metadata", url));
@@ -222,11 +249,18 @@ pub(crate) fn response<B: Default>(
     }
     let mut res = Response::new(body());
     *res.status_mut() = error.status();
-    let resource_metadata = challenge
-        .resource_metadata
-        .as_deref()
-        .filter(|_| error.status() == StatusCode::UNAUTHORIZED);
-    if let Some(value) = error.challenge(challenge.realm.as_deref(), resource_metadata) {
+    // RFC 9728 §5.1 on 401; the MCP authorization spec also on 403.
+    let resource_metadata = challenge.resource_metadata.as_deref().filter(|_| {
+        matches!(
+            error.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        )
+    });
+    if let Some(value) = error.challenge(
+        challenge.realm.as_deref(),
+        challenge.scope.as_deref(),
+        resource_metadata,
+    ) {
         res.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
     if error.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -385,6 +419,7 @@ mod tests {
         let v = Error::InvalidSignature
             .challenge(
                 Some("api"),
+                Some("orders.read"),
                 Some("https://api.example.com/.well-known/oauth-protected-resource"),
             )
             .unwrap();

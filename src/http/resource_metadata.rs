@@ -284,7 +284,14 @@ impl ProtectedResourceMetadataBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let list = values.into_iter().map(|v| Value::from(v.into())).collect();
+        // Each value once, in the order first given.
+        let mut list: Vec<Value> = Vec::new();
+        for value in values {
+            let value = Value::from(value.into());
+            if !list.contains(&value) {
+                list.push(value);
+            }
+        }
         self.members.insert(name.into(), Value::Array(list));
         self
     }

@@ -15,7 +15,7 @@ pub use self::builder::{IssuerBuilder, ValidatorBuilder};
 use self::issuers::{Picked, Registry, Trusted};
 pub use self::multi_issuer::MultiIssuerBuilder;
 use self::token_cache::{Checked, TokenCache, TokenCacheStats};
-use crate::jose::claims::Claims;
+use crate::jose::claims::{Claims, Scopes};
 use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
@@ -105,6 +105,16 @@ impl Validator {
                 token_cache: TokenCache::new(max_entries, max_bytes),
             }),
         }
+    }
+
+    /// The scopes every token must carry, when one issuer's rules set them
+    /// (with several issuers, rules may differ: none).
+    pub(crate) fn required_scopes(&self) -> Option<&Scopes> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => Some(&trusted.rules.required_scopes),
+            Issuers::Many(_) => None,
+        }
+        .filter(|scopes| !scopes.is_empty())
     }
 
     /// The issuer configuration `token` is checked against: with several

@@ -29,7 +29,7 @@ pub use crate::http::rejection::{DefaultRejection, RejectionBody};
 use self::require_scopes::Requirement;
 use crate::http::extract::{bearer_token, other_scheme_only};
 use crate::http::rejection::{self, Challenge, ErasedBody};
-use crate::jose::claims::{Claims, Granted};
+use crate::jose::claims::{Claims, Granted, Scopes};
 use crate::jose::error::Error;
 use crate::validator::Validator;
 
@@ -146,13 +146,15 @@ impl JwtAuthLayer {
     /// valid bearer token is rejected. Handlers get [`Claims`] (registered
     /// claims); [`claims`](Self::claims) picks another claims type.
     pub fn new(validator: Validator) -> Self {
+        let mut settings = Settings {
+            validator,
+            optional: false,
+            required: None,
+            challenge: Challenge::default(),
+        };
+        settings.name_needed_scopes();
         Self {
-            shared: Shared::new(Settings {
-                validator,
-                optional: false,
-                required: None,
-                challenge: Challenge::default(),
-            }),
+            shared: Shared::new(settings),
             rejection: DefaultRejection,
             _claims: PhantomData,
         }
@@ -209,6 +211,7 @@ impl<C, R> JwtAuthLayer<C, R> {
             Some(earlier) => earlier.and(&added),
             None => added,
         });
+        settings.name_needed_scopes();
         self
     }
 
@@ -222,7 +225,9 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// The RFC 9728 protected-resource metadata URL, sent as
-    /// `resource_metadata="…"` in 401 challenges.
+    /// `resource_metadata="…"` in 401 challenges (RFC 9728 §5.1) and in
+    /// 403 `insufficient_scope` ones (as the MCP authorization spec asks),
+    /// here and in the guards behind the layer.
     ///
     /// Defaults to none.
     #[must_use]
@@ -441,6 +446,20 @@ impl<S, C, R> JwtAuth<S, C, R> {
 }
 
 impl Settings {
+    /// The scopes a request without a token is told it needs
+    /// (`scope="…"` of the 401 challenge, as the MCP authorization spec
+    /// asks): the validator's required scopes and the layer's.
+    fn name_needed_scopes(&mut self) {
+        let validator = self
+            .validator
+            .required_scopes()
+            .into_iter()
+            .flat_map(|s| s.iter());
+        let layer = self.required.iter().flat_map(|r| r.scopes().iter());
+        let needed: Scopes = validator.chain(layer).collect();
+        self.challenge.scope = (!needed.is_empty()).then(|| Arc::from(needed.to_string()));
+    }
+
     fn check_scopes<C>(&self, claims: Claims<C>) -> Result<Claims<C>, Error> {
         if let Some(required) = &self.required {
             required.check(claims.scopes())?;

@@ -42,6 +42,15 @@ impl std::fmt::Debug for Guard {
 }
 
 impl Guard {
+    /// The scopes a request must carry whatever else it holds: an all-of
+    /// scope guard's, named in the challenge to a request without a token.
+    fn needed_scopes(&self) -> Option<&Scopes> {
+        match self {
+            Self::Scopes(required) if required.all => Some(&required.scopes),
+            _ => None,
+        }
+    }
+
     fn check(&self, claims: ClaimsRef<'_>) -> Result<(), Error> {
         match self {
             Self::Scopes(required) => required.check(claims.scopes()),
@@ -96,6 +105,11 @@ impl Requirement {
         Self { scopes, all, text }
     }
 
+    /// The scopes (or roles) listed.
+    pub(crate) fn scopes(&self) -> &Scopes {
+        &self.scopes
+    }
+
     /// Whether `granted` meets it. Any of nothing is never met: an empty
     /// any-of denies.
     fn holds(&self, granted: &Scopes) -> bool {
@@ -120,8 +134,10 @@ impl Requirement {
 /// A per-route layer requiring scopes that [`JwtAuthLayer`] already
 /// validated, whatever the claims type: 403 `insufficient_scope` when they
 /// are missing, 401 when the (optional) layer let an anonymous request
-/// through. Status, challenge and body are the layer's own: its `realm`,
-/// `resource_metadata` and [`rejection_body`](JwtAuthLayer::rejection_body).
+/// through, naming (all-of) the scopes the route needs in the challenge's
+/// `scope`, as the MCP authorization spec asks. Status, challenge and body
+/// are the layer's own: its `realm`, `resource_metadata` and
+/// [`rejection_body`](JwtAuthLayer::rejection_body).
 ///
 /// ```
 /// use jwt_gate::RequireScopes;
@@ -159,6 +175,26 @@ impl RequireScopes {
         Self {
             requirement: Requirement::any(scopes, "RequireScopes::any"),
         }
+    }
+
+    /// The scopes listed, sorted: for the `scopes_supported` of your
+    /// [RFC 9728 metadata](crate::ProtectedResourceMetadata), so that it
+    /// names exactly what the routes require.
+    ///
+    /// ```
+    /// use jwt_gate::{ProtectedResourceMetadata, RequireScopes};
+    ///
+    /// let read = RequireScopes::all(["mcp:tools.read"]);
+    /// let call = RequireScopes::all(["mcp:tools.read", "mcp:tools.call"]);
+    /// let metadata = ProtectedResourceMetadata::builder("https://mcp.example.com")
+    ///     .authorization_server("https://auth.example.com")
+    ///     .scopes_supported(read.scopes().chain(call.scopes()))
+    ///     .build()?;
+    /// # let _ = metadata;
+    /// # Ok::<(), jwt_gate::ConfigError>(())
+    /// ```
+    pub fn scopes(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.requirement.scopes.iter()
     }
 }
 
@@ -310,9 +346,18 @@ where
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err(error) => {
                 let shared = &auth.shared;
+                let challenge = &shared.settings.challenge;
+                let needing;
+                let challenge = match (&error, self.guard.needed_scopes()) {
+                    (Error::MissingToken, Some(route)) => {
+                        needing = challenge.needing(route);
+                        &needing
+                    }
+                    _ => challenge,
+                };
                 ResponseFuture::ready(rejection::response(
                     &error,
-                    &shared.settings.challenge,
+                    challenge,
                     Some(req.headers()),
                     || rejection::erased_body(shared.erased_body.get(), &error),
                 ))
