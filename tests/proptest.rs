@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use jwt_gate::{Algorithm, KeySet, Validation};
+use jwt_gate::{Algorithm, Error, KeySet, Validation};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -205,6 +205,117 @@ proptest! {
             };
             prop_assert!(use_ok);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// Role claims of any JSON shape at every kind of path (an array, a
+    /// nested member, Zitadel's object, a path through non-objects): a
+    /// typed error or roles that are exactly strings found there.
+    #[test]
+    fn role_paths_on_any_json_shape_never_panic_and_read_only_strings(
+        roles in json_value(), realm_access in role_holder(), zitadel in json_value(),
+        deep in role_holder(),
+    ) {
+        let key = hmac_key(32);
+        let payload = claims_with(serde_json::json!({
+            "roles": roles, "realm_access": realm_access,
+            "urn:zitadel:iam:org:project:roles": zitadel, "a": {"b": deep},
+        }));
+        let token = sign(&key, &payload);
+        let rules = lax_rules()
+            .roles_from("roles")
+            .roles_from("realm_access.roles")
+            .roles_from("urn:zitadel:iam:org:project:roles")
+            .roles_from("a.b.roles");
+        match jwt_gate::validate::<Value>(&token, &key.key_set("k1"), &rules, now()) {
+            Ok(claims) => {
+                let text = payload.to_string();
+                for role in claims.roles().iter() {
+                    prop_assert!(text.contains(&Value::from(role).to_string()), "{role:?} not in {text}");
+                }
+            }
+            Err(e) => prop_assert!(matches!(e, Error::InvalidClaims { .. }), "{e:?}"),
+        }
+    }
+}
+
+/// An object that may hold `roles` of any shape, or any JSON value.
+fn role_holder() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        json_value(),
+        json_value().prop_map(|roles| serde_json::json!({ "roles": roles })),
+    ]
+}
+
+/// Roles in bulk and in depth: huge arrays, deep nesting, duplicate members.
+#[test]
+fn huge_deep_and_duplicated_role_claims_are_typed_errors_or_bounded() {
+    let key = hmac_key(32);
+    let keys = key.key_set("k1");
+    let rules = lax_rules()
+        .max_token_bytes(1 << 20)
+        .roles_from("roles")
+        .roles_from("a.b.c");
+    let check = |payload: &str| {
+        let header = br#"{"alg":"HS256","kid":"k1"}"#;
+        let token = sign_raw(&key, Algorithm::HS256, header, payload.as_bytes());
+        jwt_gate::validate::<()>(&token, &keys, &rules, now())
+    };
+    let base = claims().to_string();
+    let with = |extra: &str| format!("{},{extra}}}", &base[..base.len() - 1]);
+    // 50 000 roles: read, all of them.
+    let many: Vec<String> = (0..50_000).map(|i| format!("r{i}")).collect();
+    let claims = check(&with(&format!(r#""roles":{}"#, serde_json::json!(many)))).unwrap();
+    assert_eq!(claims.roles().len(), 50_000);
+    assert!(claims.has_role("r49999"));
+    // Nesting far past the path, and past serde's recursion limit.
+    for depth in [10, 200, 5000] {
+        let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let result = check(&with(&format!(r#""roles":{nested}"#)));
+        assert!(
+            matches!(
+                result,
+                Err(Error::InvalidClaims { .. } | Error::MalformedToken { .. })
+            ),
+            "depth {depth}: {result:?}"
+        );
+        let deep_obj = format!("{}1{}", r#"{"c":"#.repeat(depth), "}".repeat(depth));
+        // At `a.b.c` an object: its keys are the roles (Zitadel's form).
+        match check(&with(&format!(r#""a":{{"b":{deep_obj}}}"#))) {
+            Ok(claims) => assert_eq!(claims.roles().to_string(), "c", "depth {depth}"),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    Error::InvalidClaims { .. } | Error::MalformedToken { .. }
+                ),
+                "depth {depth}: {e:?}"
+            ),
+        }
+    }
+    // A path through a string, a number, an array.
+    for a in [r#""a":"b""#, r#""a":{"b":7}"#, r#""a":[{"b":{"c":["x"]}}]"#] {
+        assert!(
+            matches!(check(&with(a)), Err(Error::InvalidClaims { .. })),
+            "{a}"
+        );
+    }
+    // Duplicate members, at the top and inside the path.
+    for dup in [
+        r#""roles":["a"],"roles":["b"]"#,
+        r#""a":{"b":{"c":["x"],"c":["y"]}}"#,
+        r#""a":{"b":{"c":["x"]},"b":{"c":["y"]}}"#,
+    ] {
+        let result = check(&with(dup));
+        assert!(
+            matches!(
+                result,
+                Err(Error::MalformedToken { .. } | Error::InvalidClaims { .. })
+            ),
+            "{dup}: {result:?}"
+        );
     }
 }
 

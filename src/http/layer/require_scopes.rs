@@ -73,7 +73,7 @@ impl Requirement {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        Self::new(scopes, true)
+        Self::new(scopes.into_iter().collect(), true)
     }
 
     /// Both all-of requirements: the union of their scopes.
@@ -83,11 +83,7 @@ impl Requirement {
 
     /// Any one of `items`; none at all denies every request, which is
     /// logged here, where the mistake is made (`guard` names it).
-    fn any<I, S>(items: I, guard: &'static str) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
+    fn any(items: Scopes, guard: &'static str) -> Self {
         let requirement = Self::new(items, false);
         if requirement.scopes.is_empty() {
             tracing::warn!(target: "jwt_gate", guard, "an any-of guard with nothing listed denies every request");
@@ -95,12 +91,7 @@ impl Requirement {
         requirement
     }
 
-    fn new<I, S>(scopes: I, all: bool) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let scopes: Scopes = scopes.into_iter().collect();
+    fn new(scopes: Scopes, all: bool) -> Self {
         let text = Arc::from(scopes.to_string());
         Self { scopes, all, text }
     }
@@ -158,7 +149,7 @@ impl RequireScopes {
         S: AsRef<str>,
     {
         Self {
-            requirement: Requirement::new(scopes, true),
+            requirement: Requirement::new(scopes.into_iter().collect(), true),
         }
     }
 
@@ -173,7 +164,7 @@ impl RequireScopes {
         S: AsRef<str>,
     {
         Self {
-            requirement: Requirement::any(scopes, "RequireScopes::any"),
+            requirement: Requirement::any(scopes.into_iter().collect(), "RequireScopes::any"),
         }
     }
 
@@ -234,7 +225,7 @@ impl RequireRoles {
         S: AsRef<str>,
     {
         Self {
-            requirement: Requirement::new(roles, true),
+            requirement: Requirement::new(Scopes::from_names(roles), true),
         }
     }
 
@@ -246,7 +237,7 @@ impl RequireRoles {
         S: AsRef<str>,
     {
         Self {
-            requirement: Requirement::any(roles, "RequireRoles::any"),
+            requirement: Requirement::any(Scopes::from_names(roles), "RequireRoles::any"),
         }
     }
 }

@@ -102,7 +102,9 @@ pub(crate) fn roles(payload: &str, paths: &[Vec<Box<str>>]) -> Result<Scopes, Er
         let Some(raw) = member(payload, first) else {
             continue;
         };
-        let value: Value = serde_json::from_str(raw.get()).map_err(|_| bad_roles(path))?;
+        let value = serde_json::from_str::<Unique>(raw.get())
+            .map_err(|_| bad_roles(path))?
+            .0;
         let mut at = &value;
         let mut found = true;
         for segment in rest {
@@ -135,7 +137,75 @@ pub(crate) fn roles(payload: &str, paths: &[Vec<Box<str>>]) -> Result<Scopes, Er
             _ => return Err(bad_roles(path)),
         }
     }
-    Ok(roles.iter().collect())
+    Ok(Scopes::from_names(&roles))
+}
+
+/// A JSON value whose objects, at any depth, have no duplicate members: a
+/// role path must not read one member where another parser would read its
+/// twin (RFC 8725 §3.12; the top level is checked by the payload parse).
+struct Unique(Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON without duplicate members")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if members.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate member"));
+            }
+        }
+        Ok(Value::Object(members))
+    }
 }
 
 /// Why the roles could not be read, as the `source()` of the error.
@@ -238,5 +308,23 @@ mod tests {
         }
         let both = [path("roles"), path("realm_access.roles")].concat();
         assert_eq!(roles(payload, &both).unwrap().len(), 4);
+    }
+
+    // A role is a whole name: `Not Admin` never grants `Admin` (roles, unlike
+    // scopes, may hold spaces: Keycloak, Entra display-named groups).
+    #[test]
+    fn a_role_with_a_space_stays_one_role() {
+        let payload = r#"{"roles":["Not Admin"," lead ",""],"org":{"Ops Team":{}}}"#;
+        let paths = [vec![Box::from("roles")], vec![Box::from("org")]];
+        let got = roles(payload, &paths).unwrap();
+        assert!(got.contains("Not Admin") && got.contains(" lead ") && got.contains("Ops Team"));
+        for part in ["Not", "Admin", "lead", "Ops", "Team", ""] {
+            assert!(!got.contains(part), "{part:?}");
+        }
+        assert_eq!(got.len(), 3);
+        assert_eq!(
+            got.iter().collect::<Vec<_>>(),
+            [" lead ", "Not Admin", "Ops Team"]
+        );
     }
 }

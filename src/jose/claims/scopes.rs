@@ -65,6 +65,36 @@ impl Scopes {
             }
             start += piece.len() + 1;
         }
+        Self::from_spans(text, spans)
+    }
+
+    /// A set of whole names (roles, groups, permissions): each name is one
+    /// member, spaces included, so that a role `Not Admin` never grants
+    /// `Admin`. Empty names are left out.
+    pub(crate) fn from_names<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut text = String::new();
+        let mut spans = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            if name.is_empty() {
+                continue;
+            }
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            let start = text.len();
+            text.push_str(name);
+            spans.push((start as u32, text.len() as u32));
+        }
+        Self::from_spans(text.into_boxed_str(), spans)
+    }
+
+    /// The set of the `spans` of `text`, sorted, without repeats.
+    fn from_spans(text: Box<str>, mut spans: Vec<(u32, u32)>) -> Self {
         let mut scopes = Self {
             text,
             spans: Box::default(),
