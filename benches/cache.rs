@@ -4,7 +4,8 @@
 //!    RSA-4096 (criterion and interleaved rounds): one token again and
 //!    again (the thread's own copy), and 256 clients' tokens in turn (the
 //!    shared level); and the same hit through a validator trusting two
-//!    issuers;
+//!    issuers; and through the Entra ID preset (client id, maximum age,
+//!    roles: the maximum age is checked again on every hit);
 //! 2. 1 against 2 threads hammering one `Validator` with cache hits
 //!    (`validate_without_waiting`), as throughput;
 //! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
@@ -154,6 +155,32 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
             }
         }),
     ));
+    // The same hit through a provider preset: its maximum age is checked
+    // again on every hit.
+    let (preset_token, preset, plain) = fixture::entra_preset(
+        &key,
+        &claims(json!({"exp": 4_102_444_800u64, "roles": ["orders-admin"]})),
+        "orders-web",
+        50_000,
+    );
+    for (name, validator) in [
+        ("RS256/preset_plain_hit", plain),
+        ("RS256/preset_hit", preset),
+    ] {
+        let token = preset_token.clone();
+        let _: Claims = validator.validate_without_waiting(&token).unwrap();
+        runs.push((
+            name.into(),
+            Box::new(move |n| {
+                for _ in 0..n {
+                    let claims: Claims = validator
+                        .validate_without_waiting(black_box(&token))
+                        .unwrap();
+                    black_box(claims);
+                }
+            }),
+        ));
+    }
     (runs, cached_validators)
 }
 
@@ -182,6 +209,11 @@ fn paired(_: &mut Criterion) {
     out.insert(
         "RS256/multi_issuer_hit_over_hit".into(),
         json!(rounds::per_round(rounds, |r| times[multi][r] / times[single][r])),
+    );
+    let (preset, plain) = (index("RS256/preset_hit"), index("RS256/preset_plain_hit"));
+    out.insert(
+        "RS256/preset_hit_over_plain_hit".into(),
+        json!(rounds::per_round(rounds, |r| times[preset][r] / times[plain][r])),
     );
     for alg in ["RS256", "RS256-4096"] {
         let cold = index(&format!("{alg}/cold"));

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per request of the layer benchmark's contenders, counted by
+# Instructions per request of the layer benchmark's contenders, and of the
+# cold RS256 validation with and without the Entra ID preset, counted by
 # callgrind: deterministic, unlike wall time on a shared VM. Each contender
 # runs 1 000 and 2 000 times; the difference / 1 000 is the per-call cost
 # without setup. Needs valgrind.
@@ -20,3 +21,17 @@ done
 echo "layer overhead (layered - bare - validate): $(( per[router_with_layer] - per[bare_router] - per[validator_validate] ))"
 echo "own overhead (layered - no-op layered - validate): $(( per[router_with_layer] - per[router_with_noop_layer] - per[validator_validate] ))"
 echo "cache hit through the layer, over the bare router: $(( per[router_with_layer_cache_hit] - per[bare_router] ))"
+
+# The claim rules of a provider preset, cold (benches/validate.rs).
+cargo bench --bench validate --no-run 2>/dev/null
+bin=$(ls -t target/release/deps/validate-* | grep -v '\.d$' | head -n 1)
+count_validate() {
+  VALIDATE_BENCH_ONLY=$1 VALIDATE_BENCH_N=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 \
+    | awk '/refs:/ { gsub(",", "", $NF); print $NF }'
+}
+for c in RS256/preset_plain RS256/preset; do
+  a=$(count_validate "$c" 200); b=$(count_validate "$c" 400)
+  per[$c]=$(( (b - a) / 200 ))
+  echo "$c: ${per[$c]} instructions per call"
+done
+python3 -c "import sys; print(f'preset / plain rules, same token: {int(sys.argv[2]) / int(sys.argv[1]):.4f}')" "${per[RS256/preset_plain]}" "${per[RS256/preset]}"

@@ -63,6 +63,14 @@ def paired():
         m = e["median_ns"]
         if "validator" in m:
             print(f"| {alg} | {fmt(m['jwt_gate'])} | {fmt(m['validator'])} | {e['validator_over_jwt_gate']:.3f} |")
+    presets = [(alg, e) for alg, e in data.items() if "preset_over_plain" in e]
+    if presets:
+        print("\nThe Entra ID preset (client id, maximum age, roles, key bound to its `issuer`) against plain rules (issuer, audience) on the same Entra token, both `Validator::validate().await`, cache off (goal ≤ 1.03):\n")
+        print("| alg | plain rules | preset | ratio |")
+        print("|---|---:|---:|---:|")
+        for alg, e in presets:
+            m = e["median_ns"]
+            print(f"| {alg} | {fmt(m['preset_plain'])} | {fmt(m['preset'])} | {e['preset_over_plain']:.3f} |")
 
 
 def layer():
@@ -100,6 +108,11 @@ def cache():
         print("| one issuer | two issuers | ratio |")
         print("|---:|---:|---:|")
         print(f"| {fmt(e['RS256/hit'])} | {fmt(e['RS256/multi_issuer_hit'])} | {e['RS256/multi_issuer_hit_over_hit']:.2f} |")
+    if "RS256/preset_hit" in e:
+        print("\nThe RS256 hit through the Entra ID preset (client id, maximum age re-checked on every hit, roles; goal ≤ 1.10):\n")
+        print("| plain rules, same token | preset | ratio |")
+        print("|---:|---:|---:|")
+        print(f"| {fmt(e['RS256/preset_plain_hit'])} | {fmt(e['RS256/preset_hit'])} | {e['RS256/preset_hit_over_plain_hit']:.3f} |")
     print("\nOne `Validator` shared by threads, `validate_without_waiting()`, HS256 tokens:\n")
     print("| tokens | 1 thread | 2 threads | 2 / 1 | 2 / 1 relative to the control |")
     print("|---|---:|---:|---:|---:|")

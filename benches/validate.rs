@@ -10,7 +10,12 @@
 //!   and `Validation` doing the same checks (iss, aud, exp, nbf, leeway, the
 //!   same typed claims struct, then the scope check by hand);
 //! - `validator`: `Validator::validate().await` with warm (static) keys and
-//!   the verified-token cache off (cold tokens; `benches/cache.rs` has hits).
+//!   the verified-token cache off (cold tokens; `benches/cache.rs` has hits);
+//! - `preset` and `preset_plain` (RS256 only): `Validator::validate().await`
+//!   on the same claims re-issued by an Entra tenant, through
+//!   `providers::entra` (client id, maximum age, app roles, a key bound to
+//!   its `issuer`) and with plain rules (issuer, audience): what the claim
+//!   rules cost.
 //!
 //! Tokens are ~900-byte access tokens minted at startup with the committed
 //! test keys in `tests/keys/`. `jwt_gate` runs at a pinned time; jsonwebtoken
@@ -30,7 +35,7 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use fixture::{AUDIENCE, ISSUER, NOW, hmac32};
 use jwt_gate::testing::SigningKey;
 use jwt_gate::{Algorithm, KeySet, UnixTime, Validation, Validator};
@@ -247,18 +252,48 @@ fn cases() -> Vec<Case> {
             let theirs = move || {
                 black_box(jsonwebtoken_validate(black_box(&token)).unwrap());
             };
-            Case {
-                name,
-                runs: vec![
-                    ("floor", rounds::times(floor_verify)),
-                    ("parse", rounds::times(parse)),
-                    ("jwt_gate", rounds::times(ours)),
-                    ("jsonwebtoken", rounds::times(theirs)),
-                    ("validator", validator_run),
-                ],
+            let mut runs = vec![
+                ("floor", rounds::times(floor_verify)),
+                ("parse", rounds::times(parse)),
+                ("jwt_gate", rounds::times(ours)),
+                ("jsonwebtoken", rounds::times(theirs)),
+                ("validator", validator_run),
+            ];
+            if name == "RS256" {
+                runs.extend(preset_runs(&key));
             }
+            Case { name, runs }
         })
         .collect()
+}
+
+/// `Validator::validate().await` on an Entra ID token, cache off: through
+/// the Entra ID preset, and with plain rules (issuer and audience).
+fn preset_runs(key: &SigningKey) -> [(&'static str, rounds::Run); 2] {
+    let (token, preset, plain) =
+        fixture::entra_preset(key, &bench_claims(), "orders-web-7f3a9c", 0);
+    let run = |validator: Validator| -> rounds::Run {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let token = token.clone();
+        runtime
+            .block_on(validator.validate::<BenchClaims>(&token))
+            .expect("accepted");
+        Box::new(move |n| {
+            runtime.block_on(async {
+                for _ in 0..n {
+                    black_box(
+                        validator
+                            .validate::<BenchClaims>(black_box(&token))
+                            .await
+                            .unwrap(),
+                    );
+                }
+            })
+        })
+    };
+    [("preset_plain", run(plain)), ("preset", run(preset))]
 }
 
 fn cold_validation(c: &mut Criterion) {
@@ -277,7 +312,7 @@ fn paired(_: &mut Criterion) {
         let (floor, parse, ours, theirs, validator) = (0, 1, 2, 3, 4);
         let ratio =
             |a: usize, b: &dyn Fn(usize) -> f64| rounds::per_round(rounds, |r| times[a][r] / b(r));
-        let entry = json!({
+        let mut entry = json!({
             "median_ns": case.runs.iter().enumerate()
                 .map(|(i, (f, _))| (f.to_string(), json!(rounds::median(times[i].clone()))))
                 .collect::<serde_json::Map<_, _>>(),
@@ -287,6 +322,10 @@ fn paired(_: &mut Criterion) {
             "validator_over_jwt_gate": ratio(validator, &|r| times[ours][r]),
             "rounds": rounds,
         });
+        let at = |name: &str| case.runs.iter().position(|(f, _)| *f == name);
+        if let (Some(preset), Some(plain)) = (at("preset"), at("preset_plain")) {
+            entry["preset_over_plain"] = json!(ratio(preset, &|r| times[plain][r]));
+        }
         out.insert(case.name.to_owned(), entry);
     }
     rounds::save("paired.json", &serde_json::Value::Object(out));
@@ -297,4 +336,23 @@ criterion_group! {
     config = rounds::config(4, 100);
     targets = cold_validation, paired
 }
-criterion_main!(benches);
+/// `VALIDATE_BENCH_ONLY=<case>/<contender> VALIDATE_BENCH_N=<n>` runs one
+/// contender `n` times and exits, for instruction counts under callgrind
+/// (`benches/instructions.sh`); otherwise the criterion benches run.
+fn main() {
+    if let Ok(only) = std::env::var("VALIDATE_BENCH_ONLY") {
+        let n = std::env::var("VALIDATE_BENCH_N").map_or(1000, |n| n.parse().unwrap());
+        let (case, contender) = only.split_once('/').expect("<case>/<contender>");
+        let cases = cases();
+        let case = cases.iter().find(|c| c.name == case).expect("a case name");
+        let (_, run) = case
+            .runs
+            .iter()
+            .find(|(name, _)| *name == contender)
+            .expect("a contender name");
+        run(n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -58,3 +58,48 @@ pub(crate) fn claims(patch: Value) -> Value {
     }
     claims
 }
+
+/// The tenant of the Entra ID preset contender.
+pub(crate) const ENTRA_TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// The preset contender: `claims` re-issued by an Entra ID tenant (its v2.0
+/// `iss`, `tid`, `iat` now: the preset's maximum age reads the clock); a
+/// `Validator` (token cache `cache`: entries, or off for 0) from
+/// `providers::entra` with a client id, a maximum age and the app roles it
+/// reads, whose key names its `issuer` as Entra's JWK Sets do; and the plain
+/// `Validator` of the same token (issuer and audience only, a key without
+/// `issuer`): the same bytes, so the difference is the rules alone.
+pub(crate) fn entra_preset(
+    key: &SigningKey,
+    claims: &Value,
+    client: &str,
+    cache: u64,
+) -> (String, jwt_gate::Validator, jwt_gate::Validator) {
+    let issuer = format!("https://login.microsoftonline.com/{ENTRA_TENANT}/v2.0");
+    let now = jwt_gate::UnixTime::now().as_secs();
+    let mut claims = claims.clone();
+    claims["iss"] = issuer.clone().into();
+    claims["tid"] = ENTRA_TENANT.into();
+    claims["iat"] = (now - 60).into();
+    claims["nbf"] = (now - 60).into();
+    let token = self::token(key, Algorithm::RS256, json!({"typ": "JWT"}), &claims);
+    let plain = jwt_gate::Validator::builder()
+        .keys(key.key_set("k1"))
+        .issuer(&issuer)
+        .audience(AUDIENCE)
+        .token_cache(cache, if cache == 0 { 0 } else { 64 << 20 })
+        .build()
+        .expect("the plain contender builds");
+    let mut jwk = key.public_jwk("k1");
+    jwk["issuer"] = issuer.into();
+    let keys = jwt_gate::KeySet::from_jwks(&json!({ "keys": [jwk] })).expect("a JWK Set");
+    let validator = jwt_gate::providers::entra(ENTRA_TENANT)
+        .keys(keys)
+        .audience(AUDIENCE)
+        .client_ids([client])
+        .max_age(std::time::Duration::from_secs(24 * 3600))
+        .token_cache(cache, if cache == 0 { 0 } else { 64 << 20 })
+        .build()
+        .expect("the preset contender builds");
+    (token, validator, plain)
+}

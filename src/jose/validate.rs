@@ -120,8 +120,7 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
 /// (as Microsoft.IdentityModel does).
 fn check_key_issuer(key_issuer: &str, claims: ClaimsRef<'_>) -> Result<(), Error> {
     let iss = claims.issuer().ok_or(Error::InvalidIssuer)?;
-    let tid = claims.get::<String>("tid").unwrap_or_default();
-    let tid = tid.as_deref();
+    let tid = claims.tenant();
     if key_names(key_issuer, tid, iss) {
         return Ok(());
     }

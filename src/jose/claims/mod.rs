@@ -64,6 +64,8 @@ struct Registered {
     scopes: Scopes,
     /// From the claim paths of [`Validation::roles_from`].
     roles: Scopes,
+    /// Entra ID's tenant, for a key bound to an issuer with `{tenantid}`.
+    tid: Option<Text>,
 }
 
 /// A string claim: a range of the payload when JSON had no escapes in it
@@ -151,6 +153,11 @@ impl<'a> ClaimsRef<'a> {
     /// The roles read from [`Validation::roles_from`]'s claim paths.
     pub fn roles(&self) -> &'a Scopes {
         &self.registered.roles
+    }
+
+    /// `tid` (Entra ID's tenant) when it is a string.
+    pub(crate) fn tenant(&self) -> Option<&'a str> {
+        self.text(&self.registered.tid)
     }
 
     /// Any top-level claim of the payload, deserialized as `T`;

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::rules;
 use super::value::Val;
@@ -31,7 +32,7 @@ pub(crate) fn check<C: DeserializeOwned>(
     let payload = String::from_utf8(payload)
         .map_err(|_| Error::malformed("JSON is not UTF-8"))?
         .into_boxed_str();
-    let mut raw = Raw::default();
+    let mut raw = Raw::wanting(rules);
     let mut de = serde_json::Deserializer::from_str(&payload);
     let custom = C::deserialize(OnePass {
         de: &mut de,
@@ -50,7 +51,7 @@ pub(crate) fn check<C: DeserializeOwned>(
             })
         }
         Err(e) => {
-            parse_registered(&payload)?.check(rules, now, &payload)?;
+            parse_registered(&payload, rules)?.check(rules, now, &payload)?;
             Err(Error::InvalidClaims {
                 claim: None,
                 source: Some(Arc::new(e)),
@@ -81,12 +82,18 @@ struct Raw<'de> {
     cnf: bool,
     /// An ID-token-only member (`nonce`, `at_hash`, `c_hash`) is present.
     id_token_member: bool,
+    /// The rules, for the members they read besides the registered claims.
+    rules: Option<&'de Validation>,
+    /// Those members (required claims, the first member of role paths, the
+    /// payload `typ`, `tid`), as found on the one pass: no second pass
+    /// over the payload per rule.
+    wanted: Vec<(Cow<'de, str>, &'de RawValue)>,
     seen: Members,
     error: Option<Error>,
 }
 
-fn parse_registered(payload: &str) -> Result<Raw<'_>, Error> {
-    let mut raw = Raw::default();
+fn parse_registered<'de>(payload: &'de str, rules: &'de Validation) -> Result<Raw<'de>, Error> {
+    let mut raw = Raw::wanting(rules);
     let mut de = serde_json::Deserializer::from_str(payload);
     de.deserialize_map(RawVisitor { raw: &mut raw })
         .map_err(|_| Error::malformed("payload is not a JSON object"))?;
@@ -116,6 +123,10 @@ impl<'de> Visitor<'de> for RawVisitor<'_, 'de> {
                 Some(name) => {
                     let value = map.next_value::<Val<'de>>()?;
                     self.raw.set(name, value);
+                }
+                None if self.raw.wants(&key.0) => {
+                    let value = map.next_value::<&'de RawValue>()?;
+                    self.raw.wanted.push((key.0, value));
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -234,6 +245,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Intercept<'_, 'de, V> {
             map,
             raw: self.raw,
             pending: None,
+            wanted: None,
         })
     }
 }
@@ -243,6 +255,8 @@ struct InterceptMap<'r, 'de, A> {
     raw: &'r mut Raw<'de>,
     /// The registered claim whose value comes next.
     pending: Option<&'static str>,
+    /// The member a rule reads whose value comes next.
+    wanted: Option<Cow<'de, str>>,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
@@ -256,6 +270,9 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
             return Ok(None);
         };
         self.pending = self.raw.member(&key.0);
+        if self.pending.is_none() && self.raw.wants(&key.0) {
+            self.wanted = Some(key.0.clone());
+        }
         match key.0 {
             Cow::Borrowed(k) => seed.deserialize(de::value::BorrowedStrDeserializer::new(k)),
             Cow::Owned(k) => seed.deserialize(de::value::StringDeserializer::new(k)),
@@ -267,6 +284,13 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
         &mut self,
         seed: S,
     ) -> Result<S::Value, A::Error> {
+        if let Some(name) = self.wanted.take() {
+            // Kept raw for the rules, and handed to `C` from there.
+            let value: &'de RawValue = self.map.next_value()?;
+            self.raw.wanted.push((name, value));
+            let mut de = serde_json::Deserializer::from_str(value.get());
+            return seed.deserialize(&mut de).map_err(de::Error::custom);
+        }
         let Some(name) = self.pending.take() else {
             return self.map.next_value_seed(seed);
         };
@@ -282,37 +306,58 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
 }
 
 impl<'de> Raw<'de> {
+    /// Reading the members `rules` need besides the registered claims.
+    fn wanting(rules: &'de Validation) -> Self {
+        Self {
+            rules: Some(rules),
+            ..Self::default()
+        }
+    }
+
+    /// Whether a rule reads the (unregistered) member `name`: a required
+    /// claim, the first member of a role path, the payload `typ` of the
+    /// ID-token guard, or `tid` (a key bound to an Entra issuer).
+    fn wants(&self, name: &str) -> bool {
+        let Some(rules) = self.rules else {
+            return false;
+        };
+        name == "tid"
+            || (rules.refuse_id_tokens && name == "typ")
+            || rules.required_claims.iter().any(|(n, _)| **n == *name)
+            || rules
+                .roles_from
+                .iter()
+                .any(|p| p.first().is_some_and(|f| **f == *name))
+    }
+
+    /// The raw member `name` a rule reads: from the one pass, or for a
+    /// registered claim (read as such, not kept raw), from the payload.
+    fn lookup(
+        wanted: &[(Cow<'de, str>, &'de RawValue)],
+        payload: &'de str,
+        name: &str,
+    ) -> Option<&'de RawValue> {
+        match wanted.iter().find(|(n, _)| n == name) {
+            Some((_, raw)) => Some(raw),
+            None if registered(name).is_some() => rules::member(payload, name),
+            None => None,
+        }
+    }
+
     /// Records a member name; the registered claim it names, if any.
     fn member(&mut self, name: &str) -> Option<&'static str> {
         if !self.seen.insert(name) {
             self.fail(Error::malformed("duplicate claim"));
         }
-        Some(match name {
-            "iss" => "iss",
-            "sub" => "sub",
-            "aud" => "aud",
-            "exp" => "exp",
-            "nbf" => "nbf",
-            "iat" => "iat",
-            "jti" => "jti",
-            "client_id" => "client_id",
-            "azp" => "azp",
-            "cid" => "cid",
-            "scope" => "scope",
-            "scp" => "scp",
+        match name {
             // Noted, not read: any `cnf` refuses the token (nothing checks
             // a binding yet), and the claims type sees it unchanged.
-            "cnf" => {
-                self.cnf = true;
-                return None;
-            }
+            "cnf" => self.cnf = true,
             // Noted, not read: members only an ID token carries.
-            "nonce" | "at_hash" | "c_hash" => {
-                self.id_token_member = true;
-                return None;
-            }
-            _ => return None,
-        })
+            "nonce" | "at_hash" | "c_hash" => self.id_token_member = true,
+            _ => {}
+        }
+        registered(name)
     }
 
     fn fail(&mut self, error: Error) {
@@ -383,10 +428,17 @@ impl<'de> Raw<'de> {
     /// The first rule the object broke, then exp, nbf, iat, maximum age,
     /// iss, aud, client, ID-token guard, required claims, the claim check,
     /// revocation, cnf, scope — in that order.
-    fn check(self, rules: &Validation, now: UnixTime, payload: &str) -> Result<Registered, Error> {
+    fn check(
+        self,
+        rules: &Validation,
+        now: UnixTime,
+        payload: &'de str,
+    ) -> Result<Registered, Error> {
         if let Some(e) = self.error {
             return Err(e);
         }
+        let wanted = self.wanted;
+        let lookup = |name: &str| Self::lookup(&wanted, payload, name);
         let exp = self.exp.map(floor).ok_or_else(|| Error::claim("exp"))?;
         let nbf = self.nbf.map(ceil);
         let iat = self.iat.map(ceil);
@@ -412,10 +464,10 @@ impl<'de> Raw<'de> {
         {
             return Err(Error::InvalidClient);
         }
-        if rules.refuse_id_tokens && (self.id_token_member || rules::payload_typ_is_id(payload)) {
+        if rules.refuse_id_tokens && (self.id_token_member || rules::payload_typ_is_id(lookup)) {
             return Err(Error::InvalidType);
         }
-        rules::check_required_claims(payload, &rules.required_claims)?;
+        rules::check_required_claims(lookup, &rules.required_claims)?;
         let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, payload));
         let registered = Registered {
             iss: text(self.iss),
@@ -427,7 +479,10 @@ impl<'de> Raw<'de> {
             jti: text(self.jti),
             client_id: text(client),
             scopes: implied(self.scope.or(self.scp).unwrap_or_default(), rules),
-            roles: rules::roles(payload, &rules.roles_from)?,
+            roles: rules::roles(lookup, &rules.roles_from)?,
+            tid: lookup("tid")
+                .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
+                .map(|tid| Text::new(tid, payload)),
         };
         let view = ClaimsRef {
             payload,
@@ -447,6 +502,25 @@ impl<'de> Raw<'de> {
         }
         Ok(registered)
     }
+}
+
+/// The registered claim `name` is, if any.
+fn registered(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "iss" => "iss",
+        "sub" => "sub",
+        "aud" => "aud",
+        "exp" => "exp",
+        "nbf" => "nbf",
+        "iat" => "iat",
+        "jti" => "jti",
+        "client_id" => "client_id",
+        "azp" => "azp",
+        "cid" => "cid",
+        "scope" => "scope",
+        "scp" => "scp",
+        _ => return None,
+    })
 }
 
 /// The granted scopes with those the application's scope hierarchy
