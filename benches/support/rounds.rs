@@ -47,7 +47,8 @@ pub(crate) fn bench_group<S: AsRef<str>>(c: &mut Criterion, group: &str, runs: &
     group.finish();
 }
 
-/// Interleaved rounds: per round, ~2 ms of every contender back to back.
+/// Interleaved rounds: per round, ~2 ms of every contender back to back,
+/// in alternating order.
 /// Returns, per contender, its time per call (ns) in each round. On a shared
 /// VM whose speed drifts over seconds, ratios taken per round are far
 /// steadier than ratios of separately measured medians.
@@ -61,10 +62,17 @@ pub(crate) fn interleave<S>(runs: &[(S, Run)], rounds: usize) -> Vec<Vec<f64>> {
         })
         .collect();
     let mut times = vec![Vec::with_capacity(rounds); runs.len()];
-    for _ in 0..rounds {
-        for (i, (_, run)) in runs.iter().enumerate() {
+    for round in 0..rounds {
+        // Forwards, then backwards: no contender always runs right after
+        // the same neighbour, or first in the round.
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..runs.len()).collect()
+        } else {
+            (0..runs.len()).rev().collect()
+        };
+        for i in order {
             let started = Instant::now();
-            run(per_slice[i]);
+            runs[i].1(per_slice[i]);
             times[i].push(started.elapsed().as_secs_f64() * 1e9 / per_slice[i] as f64);
         }
     }

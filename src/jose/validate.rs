@@ -104,7 +104,7 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    let claims: Claims<C> = claims::check(jws.payload, rules, now)?;
+    let claims: Claims<C> = claims::check(jws.payload, rules, now, key_issuer.is_some())?;
     if let Some(key_issuer) = key_issuer {
         check_key_issuer(key_issuer, claims.registered())?;
     }

@@ -82,4 +82,20 @@ grep -q '"authenticated":"anonymous"' "$out" || fail "--optional body: $(body)"
 [ "$(status "$base/admin")" = 401 ] || fail "--optional /admin without a token: $(body)"
 [ "$(status "$base/claims" "Bearer x.y.z")" = 401 ] || fail "--optional with a garbage token: $(body)"
 stop
+
+# --preset: the preset names its provider's issuer (here Auth0's), so the
+# provider's token, of another issuer, is refused; its metadata names the
+# preset's issuer as the authorization server.
+jwks=$(python3 -c 'import json, sys, urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1] + "/.well-known/openid-configuration"))["jwks_uri"])' "$issuer")
+start --preset auth0 --domain example.eu.auth0.com --jwks-uri "$jwks" --audience api://orders --allow-http \
+  --listen 127.0.0.1:0 --resource http://127.0.0.1:1/orders
+[ "$(status "$base/claims" "Bearer $read_only")" = 401 ] || fail "--preset auth0 with another issuer's token: $(body)"
+grep -q 'error="invalid_token"' "$out.challenge" || fail "--preset challenge: $(cat "$out.challenge")"
+[ "$(status "$base/.well-known/oauth-protected-resource/orders")" = 200 ] || fail "--preset metadata"
+grep -q '"authorization_servers":\["https://example.eu.auth0.com/"\]' "$out" || fail "--preset metadata: $(body)"
+stop
+set +e
+"$bin" --preset cognito --region eu-west-1 --user-pool us-east-1_AbC123 --client-id c > /dev/null 2>&1
+[ $? -eq 2 ] || fail "a Cognito pool of another region did not exit 2"
+set -e
 echo "axum example: ok"

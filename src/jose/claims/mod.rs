@@ -322,7 +322,8 @@ impl<C: DeserializeOwned> Claims<C> {
     /// A copy of these claims with an allocation of its own, read again from
     /// the kept payload (for a thread's private copy of a hot token).
     pub(crate) fn reparse(&self, rules: &Validation, now: UnixTime) -> Option<Self> {
-        check(self.inner.payload.as_bytes().to_vec(), rules, now).ok()
+        let tid = self.inner.registered.tid.is_some();
+        check(self.inner.payload.as_bytes().to_vec(), rules, now, tid).ok()
     }
 }
 

@@ -24,15 +24,19 @@ use crate::jose::validation::Validation;
 /// and the registered claims are read on the way (see [`OnePass`]). If `C`
 /// fails, a second pass reads the registered claims alone, so that their
 /// errors still come first, in the documented order.
+///
+/// `tid` says whether Entra's tenant claim is needed (the key that verified
+/// the token is bound to an issuer).
 pub(crate) fn check<C: DeserializeOwned>(
     payload: Vec<u8>,
     rules: &Validation,
     now: UnixTime,
+    tid: bool,
 ) -> Result<Claims<C>, Error> {
     let payload = String::from_utf8(payload)
         .map_err(|_| Error::malformed("JSON is not UTF-8"))?
         .into_boxed_str();
-    let mut raw = Raw::wanting(rules);
+    let mut raw = Raw::wanting(rules, tid);
     let mut de = serde_json::Deserializer::from_str(&payload);
     let custom = C::deserialize(OnePass {
         de: &mut de,
@@ -51,7 +55,7 @@ pub(crate) fn check<C: DeserializeOwned>(
             })
         }
         Err(e) => {
-            parse_registered(&payload, rules)?.check(rules, now, &payload)?;
+            parse_registered(&payload, rules, tid)?.check(rules, now, &payload)?;
             Err(Error::InvalidClaims {
                 claim: None,
                 source: Some(Arc::new(e)),
@@ -82,18 +86,24 @@ struct Raw<'de> {
     cnf: bool,
     /// An ID-token-only member (`nonce`, `at_hash`, `c_hash`) is present.
     id_token_member: bool,
-    /// The rules, for the members they read besides the registered claims.
+    /// The rules, when they read members besides the registered claims.
     rules: Option<&'de Validation>,
+    /// `tid` is needed.
+    tid: bool,
     /// Those members (required claims, the first member of role paths, the
     /// payload `typ`, `tid`), as found on the one pass: no second pass
     /// over the payload per rule.
-    wanted: Vec<(Cow<'de, str>, &'de RawValue)>,
+    wanted: Wanted<'de>,
     seen: Members,
     error: Option<Error>,
 }
 
-fn parse_registered<'de>(payload: &'de str, rules: &'de Validation) -> Result<Raw<'de>, Error> {
-    let mut raw = Raw::wanting(rules);
+fn parse_registered<'de>(
+    payload: &'de str,
+    rules: &'de Validation,
+    tid: bool,
+) -> Result<Raw<'de>, Error> {
+    let mut raw = Raw::wanting(rules, tid);
     let mut de = serde_json::Deserializer::from_str(payload);
     de.deserialize_map(RawVisitor { raw: &mut raw })
         .map_err(|_| Error::malformed("payload is not a JSON object"))?;
@@ -126,7 +136,7 @@ impl<'de> Visitor<'de> for RawVisitor<'_, 'de> {
                 }
                 None if self.raw.wants(&key.0) => {
                     let value = map.next_value::<&'de RawValue>()?;
-                    self.raw.wanted.push((key.0, value));
+                    self.raw.wanted.push(key.0, value);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -287,7 +297,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
         if let Some(name) = self.wanted.take() {
             // Kept raw for the rules, and handed to `C` from there.
             let value: &'de RawValue = self.map.next_value()?;
-            self.raw.wanted.push((name, value));
+            self.raw.wanted.push(name, value);
             let mut de = serde_json::Deserializer::from_str(value.get());
             return seed.deserialize(&mut de).map_err(de::Error::custom);
         }
@@ -306,10 +316,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for InterceptMap<'_, 'de, A> {
 }
 
 impl<'de> Raw<'de> {
-    /// Reading the members `rules` need besides the registered claims.
-    fn wanting(rules: &'de Validation) -> Self {
+    /// Reading the members `rules` need besides the registered claims, and
+    /// `tid` when asked.
+    fn wanting(rules: &'de Validation, tid: bool) -> Self {
+        let reads = rules.refuse_id_tokens
+            || !rules.required_claims.is_empty()
+            || !rules.roles_from.is_empty();
         Self {
-            rules: Some(rules),
+            rules: reads.then_some(rules),
+            tid,
             ..Self::default()
         }
     }
@@ -318,11 +333,13 @@ impl<'de> Raw<'de> {
     /// claim, the first member of a role path, the payload `typ` of the
     /// ID-token guard, or `tid` (a key bound to an Entra issuer).
     fn wants(&self, name: &str) -> bool {
+        if self.tid && name == "tid" {
+            return true;
+        }
         let Some(rules) = self.rules else {
             return false;
         };
-        name == "tid"
-            || (rules.refuse_id_tokens && name == "typ")
+        (rules.refuse_id_tokens && name == "typ")
             || rules.required_claims.iter().any(|(n, _)| **n == *name)
             || rules
                 .roles_from
@@ -332,13 +349,9 @@ impl<'de> Raw<'de> {
 
     /// The raw member `name` a rule reads: from the one pass, or for a
     /// registered claim (read as such, not kept raw), from the payload.
-    fn lookup(
-        wanted: &[(Cow<'de, str>, &'de RawValue)],
-        payload: &'de str,
-        name: &str,
-    ) -> Option<&'de RawValue> {
-        match wanted.iter().find(|(n, _)| n == name) {
-            Some((_, raw)) => Some(raw),
+    fn lookup(wanted: &Wanted<'de>, payload: &'de str, name: &str) -> Option<&'de RawValue> {
+        match wanted.get(name) {
+            Some(raw) => Some(raw),
             None if registered(name).is_some() => rules::member(payload, name),
             None => None,
         }
@@ -481,8 +494,8 @@ impl<'de> Raw<'de> {
             scopes: implied(self.scope.or(self.scp).unwrap_or_default(), rules),
             roles: rules::roles(lookup, &rules.roles_from)?,
             tid: lookup("tid")
-                .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
-                .map(|tid| Text::new(tid, payload)),
+                .and_then(|raw| serde_json::from_str::<Str<'_>>(raw.get()).ok())
+                .map(|tid| Text::new(tid.0, payload)),
         };
         let view = ClaimsRef {
             payload,
@@ -501,6 +514,32 @@ impl<'de> Raw<'de> {
             });
         }
         Ok(registered)
+    }
+}
+
+/// The members the rules read, as found: up to four inline (a token
+/// rarely needs more than `tid` and a role claim), the rest in a vector.
+#[derive(Default)]
+struct Wanted<'de> {
+    inline: [Option<(Cow<'de, str>, &'de RawValue)>; 4],
+    more: Vec<(Cow<'de, str>, &'de RawValue)>,
+}
+
+impl<'de> Wanted<'de> {
+    fn push(&mut self, name: Cow<'de, str>, raw: &'de RawValue) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((name, raw)),
+            None => self.more.push((name, raw)),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'de RawValue> {
+        self.inline
+            .iter()
+            .flatten()
+            .chain(&self.more)
+            .find(|(n, _)| n == name)
+            .map(|(_, raw)| *raw)
     }
 }
 
@@ -625,7 +664,8 @@ mod tests {
     fn escaped_and_plain_strings_read_back_the_same() {
         let rules = Validation::new().issuer("https://i.example/").audience("a");
         let payload = br#"{"iss":"https:\/\/i.example\/","sub":"user\u002d1","aud":["x","a"],"exp":10,"jti":"j","scope":"b a"}"#;
-        let claims: Claims = check(payload.to_vec(), &rules, UnixTime::from_secs(1)).unwrap();
+        let claims: Claims =
+            check(payload.to_vec(), &rules, UnixTime::from_secs(1), false).unwrap();
         assert_eq!(claims.issuer(), Some("https://i.example/"));
         assert_eq!(claims.subject(), Some("user-1"));
         assert_eq!(claims.audiences().collect::<Vec<_>>(), ["x", "a"]);

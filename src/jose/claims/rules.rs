@@ -12,6 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Scopes;
+use super::scopes::Names;
 
 use crate::jose::error::Error;
 use crate::jose::token::Str;
@@ -134,7 +135,7 @@ pub(crate) fn roles<'p>(
     lookup: impl Fn(&str) -> Option<&'p RawValue>,
     paths: &[Vec<Box<str>>],
 ) -> Result<Scopes, Error> {
-    let mut roles: Vec<Cow<'p, str>> = Vec::new();
+    let mut roles = Names::default();
     for path in paths {
         let Some((first, rest)) = path.split_first() else {
             continue;
@@ -143,15 +144,14 @@ pub(crate) fn roles<'p>(
             continue;
         };
         // The common shape, a top-level string or array of strings, read
-        // without building a JSON tree.
-        if rest.is_empty()
-            && let Ok(found) = serde_json::from_str::<OneOrMany<'_>>(raw.get())
-        {
-            match found {
-                OneOrMany::One(role) => roles.push(role),
-                OneOrMany::Many(list) => roles.extend(list),
+        // straight into the set, without building a JSON tree.
+        if rest.is_empty() {
+            let mark = roles.mark();
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            if PushNames(&mut roles).deserialize(&mut de).is_ok() {
+                continue;
             }
-            continue;
+            roles.truncate(mark);
         }
         let value = serde_json::from_str::<Unique>(raw.get())
             .map_err(|_| bad_roles(path))?
@@ -175,20 +175,51 @@ pub(crate) fn roles<'p>(
             continue;
         }
         match at {
-            Value::String(role) => roles.push(Cow::Owned(role.clone())),
+            Value::String(role) => roles.push(role),
             Value::Array(items) => {
                 for item in items {
                     match item {
-                        Value::String(role) => roles.push(Cow::Owned(role.clone())),
+                        Value::String(role) => roles.push(role),
                         _ => return Err(bad_roles(path)),
                     }
                 }
             }
-            Value::Object(members) => roles.extend(members.keys().cloned().map(Cow::Owned)),
+            Value::Object(members) => members.keys().for_each(|role| roles.push(role)),
             _ => return Err(bad_roles(path)),
         }
     }
-    Ok(Scopes::from_names(&roles))
+    Ok(roles.finish())
+}
+
+/// A string, or an array of strings, pushed name by name into the set.
+struct PushNames<'n>(&'n mut Names);
+
+impl<'de> DeserializeSeed<'de> for PushNames<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PushNames<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(v);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(Str(name)) = seq.next_element()? {
+            self.0.push(&name);
+        }
+        Ok(())
+    }
 }
 
 /// A JSON value whose objects, at any depth, have no duplicate members: a

@@ -76,21 +76,11 @@ impl Scopes {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut text = String::new();
-        let mut spans = Vec::new();
+        let mut builder = Names::default();
         for name in names {
-            let name = name.as_ref();
-            if name.is_empty() {
-                continue;
-            }
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            let start = text.len();
-            text.push_str(name);
-            spans.push((start as u32, text.len() as u32));
+            builder.push(name.as_ref());
         }
-        Self::from_spans(text.into_boxed_str(), spans)
+        builder.finish()
     }
 
     /// The set of the `spans` of `text`, sorted, without repeats.
@@ -103,6 +93,44 @@ impl Scopes {
         spans.dedup_by(|a, b| scopes.at(*a) == scopes.at(*b));
         scopes.spans = spans.into_boxed_slice();
         scopes
+    }
+}
+
+/// Whole names gathered one by one into one text (see
+/// [`Scopes::from_names`]): two allocations for any number of names.
+#[derive(Default)]
+pub(crate) struct Names {
+    text: String,
+    spans: Vec<(u32, u32)>,
+}
+
+impl Names {
+    /// Adds `name` (nothing when it is empty).
+    pub(crate) fn push(&mut self, name: &str) {
+        if name.is_empty() {
+            return;
+        }
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        let start = self.text.len();
+        self.text.push_str(name);
+        self.spans.push((start as u32, self.text.len() as u32));
+    }
+
+    /// How many names so far, to [`truncate`](Self::truncate) back to.
+    pub(crate) fn mark(&self) -> (usize, usize) {
+        (self.text.len(), self.spans.len())
+    }
+
+    /// Drops the names added since `mark`.
+    pub(crate) fn truncate(&mut self, (text, spans): (usize, usize)) {
+        self.text.truncate(text);
+        self.spans.truncate(spans);
+    }
+
+    pub(crate) fn finish(self) -> Scopes {
+        Scopes::from_spans(self.text.into_boxed_str(), self.spans)
     }
 }
 
