@@ -69,6 +69,18 @@ fn client_tokens(key: &SigningKey, alg: Algorithm, n: usize) -> Vec<String> {
 
 use rounds::{Run, median};
 
+/// `validator` validating `token` again and again (a cache hit once warm).
+fn again(validator: Validator, token: String) -> Run {
+    Box::new(move |n| {
+        for _ in 0..n {
+            let claims: Claims = validator
+                .validate_without_waiting(black_box(&token))
+                .unwrap();
+            black_box(claims);
+        }
+    })
+}
+
 /// A cached validator of the contenders, by key, with its misses after
 /// warming up.
 type Warmed = (&'static str, Validator, u64);
@@ -113,17 +125,7 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
                     }),
                 ));
             }
-            runs.push((
-                format!("{name}/{kind}"),
-                Box::new(move |n| {
-                    for _ in 0..n {
-                        let claims: Claims = validator
-                            .validate_without_waiting(black_box(&token))
-                            .unwrap();
-                        black_box(claims);
-                    }
-                }),
-            ));
+            runs.push((format!("{name}/{kind}"), again(validator, token)));
         }
     }
     // The same RS256 hit through a validator trusting two issuers: what
@@ -146,15 +148,7 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         .build()
         .unwrap();
     let _: Claims = multi.validate_without_waiting(&token).unwrap();
-    runs.push((
-        "RS256/multi_issuer_hit".into(),
-        Box::new(move |n| {
-            for _ in 0..n {
-                let claims: Claims = multi.validate_without_waiting(black_box(&token)).unwrap();
-                black_box(claims);
-            }
-        }),
-    ));
+    runs.push(("RS256/multi_issuer_hit".into(), again(multi, token)));
     // The same hit through a provider preset: its maximum age is checked
     // again on every hit.
     let (preset_token, preset, plain) = fixture::entra_preset(
@@ -167,19 +161,8 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         ("RS256/preset_plain_hit", plain),
         ("RS256/preset_hit", preset),
     ] {
-        let token = preset_token.clone();
-        let _: Claims = validator.validate_without_waiting(&token).unwrap();
-        runs.push((
-            name.into(),
-            Box::new(move |n| {
-                for _ in 0..n {
-                    let claims: Claims = validator
-                        .validate_without_waiting(black_box(&token))
-                        .unwrap();
-                    black_box(claims);
-                }
-            }),
-        ));
+        let _: Claims = validator.validate_without_waiting(&preset_token).unwrap();
+        runs.push((name.into(), again(validator, preset_token.clone())));
     }
     (runs, cached_validators)
 }
