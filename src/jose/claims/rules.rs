@@ -146,6 +146,8 @@ pub(crate) fn roles<'p>(
         // The common shape, a top-level string or array of strings, read
         // straight into the set, without building a JSON tree.
         if rest.is_empty() {
+            let json = raw.get();
+            roles.reserve(json.len(), json.bytes().filter(|&b| b == b',').count() + 1);
             let mark = roles.mark();
             let mut de = serde_json::Deserializer::from_str(raw.get());
             if PushNames(&mut roles).deserialize(&mut de).is_ok() {

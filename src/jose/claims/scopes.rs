@@ -16,9 +16,11 @@ use std::fmt;
 #[derive(Clone, Default)]
 pub struct Scopes {
     /// The scopes, space-separated, as received.
-    text: Box<str>,
+    text: String,
     /// Byte ranges of `text`, sorted by the scope they delimit, no repeats.
-    spans: Box<[(u32, u32)]>,
+    /// (Vectors, not boxed slices: shrinking them would copy, on the path
+    /// of every validation.)
+    spans: Vec<(u32, u32)>,
 }
 
 impl Scopes {
@@ -56,8 +58,8 @@ impl Scopes {
     }
 
     /// From space-separated text: one copy of the text, one list of ranges.
-    fn from_text(text: Box<str>) -> Self {
-        let mut spans = Vec::new();
+    fn from_text(text: String) -> Self {
+        let mut spans = Vec::with_capacity(text.bytes().filter(|&b| b == b' ').count() + 1);
         let mut start = 0;
         for piece in text.split(' ') {
             if !piece.is_empty() {
@@ -84,14 +86,14 @@ impl Scopes {
     }
 
     /// The set of the `spans` of `text`, sorted, without repeats.
-    fn from_spans(text: Box<str>, mut spans: Vec<(u32, u32)>) -> Self {
+    fn from_spans(text: String, mut spans: Vec<(u32, u32)>) -> Self {
         let mut scopes = Self {
             text,
-            spans: Box::default(),
+            spans: Vec::new(),
         };
         spans.sort_unstable_by(|a, b| scopes.at(*a).cmp(scopes.at(*b)));
         spans.dedup_by(|a, b| scopes.at(*a) == scopes.at(*b));
-        scopes.spans = spans.into_boxed_slice();
+        scopes.spans = spans;
         scopes
     }
 }
@@ -118,6 +120,12 @@ impl Names {
         self.spans.push((start as u32, self.text.len() as u32));
     }
 
+    /// Room for `bytes` more of names, about `names` of them.
+    pub(crate) fn reserve(&mut self, bytes: usize, names: usize) {
+        self.text.reserve(bytes);
+        self.spans.reserve(names);
+    }
+
     /// How many names so far, to [`truncate`](Self::truncate) back to.
     pub(crate) fn mark(&self) -> (usize, usize) {
         (self.text.len(), self.spans.len())
@@ -130,7 +138,7 @@ impl Names {
     }
 
     pub(crate) fn finish(self) -> Scopes {
-        Scopes::from_spans(self.text.into_boxed_str(), self.spans)
+        Scopes::from_spans(self.text, self.spans)
     }
 }
 
@@ -160,7 +168,7 @@ impl<S: AsRef<str>> FromIterator<S> for Scopes {
             }
             text.push_str(s.as_ref());
         }
-        Self::from_text(text.into_boxed_str())
+        Self::from_text(text)
     }
 }
 
