@@ -104,6 +104,23 @@ fn required_claims_hold_a_string_or_an_array_member() {
             "{patch}: {got:?}"
         );
     }
+    // A registered claim can be required too (read as such on the one
+    // pass, looked up again for the rule), and a rule on a member your
+    // claims type also reads leaves that type whole.
+    let registered = common::rules()
+        .require_claim("azp", "orders-web")
+        .require_claim("client_id", "orders-web");
+    assert!(check(&claims_with(json!({"azp": "orders-web"})), &registered).is_ok());
+    assert!(matches!(
+        check(&claims_with(json!({"azp": "other"})), &registered),
+        Err(Error::ClaimMismatch { .. })
+    ));
+    let key = rsa2048();
+    let token = sign(&key, &good);
+    let typed =
+        jwt_gate::validate::<serde_json::Value>(&token, &key.key_set("k1"), &rules, now()).unwrap();
+    assert_eq!(typed.custom()["groups"], json!(["staff", "orders-admins"]));
+    assert_eq!(typed.custom()["token_use"], "access");
     let err = check(&claims_with(json!({"token_use": "id"})), &rules).unwrap_err();
     assert_eq!(err.status(), 401);
     assert_eq!(err.bearer_code(), Some("invalid_token"));

@@ -145,10 +145,11 @@ async fn cognito_access_tokens_pass_without_aud_and_id_tokens_do_not() {
     assert!(claims.has_role("admin"), "cognito:groups are the roles");
     assert!(claims.has_scope("resourceserver.1/appclient2"));
 
-    // An ID token at an API: it has `aud` but no `client_id`.
+    // An ID token at an API: refused as one (its `nonce`), before its
+    // missing `client_id` is looked at.
     let id = token(&issuer, None, cognito_id());
-    refused!(&validator, id, Error::InvalidClient);
-    // Even if a client id were added, `token_use` and `nonce` betray it.
+    refused!(&validator, id, Error::InvalidType);
+    // Without its `nonce` and with a client id added, `token_use` betrays it.
     let id = token(
         &issuer,
         None,

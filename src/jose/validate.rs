@@ -35,10 +35,10 @@ use crate::jose::validation::{Validation, check_typ};
 ///    (not yet valid when `now < nbf - leeway`) ([`Error::Expired`],
 ///    [`Error::NotYetValid`]), the maximum age from `iat` when set
 ///    ([`Error::TooOld`]);
-/// 9. `iss` ([`Error::InvalidIssuer`]), `aud` ([`Error::InvalidAudience`];
+/// 9. `iss` ([`Error::InvalidIssuer`]), the ID-token guard when on
+///    ([`Error::InvalidType`]), `aud` ([`Error::InvalidAudience`];
 ///    skipped when no audience but client ids are configured), the client
-///    (`client_id`, else `azp`, else `cid`; [`Error::InvalidClient`]), the
-///    ID-token guard when on ([`Error::InvalidType`]), required claim values
+///    (`client_id`, else `azp`, else `cid`; [`Error::InvalidClient`]), required claim values
 ///    ([`Error::ClaimMismatch`]), the roles of
 ///    [`Validation::roles_from`] (of the wrong shape: [`Error::InvalidClaims`]),
 ///    your check ([`Error::ClaimCheck`]),

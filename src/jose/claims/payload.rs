@@ -439,7 +439,7 @@ impl<'de> Raw<'de> {
     }
 
     /// The first rule the object broke, then exp, nbf, iat, maximum age,
-    /// iss, aud, client, ID-token guard, required claims, the claim check,
+    /// iss, ID-token guard, aud, client, required claims, the claim check,
     /// revocation, cnf, scope — in that order.
     fn check(
         self,
@@ -459,6 +459,11 @@ impl<'de> Raw<'de> {
         if !rules.issuer_accepts(self.iss.as_deref()) {
             return Err(Error::InvalidIssuer);
         }
+        // An ID token says so before its audience or client is looked at:
+        // the refusal names what is wrong with it.
+        if rules.refuse_id_tokens && (self.id_token_member || rules::payload_typ_is_id(lookup)) {
+            return Err(Error::InvalidType);
+        }
         let aud = self.aud.unwrap_or_default();
         // Without any audience configured, accepted clients stand in for it.
         let audience_checked = !rules.audiences.is_empty() || rules.client_ids.is_empty();
@@ -476,9 +481,6 @@ impl<'de> Raw<'de> {
                 .is_some_and(|c| rules.client_ids.iter().any(|want| **want == *c))
         {
             return Err(Error::InvalidClient);
-        }
-        if rules.refuse_id_tokens && (self.id_token_member || rules::payload_typ_is_id(lookup)) {
-            return Err(Error::InvalidType);
         }
         rules::check_required_claims(lookup, &rules.required_claims)?;
         let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, payload));
