@@ -42,7 +42,8 @@ pub(crate) struct KeyFlags {
 /// The shared flags, for usage lines.
 pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL | --preset NAME [preset flags]) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]
   presets: cognito --region R --user-pool ID (with --client-id) | entra --tenant TID | keycloak --base-url URL --realm R
-           | auth0 --domain D | okta --domain D [--auth-server ID] | zitadel --domain D | google";
+           | auth0 --domain D | okta --domain D [--auth-server ID] | zitadel --domain D | google
+           (also --user-pool-id, --tenant-id, --authorization-server)";
 
 const PRESET_ARGS: [&str; 7] = [
     "--region",
@@ -53,6 +54,17 @@ const PRESET_ARGS: [&str; 7] = [
     "--domain",
     "--auth-server",
 ];
+
+/// Other spellings of the presets' flags, as the providers name the
+/// values: the flag they stand for.
+fn canonical(flag: &str) -> Option<&'static str> {
+    Some(match flag {
+        "--user-pool-id" => "--user-pool",
+        "--tenant-id" => "--tenant",
+        "--authorization-server" | "--authorization-server-id" => "--auth-server",
+        _ => return None,
+    })
+}
 
 impl KeyFlags {
     /// Takes `flag` (and its value from `rest`) when it is a shared flag:
@@ -81,8 +93,9 @@ impl KeyFlags {
                 self.preset = Some(value()?);
                 return Ok(true);
             }
-            f if PRESET_ARGS.contains(&f) => {
-                self.preset_args.push((f.to_owned(), value()?));
+            f if PRESET_ARGS.contains(&f) || canonical(f).is_some() => {
+                let name = canonical(f).unwrap_or(f);
+                self.preset_args.push((name.to_owned(), value()?));
                 return Ok(true);
             }
             "--audience" => {
