@@ -55,6 +55,11 @@ fn token(issuer: &TestIssuer, typ: Option<&str>, claims: Value) -> String {
         .sign()
 }
 
+/// A token of `sample` with `patch` merged in (see [`patched`]).
+fn variant(issuer: &TestIssuer, typ: Option<&str>, sample: &Value, patch: Value) -> String {
+    token(issuer, typ, patched(sample, patch))
+}
+
 /// `sample` with `patch` merged in (`null` removes a member).
 fn patched(sample: &Value, patch: Value) -> Value {
     let mut out = sample.clone();
@@ -150,33 +155,27 @@ async fn cognito_access_tokens_pass_without_aud_and_id_tokens_do_not() {
     let id = token(&issuer, None, cognito_id());
     refused!(&validator, id, Error::InvalidType);
     // Without its `nonce` and with a client id added, `token_use` betrays it.
-    let id = token(
+    let id = variant(
         &issuer,
         None,
-        patched(
-            &cognito_id(),
-            json!({"client_id": "1example23456789", "nonce": null}),
-        ),
+        &cognito_id(),
+        json!({"client_id": "1example23456789", "nonce": null}),
     );
     refused!(&validator, id, Error::ClaimMismatch { .. });
     // An access token of another app client of the same pool.
-    let other = token(
+    let other = variant(
         &issuer,
         None,
-        patched(
-            &cognito_access(),
-            json!({"client_id": "another-app-client"}),
-        ),
+        &cognito_access(),
+        json!({"client_id": "another-app-client"}),
     );
     refused!(&validator, other, Error::InvalidClient);
     // Another pool (or region) is another issuer.
-    let pool = token(
+    let pool = variant(
         &issuer,
         None,
-        patched(
-            &cognito_access(),
-            json!({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OTHER"}),
-        ),
+        &cognito_access(),
+        json!({"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OTHER"}),
     );
     refused!(&validator, pool, Error::InvalidIssuer);
 }
@@ -314,18 +313,20 @@ async fn entra_v1_and_v2_tokens_of_one_tenant_both_pass() {
 
     // Another tenant's token, whichever spelling.
     for iss in [v2_issuer(TENANT_B), v1_issuer(TENANT_B)] {
-        let other = token(
+        let other = variant(
             &issuer,
             Some("JWT"),
-            patched(&entra_v2(TENANT_A), json!({"iss": iss})),
+            &entra_v2(TENANT_A),
+            json!({"iss": iss}),
         );
         refused!(&validator, other, Error::InvalidIssuer);
     }
     // `tid` must be the tenant's.
-    let tid = token(
+    let tid = variant(
         &issuer,
         Some("JWT"),
-        patched(&entra_v2(TENANT_A), json!({"tid": TENANT_B})),
+        &entra_v2(TENANT_A),
+        json!({"tid": TENANT_B}),
     );
     refused!(&validator, tid, Error::ClaimMismatch { .. });
     // An ID token of the same app registration passes aud; not the guard.
@@ -336,17 +337,21 @@ async fn entra_v1_and_v2_tokens_of_one_tenant_both_pass() {
 #[tokio::test]
 async fn entra_multi_tenant_keys_vouch_only_for_their_issuer() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::multi_issuer()
-        .trust_template(
-            providers::entra_tenants().tenants([TENANT_A, TENANT_B]),
-            providers::entra_common()
-                .jwks_uri(issuer.jwks_uri())
-                .allow_http()
-                .audiences([ENTRA_APP, ENTRA_APP_URI]),
-        )
-        .token_cache(0, 0)
-        .build()
-        .unwrap();
+    // Tenants A and B on the shared key set (served by `issuer`).
+    let multi_tenant = || {
+        Validator::multi_issuer()
+            .trust_template(
+                providers::entra_tenants().tenants([TENANT_A, TENANT_B]),
+                providers::entra_common()
+                    .jwks_uri(issuer.jwks_uri())
+                    .allow_http()
+                    .audiences([ENTRA_APP, ENTRA_APP_URI]),
+            )
+            .token_cache(0, 0)
+            .build()
+            .unwrap()
+    };
+    let validator = multi_tenant();
 
     // A key of tenant A's own (literal issuer), in the shared key set.
     issuer.set_key_member("key-1", "issuer", json!(v2_issuer(TENANT_A)));
@@ -365,31 +370,23 @@ async fn entra_multi_tenant_keys_vouch_only_for_their_issuer() {
         json!("https://login.microsoftonline.com/{tenantid}/v2.0"),
     );
     // The validator holds the old key set until it refetches: a fresh one.
-    let validator = Validator::multi_issuer()
-        .trust_template(
-            providers::entra_tenants().tenants([TENANT_A, TENANT_B]),
-            providers::entra_common()
-                .jwks_uri(issuer.jwks_uri())
-                .allow_http()
-                .audiences([ENTRA_APP, ENTRA_APP_URI]),
-        )
-        .token_cache(0, 0)
-        .build()
-        .unwrap();
+    let validator = multi_tenant();
     assert!(check(&validator, &b).await.is_ok(), "v2.0 of tenant B");
     let app = check(&validator, &b_v1).await.unwrap();
     assert!(app.has_role("Orders.Read.All"), "v1.0 of tenant B");
     // `iss` of tenant B with `tid` of tenant A: the chain is broken.
-    let mixed = token(
+    let mixed = variant(
         &issuer,
         Some("JWT"),
-        patched(&entra_v2(TENANT_B), json!({"tid": TENANT_A})),
+        &entra_v2(TENANT_B),
+        json!({"tid": TENANT_A}),
     );
     refused!(&validator, mixed, Error::InvalidIssuer);
-    let mixed_v1 = token(
+    let mixed_v1 = variant(
         &issuer,
         Some("JWT"),
-        patched(&entra_v1_app(TENANT_B), json!({"tid": TENANT_A})),
+        &entra_v1_app(TENANT_B),
+        json!({"tid": TENANT_A}),
     );
     refused!(&validator, mixed_v1, Error::InvalidIssuer);
     // A tenant the template does not admit, before any key is used.
@@ -482,37 +479,35 @@ async fn keycloak_access_tokens_pass_by_azp_and_other_token_types_do_not() {
     let id = token(&issuer, Some("JWT"), id);
     refused!(&validator, id, Error::InvalidType);
     // A refresh token (were it signed with the realm's key).
-    let refresh = token(
+    let refresh = variant(
         &issuer,
         Some("JWT"),
-        patched(&keycloak_access(), json!({"typ": "Refresh"})),
+        &keycloak_access(),
+        json!({"typ": "Refresh"}),
     );
     refused!(&validator, refresh, Error::ClaimMismatch { .. });
     // Another client of the realm.
-    let other = token(
+    let other = variant(
         &issuer,
         Some("JWT"),
-        patched(&keycloak_access(), json!({"azp": "admin-cli"})),
+        &keycloak_access(),
+        json!({"azp": "admin-cli"}),
     );
     refused!(&validator, other, Error::InvalidClient);
     // Another realm on the same server.
-    let realm = token(
+    let realm = variant(
         &issuer,
         Some("JWT"),
-        patched(
-            &keycloak_access(),
-            json!({"iss": "https://sso.example.com/realms/master"}),
-        ),
+        &keycloak_access(),
+        json!({"iss": "https://sso.example.com/realms/master"}),
     );
     refused!(&validator, realm, Error::InvalidIssuer);
     // Roles of the wrong shape: a typed error, no panic.
-    let bad = token(
+    let bad = variant(
         &issuer,
         Some("JWT"),
-        patched(
-            &keycloak_access(),
-            json!({"realm_access": {"roles": "manager admin"}, "resource_access": []}),
-        ),
+        &keycloak_access(),
+        json!({"realm_access": {"roles": "manager admin"}, "resource_access": []}),
     );
     refused!(&validator, bad, Error::InvalidClaims { .. });
 }
@@ -602,13 +597,11 @@ async fn auth0_permissions_guard_routes_over_http() {
         )
     );
     // Without the trailing slash, `iss` is another issuer.
-    let slashless = token(
+    let slashless = variant(
         &issuer,
         Some("JWT"),
-        patched(
-            &auth0_access(),
-            json!({"iss": "https://my-domain.auth0.com"}),
-        ),
+        &auth0_access(),
+        json!({"iss": "https://my-domain.auth0.com"}),
     );
     refused!(&validator, slashless, Error::InvalidIssuer);
     let (status, _) = call("/patients", slashless).await;
@@ -666,27 +659,27 @@ async fn okta_tokens_name_the_client_in_cid_and_scopes_in_scp() {
     assert_eq!(claims.client_id(), Some("nmdP1fcyvdVO11AL7ECm"));
     assert!(claims.has_scope("custom"));
     // Missing the required scope.
-    let narrow = token(
+    let narrow = variant(
         &issuer,
         None,
-        patched(&okta_access(), json!({"scp": ["openid", "email"]})),
+        &okta_access(),
+        json!({"scp": ["openid", "email"]}),
     );
     refused!(&validator, narrow, Error::InsufficientScope { .. });
     // A token of the org authorization server (for Okta's own APIs).
-    let org = token(
+    let org = variant(
         &issuer,
         None,
-        patched(
-            &okta_access(),
-            json!({"iss": "https://example.okta.com", "aud": "https://example.okta.com"}),
-        ),
+        &okta_access(),
+        json!({"iss": "https://example.okta.com", "aud": "https://example.okta.com"}),
     );
     refused!(&validator, org, Error::InvalidIssuer);
     // Another client.
-    let other = token(
+    let other = variant(
         &issuer,
         None,
-        patched(&okta_access(), json!({"cid": "0oa1otherclient"})),
+        &okta_access(),
+        json!({"cid": "0oa1otherclient"}),
     );
     refused!(&validator, other, Error::InvalidClient);
 }
@@ -757,13 +750,11 @@ async fn zitadel_roles_are_the_keys_of_the_role_object() {
     );
     // The role object as an array of strings is read too; of numbers it is
     // a typed error.
-    let odd = token(
+    let odd = variant(
         &issuer,
         Some("JWT"),
-        patched(
-            &zitadel_access(),
-            json!({"urn:zitadel:iam:org:project:roles": [1, 2]}),
-        ),
+        &zitadel_access(),
+        json!({"urn:zitadel:iam:org:project:roles": [1, 2]}),
     );
     refused!(&validator, odd, Error::InvalidClaims { .. });
     assert_eq!(status("/review", odd).await, 401);

@@ -149,7 +149,7 @@ impl RequireScopes {
         S: AsRef<str>,
     {
         Self {
-            requirement: Requirement::new(scopes.into_iter().collect(), true),
+            requirement: Requirement::all(scopes),
         }
     }
 
