@@ -21,7 +21,8 @@ RANK = {m: i for i, m in enumerate(LAYERS)}
 WEB = {"tower_layer", "tower_service", "axum_core", "axum", "tonic"}
 FORBIDDEN = {
     "de": {"tokio", "reqwest", "http", "moka", "arc_swap"} | WEB,
-    "jose": {"tokio", "reqwest", "http", "moka", "arc_swap", "url"} | WEB,
+    # `url` is pure parsing: DPoP's `htu` is compared as WHATWG URLs.
+    "jose": {"tokio", "reqwest", "http", "moka", "arc_swap"} | WEB,
     "remote": WEB,
     "validator": WEB,
     "providers": WEB,

@@ -23,6 +23,24 @@ pub mod tonic;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::MissingClaims;
+/// DPoP (RFC 9449): sender-constrained tokens. [`Dpop`](dpop::Dpop)
+/// configures a validator ([`ValidatorBuilder::dpop`]); the pure checks
+/// ([`verify_proof`](dpop::verify_proof), [`validate_dpop`](dpop::validate_dpop),
+/// RFC 7638 thumbprints, server nonces) work without one; replay stores
+/// remember proofs in process or in Redis (feature `redis`).
+pub mod dpop {
+    pub use crate::jose::dpop::{
+        DpopNonces, DpopProof, DpopRules, ProofRequest, access_token_hash, jwk_thumbprint,
+        validate_dpop, verify_proof,
+    };
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub use crate::remote::replay::RedisReplayStore;
+    pub use crate::remote::replay::{MemoryReplayStore, ReplayError, ReplayFuture, ReplayStore};
+    pub use crate::validator::dpop::{Dpop, DpopMode};
+}
+
+pub use crate::http::authenticate::{AuthScheme, Verified};
 pub use crate::http::layer;
 pub use crate::http::layer::{
     DefaultRejection, JwtAuth, JwtAuthLayer, RejectionBody, RequireClaims, RequireRoles,

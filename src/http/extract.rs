@@ -1,10 +1,92 @@
 //! Credentials from a request: the bearer token of RFC 6750 §2.1 (and the
-//! refusal of §2.3 query tokens).
+//! refusal of §2.3 query tokens), and the DPoP token and proof of RFC 9449
+//! §7.1.
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderName, Uri};
 
 use crate::jose::error::Error;
+use crate::validator::dpop::DpopMode;
+
+/// The `DPoP` proof header (RFC 9449 §4.1).
+pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// A request's credential.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Credential<'a> {
+    Bearer(&'a str),
+    Dpop { token: &'a str, proof: &'a str },
+}
+
+impl<'a> Credential<'a> {
+    pub(crate) fn token(&self) -> &'a str {
+        match self {
+            Self::Bearer(token) | Self::Dpop { token, .. } => token,
+        }
+    }
+}
+
+/// The request's credential as `mode` accepts it: `Bearer <token>`, or
+/// with DPoP on, `DPoP <token>` with exactly one `DPoP` proof header
+/// (RFC 9449 §4.3 #1). `None` when there is no `Authorization` header.
+///
+/// `DPoP` with DPoP off is malformed (400); `Bearer` with DPoP required is
+/// [`Error::DpopRequired`]; a missing or repeated proof header is
+/// [`Error::InvalidDpopProof`].
+pub(crate) fn credential<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    mode: DpopMode,
+) -> Result<Option<Credential<'a>>, Error> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return bearer_token(headers, uri).map(|t| t.map(Credential::Bearer));
+    };
+    let dpop_scheme = value
+        .as_bytes()
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "));
+    if !dpop_scheme || mode == DpopMode::Off {
+        let token = bearer_token(headers, uri)?;
+        if token.is_some() && mode == DpopMode::Required {
+            return Err(Error::DpopRequired);
+        }
+        return Ok(token.map(Credential::Bearer));
+    }
+    if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() || has_query_token(uri) {
+        return Err(Error::MalformedHeader);
+    }
+    let token = token68(&value.as_bytes()[5..])?;
+    let mut proofs = headers.get_all(DPOP).iter();
+    let proof = proofs.next().ok_or(Error::InvalidDpopProof {
+        reason: "no DPoP proof header",
+    })?;
+    if proofs.next().is_some() {
+        return Err(Error::InvalidDpopProof {
+            reason: "more than one DPoP proof header",
+        });
+    }
+    let proof = proof
+        .to_str()
+        .ok()
+        .filter(|p| !p.is_empty() && !p.contains([',', ' ']))
+        .ok_or(Error::InvalidDpopProof {
+            reason: "the DPoP header is not one compact JWS",
+        })?;
+    Ok(Some(Credential::Dpop { token, proof }))
+}
+
+/// The token of `Bearer`/`DPoP` `1*SP token68`: one word, not all `=`.
+fn token68(rest: &[u8]) -> Result<&str, Error> {
+    let start = rest
+        .iter()
+        .position(|&b| b != b' ')
+        .ok_or(Error::MalformedHeader)?;
+    let token = &rest[start..];
+    if token.contains(&b' ') || token.iter().all(|&b| b == b'=') {
+        return Err(Error::MalformedHeader);
+    }
+    std::str::from_utf8(token).map_err(|_| Error::MalformedHeader)
+}
 
 /// The bearer token of a request (RFC 6750 §2.1): exactly one
 /// `Authorization: Bearer <token>` (scheme case-insensitive), no token in
@@ -36,22 +118,13 @@ pub(crate) fn bearer_token<'a>(
     if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
         return Err(Error::MalformedHeader);
     }
-    let start = rest
-        .iter()
-        .position(|&b| b != b' ')
-        .ok_or(Error::MalformedHeader)?;
-    let token = &rest[start..];
-    if token.contains(&b' ') || token.iter().all(|&b| b == b'=') {
-        return Err(Error::MalformedHeader);
-    }
-    std::str::from_utf8(token)
-        .map(Some)
-        .map_err(|_| Error::MalformedHeader)
+    token68(rest).map(Some)
 }
 
 /// Whether the request carries `Authorization` headers of schemes other
-/// than Bearer only, and no RFC 6750 §2.3 query token.
-pub(crate) fn other_scheme_only(headers: &HeaderMap, uri: &Uri) -> bool {
+/// than Bearer (and DPoP, when `mode` accepts it) only, and no RFC 6750
+/// §2.3 query token.
+pub(crate) fn other_scheme_only(headers: &HeaderMap, uri: &Uri, mode: DpopMode) -> bool {
     let mut values = headers.get_all(AUTHORIZATION).iter().peekable();
     values.peek().is_some()
         && !has_query_token(uri)
@@ -62,6 +135,7 @@ pub(crate) fn other_scheme_only(headers: &HeaderMap, uri: &Uri) -> bool {
                 .next()
                 .unwrap_or_default();
             !scheme.eq_ignore_ascii_case(b"bearer")
+                && !(mode != DpopMode::Off && scheme.eq_ignore_ascii_case(b"dpop"))
         })
 }
 

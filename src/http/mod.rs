@@ -1,7 +1,9 @@
-//! HTTP: credentials from a request ([`extract`]), the tower middleware
+//! HTTP: credentials from a request ([`extract`]) and their checks as a
+//! whole ([`authenticate`]: Bearer, DPoP), the tower middleware
 //! ([`layer`]), the one rejection builder ([`rejection`]) and RFC 9728
 //! metadata ([`resource_metadata`]). Nothing below this module knows tower.
 
+pub(crate) mod authenticate;
 pub(crate) mod extract;
 pub mod layer;
 pub(crate) mod rejection;

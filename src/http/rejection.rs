@@ -7,11 +7,13 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::jose::claims::Scopes;
+use crate::jose::dpop::DpopNonces;
 use crate::jose::error::Error;
+use crate::jose::time::UnixTime;
 
 /// Builds the body of a rejection response. Status, `WWW-Authenticate` and
 /// `Retry-After` are set by the layer whatever the body is.
@@ -72,6 +74,21 @@ pub(crate) struct Challenge {
     /// The scopes a request without a token is told it needs (the MCP
     /// authorization spec's hint): the validator's and the layer's.
     pub(crate) scope: Option<Arc<str>>,
+    /// The `DPoP` challenge, when the validator accepts DPoP.
+    pub(crate) dpop: Option<Arc<DpopChallenge>>,
+}
+
+/// What the `DPoP` challenge (RFC 9449 §7.1) says, and whether the `Bearer`
+/// one is sent beside it.
+#[derive(Debug)]
+pub(crate) struct DpopChallenge {
+    /// `algs`: the proof algorithms accepted, space-separated.
+    pub(crate) algs: Box<str>,
+    /// Bearer tokens are accepted too (DPoP allowed, not required).
+    pub(crate) bearer: bool,
+    /// Server nonces, when proofs must carry one: a 401 of the `DPoP`
+    /// scheme carries a fresh `DPoP-Nonce`.
+    pub(crate) nonces: Option<DpopNonces>,
 }
 
 impl Challenge {
@@ -90,6 +107,9 @@ impl Challenge {
     }
 }
 
+/// The header of RFC 9449 §8 that hands a client a server nonce.
+pub(crate) const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
+
 /// Seconds a client should wait before retrying after a 503: the one place
 /// this number is written.
 const RETRY_AFTER_SECS: HeaderValue = HeaderValue::from_static("5");
@@ -105,7 +125,9 @@ impl Error {
             Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
                 StatusCode::FORBIDDEN
             }
-            Self::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::MissingToken
             | Self::MalformedToken { .. }
             | Self::TooLarge { .. }
@@ -123,15 +145,24 @@ impl Error {
             | Self::ClaimCheck { .. }
             | Self::Revoked
             | Self::InvalidClaims { .. }
-            | Self::UnverifiedBinding => StatusCode::UNAUTHORIZED,
+            | Self::UnverifiedBinding
+            | Self::InvalidDpopProof { .. }
+            | Self::UseDpopNonce
+            | Self::NotDpopBound
+            | Self::DpopRequired => StatusCode::UNAUTHORIZED,
         }
     }
 
-    /// The RFC 6750 §3.1 `error` code, or `None` where none is sent: a
-    /// request without a token (RFC 6750 §3.1) and a server-side failure.
+    /// The RFC 6750 §3.1 (or RFC 9449 §7.1) `error` code, or `None` where
+    /// none is sent: a request without a token (RFC 6750 §3.1) and a
+    /// server-side failure.
     pub fn bearer_code(&self) -> Option<&'static str> {
         match self {
-            Self::MissingToken | Self::KeysUnavailable { .. } => None,
+            Self::MissingToken
+            | Self::KeysUnavailable { .. }
+            | Self::ReplayCheckUnavailable { .. } => None,
+            Self::InvalidDpopProof { .. } => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::MalformedHeader => Some("invalid_request"),
             Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
                 Some("insufficient_scope")
@@ -152,7 +183,9 @@ impl Error {
             | Self::ClaimCheck { .. }
             | Self::Revoked
             | Self::InvalidClaims { .. }
-            | Self::UnverifiedBinding => Some("invalid_token"),
+            | Self::UnverifiedBinding
+            | Self::NotDpopBound
+            | Self::DpopRequired => Some("invalid_token"),
         }
     }
 
@@ -174,27 +207,58 @@ impl Error {
         self.challenge(realm, None, None)
     }
 
-    /// The challenge with an optional RFC 9728 `resource_metadata` URL,
-    /// and for a request without a token, the scopes it needs.
+    /// Whether the error is about DPoP itself: it goes on the `DPoP`
+    /// challenge whatever scheme the request used.
+    fn is_dpop(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidDpopProof { .. }
+                | Self::UseDpopNonce
+                | Self::NotDpopBound
+                | Self::DpopRequired
+        )
+    }
+
+    /// The `Bearer` challenge with an optional RFC 9728 `resource_metadata`
+    /// URL, and for a request without a token, the scopes it needs.
     fn challenge(
         &self,
         realm: Option<&str>,
         needed_scope: Option<&str>,
         resource_metadata: Option<&str>,
     ) -> Option<HeaderValue> {
-        if matches!(self, Self::KeysUnavailable { .. }) {
+        self.scheme_challenge("Bearer", true, realm, needed_scope, resource_metadata, None)
+    }
+
+    /// A challenge of `scheme`: with this error's code when `with_error`,
+    /// and `algs` last (the `DPoP` scheme, RFC 9449 §7.1).
+    fn scheme_challenge(
+        &self,
+        scheme: &str,
+        with_error: bool,
+        realm: Option<&str>,
+        needed_scope: Option<&str>,
+        resource_metadata: Option<&str>,
+        algs: Option<&str>,
+    ) -> Option<HeaderValue> {
+        if matches!(
+            self,
+            Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. }
+        ) {
             return None;
         }
-        let mut params: Vec<(&str, &str)> = Vec::with_capacity(5);
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(6);
         if let Some(realm) = realm {
             params.push(("realm", realm));
         }
-        if let Some(code) = self.bearer_code() {
+        let code = self.bearer_code().filter(|_| with_error);
+        if let Some(code) = code {
             params.push(("error", code));
             params.push(("error_description", self.description()));
         }
         if let Self::InsufficientScope { required } = self
             && !required.is_empty()
+            && code.is_some()
         {
             params.push(("scope", required));
         }
@@ -206,7 +270,10 @@ impl Error {
         if let Some(url) = resource_metadata {
             params.push(("resource_metadata", url));
         }
-        let mut value = String::from("Bearer");
+        if let Some(algs) = algs {
+            params.push(("algs", algs));
+        }
+        let mut value = String::from(scheme);
         for (i, (name, val)) in params.iter().enumerate() {
             value.push_str(if i == 0 { " " } else { ", " });
             value.push_str(name);
@@ -221,8 +288,16 @@ impl Error {
         }
         HeaderValue::from_str(&value)
             .ok()
-            .or_else(|| HeaderValue::from_str("Bearer").ok())
+            .or_else(|| HeaderValue::from_str(scheme).ok())
     }
+}
+
+/// Whether the request's `Authorization` scheme is `DPoP`.
+fn used_dpop(headers: Option<&HeaderMap>) -> bool {
+    headers
+        .and_then(|h| h.get(http::header::AUTHORIZATION))
+        .and_then(|v| v.as_bytes().get(..5))
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "))
 }
 
 /// The response rejecting a request with `error`: the one place a
@@ -256,12 +331,47 @@ pub(crate) fn response<B: Default>(
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
         )
     });
-    if let Some(value) = error.challenge(
-        challenge.realm.as_deref(),
-        challenge.scope.as_deref(),
-        resource_metadata,
-    ) {
-        res.headers_mut().insert(WWW_AUTHENTICATE, value);
+    let realm = challenge.realm.as_deref();
+    let scope = challenge.scope.as_deref();
+    match challenge.dpop.as_deref() {
+        None => {
+            if let Some(value) = error.challenge(realm, scope, resource_metadata) {
+                res.headers_mut().insert(WWW_AUTHENTICATE, value);
+            }
+        }
+        Some(dpop) => {
+            // The error goes on the challenge of the scheme it is about
+            // (RFC 9449 §7.2); a DPoP error is answered with the `DPoP`
+            // challenge alone, as clients that retry on `use_dpop_nonce`
+            // expect.
+            let on_dpop = error.is_dpop() || used_dpop(request_headers);
+            let headers = res.headers_mut();
+            if dpop.bearer
+                && !on_dpop
+                && let Some(value) = error.challenge(realm, scope, resource_metadata)
+            {
+                headers.append(WWW_AUTHENTICATE, value);
+            }
+            let with_error = on_dpop || !dpop.bearer;
+            if let Some(value) = error.scheme_challenge(
+                "DPoP",
+                with_error,
+                realm,
+                scope,
+                resource_metadata,
+                Some(&dpop.algs),
+            ) {
+                headers.append(WWW_AUTHENTICATE, value);
+            }
+            if let Some(nonces) = &dpop.nonces
+                && error.status() == StatusCode::UNAUTHORIZED
+                && (on_dpop || !dpop.bearer)
+                && let Ok(nonce) = HeaderValue::from_str(&nonces.issue(UnixTime::now()))
+            {
+                headers.insert(DPOP_NONCE, nonce);
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+        }
     }
     if error.status() == StatusCode::SERVICE_UNAVAILABLE {
         res.headers_mut().insert(RETRY_AFTER, RETRY_AFTER_SECS);

@@ -140,6 +140,30 @@ pub enum Error {
     /// prove possession of that key or certificate. Accepting it as a plain
     /// bearer token would throw that protection away.
     UnverifiedBinding,
+    /// The DPoP proof (RFC 9449 §4.3) failed a check, or its key is not the
+    /// one the token is bound to, or its `jti` was seen before (HTTP 401,
+    /// `DPoP` challenge, `error="invalid_dpop_proof"`).
+    InvalidDpopProof {
+        /// Which check failed, for logs (never proof content).
+        reason: &'static str,
+    },
+    /// The DPoP proof lacks a nonce this server issued, or carries a stale
+    /// one (RFC 9449 §9): 401 `error="use_dpop_nonce"` with a fresh
+    /// `DPoP-Nonce`, which the client puts in its next proof.
+    UseDpopNonce,
+    /// The `DPoP` scheme was used with a token that is not bound to a DPoP
+    /// key (no `cnf.jkt`; HTTP 401 `invalid_token`).
+    NotDpopBound,
+    /// DPoP is required and the request used the `Bearer` scheme (HTTP 401
+    /// `invalid_token`, with the `DPoP` challenge only).
+    DpopRequired,
+    /// The replay store could not say whether a proof's `jti` is new (Redis
+    /// unreachable): the request is refused, not let through (HTTP 503 with
+    /// `Retry-After`).
+    ReplayCheckUnavailable {
+        /// Why, when known.
+        source: Option<Cause>,
+    },
     /// The token lacks a required scope.
     InsufficientScope {
         /// The required scopes, space-separated (sent as RFC 6750 `scope`).
@@ -193,6 +217,15 @@ impl Error {
             Self::InvalidClaims { .. } => "The access token claims are invalid",
             Self::UnverifiedBinding => {
                 "The access token is bound to a key or certificate and cannot be used as a bearer token"
+            }
+            Self::InvalidDpopProof { .. } => "The DPoP proof is invalid",
+            Self::UseDpopNonce => "The resource server requires a nonce in the DPoP proof",
+            Self::NotDpopBound => "The access token is not bound to a DPoP key",
+            Self::DpopRequired => {
+                "The resource requires a DPoP-bound access token and a DPoP proof"
+            }
+            Self::ReplayCheckUnavailable { .. } => {
+                "The DPoP replay check is temporarily unavailable"
             }
             Self::InsufficientScope { .. } => {
                 "The request requires higher privileges than provided by the access token"
@@ -287,6 +320,11 @@ impl fmt::Display for Error {
             Self::UnverifiedBinding => {
                 f.write_str("token is sender-constrained (cnf) and its binding is not checked")
             }
+            Self::InvalidDpopProof { reason } => write!(f, "invalid DPoP proof: {reason}"),
+            Self::UseDpopNonce => f.write_str("DPoP proof lacks a current server nonce"),
+            Self::NotDpopBound => f.write_str("DPoP scheme used with a token without cnf.jkt"),
+            Self::DpopRequired => f.write_str("bearer token where DPoP is required"),
+            Self::ReplayCheckUnavailable { .. } => f.write_str("DPoP replay store unavailable"),
             Self::InsufficientScope { required } => {
                 let mut s = String::new();
                 let _ = write!(s, "token lacks a required scope (required: {required})");
@@ -309,6 +347,9 @@ impl std::error::Error for Error {
                 ..
             }
             | Self::KeysUnavailable {
+                source: Some(source),
+            }
+            | Self::ReplayCheckUnavailable {
                 source: Some(source),
             } => Some(&**source),
             _ => None,

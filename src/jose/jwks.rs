@@ -377,6 +377,28 @@ fn parse_jwk(value: &serde_json::Value, origin: Origin) -> Result<Key, Skip> {
     Ok(key)
 }
 
+/// The verifier of a DPoP proof's own `jwk` for `alg` (RFC 9449 §4.3): the
+/// rules of a fetched key set (public members only, never `oct`, RSA of
+/// 2048 to 8192 bits, P-256/384/521 or Ed25519 on the curve, `use`,
+/// `key_ops` and `alg` fitting), read for `alg` alone.
+pub(crate) fn proof_key(jwk: &serde_json::Value, alg: Algorithm) -> Result<Verifier, Skip> {
+    let key = match jwk.get("alg") {
+        Some(_) => parse_jwk(jwk, Origin::Remote)?,
+        None => {
+            let mut jwk = jwk.clone();
+            if let Some(object) = jwk.as_object_mut() {
+                object.insert("alg".to_owned(), alg.as_str().into());
+            }
+            parse_jwk(&jwk, Origin::Remote)?
+        }
+    };
+    key.verifiers
+        .into_iter()
+        .find(|(a, _)| *a == alg)
+        .map(|(_, verifier)| verifier)
+        .ok_or("the key does not fit `alg`")
+}
+
 /// The algorithms a key may serve: its own `alg` if it names one (which must
 /// fit the key), else every algorithm of its family.
 fn algorithms(alg: Option<Algorithm>, family: Family) -> Result<Vec<Algorithm>, Skip> {

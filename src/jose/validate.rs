@@ -77,15 +77,18 @@ pub fn validate<C: DeserializeOwned>(
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
-    validate_tagged(token, keys, rules, now).map(|(claims, _)| claims)
+    validate_checked(token, keys, rules, now, false).map(|(claims, _)| claims)
 }
 
 /// [`validate`], also returning the tag of the key that verified the token.
-pub(crate) fn validate_tagged<C: DeserializeOwned>(
+/// With `dpop`, a token bound to a DPoP key (`cnf.jkt`) is accepted: the
+/// caller checks the proof.
+pub(crate) fn validate_checked<C: DeserializeOwned>(
     token: &str,
     keys: &KeySet,
     rules: &Validation,
     now: UnixTime,
+    dpop: bool,
 ) -> Result<(Claims<C>, u64), Error> {
     let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
     let jws = token::parse(token, rules.max_token_bytes, &mut header_buf)?;
@@ -104,7 +107,7 @@ pub(crate) fn validate_tagged<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    let claims: Claims<C> = claims::check(jws.payload, rules, now, key_issuer.is_some())?;
+    let claims: Claims<C> = claims::check(jws.payload, rules, now, key_issuer.is_some(), dpop)?;
     if let Some(key_issuer) = key_issuer {
         check_key_issuer(key_issuer, claims.registered())?;
     }

@@ -1,7 +1,9 @@
-//! The network: one capped HTTP GET and its URL rules ([`fetch`]),
-//! authorization-server metadata ([`discovery`]), and the key store that
-//! keeps each issuer's keys fresh ([`key_store`]).
+//! The network and shared state: one capped HTTP GET and its URL rules
+//! ([`fetch`]), authorization-server metadata ([`discovery`]), the key
+//! store that keeps each issuer's keys fresh ([`key_store`]), and the
+//! stores that remember DPoP proofs ([`replay`]).
 
 pub(crate) mod discovery;
 pub(crate) mod fetch;
 pub(crate) mod key_store;
+pub(crate) mod replay;

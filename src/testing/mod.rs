@@ -3,6 +3,7 @@
 //! it (and jwt-gate's own tests, benches and examples) mint tokens with.
 
 mod discovery;
+mod dpop;
 mod server;
 mod signer;
 #[cfg(feature = "tonic")]
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub use self::discovery::{Discovered, DiscoveryError, discover_token, request_token};
+pub use self::dpop::{DpopKey, ProofBuilder};
 pub use self::signer::SigningKey;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
@@ -408,6 +410,12 @@ impl TokenBuilder {
     pub fn claims(mut self, claims: Value) -> Self {
         self.claims = claims;
         self
+    }
+
+    /// Binds the token to `key` (`cnf.jkt`, RFC 9449 §6.1): it is accepted
+    /// only with a proof signed by that key.
+    pub fn dpop_bound(self, key: &DpopKey) -> Self {
+        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
     }
 
     /// Removes a claim (`exp`, `iss`, …).

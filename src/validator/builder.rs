@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::dpop::Dpop;
 use super::issuers::{Prototype, Trusted};
 use super::{Issuers, Validator};
 use crate::jose::algorithm::Algorithm;
@@ -330,6 +331,7 @@ pub struct ValidatorBuilder {
     settings: IssuerSettings,
     /// (max entries, max bytes) of the verified-token cache.
     token_cache: (u64, u64),
+    dpop: Dpop,
 }
 
 /// The token cache's bounds unless set: 50 000 tokens, 64 MiB.
@@ -340,6 +342,7 @@ impl Default for ValidatorBuilder {
         Self {
             settings: IssuerSettings::default(),
             token_cache: TOKEN_CACHE_DEFAULT,
+            dpop: Dpop::off(),
         }
     }
 }
@@ -405,7 +408,22 @@ impl ValidatorBuilder {
     /// are reversed or zero.
     pub fn build(self) -> Result<Validator, ConfigError> {
         let trusted = self.settings.into_trusted(None)?;
-        Ok(Validator::new(Issuers::One(trusted), self.token_cache))
+        let dpop = self.dpop.build()?;
+        Ok(Validator::new(
+            Issuers::One(trusted),
+            self.token_cache,
+            dpop,
+        ))
+    }
+
+    /// DPoP (RFC 9449): off, allowed beside bearer tokens, or required,
+    /// with its proof rules, nonces, replay store and public URL. See
+    /// [`Dpop`].
+    ///
+    /// Defaults to [`Dpop::off`]: a token bound to a key is refused.
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = dpop;
+        self
     }
 }
 

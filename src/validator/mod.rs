@@ -2,6 +2,7 @@
 //! and the verified-token cache.
 
 mod builder;
+pub(crate) mod dpop;
 pub(crate) mod issuers;
 mod multi_issuer;
 pub(crate) mod token_cache;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 pub use self::builder::{IssuerBuilder, ValidatorBuilder};
+use self::dpop::{DpopMode, DpopSettings};
 use self::issuers::{Picked, Registry, Trusted};
 pub use self::multi_issuer::MultiIssuerBuilder;
 use self::token_cache::{Checked, TokenCache, TokenCacheStats};
@@ -19,7 +21,7 @@ use crate::jose::claims::{Claims, Scopes};
 use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
-use crate::jose::validate::{validate, validate_tagged};
+use crate::jose::validate::validate_checked;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::FetchError;
 use crate::remote::key_store::{KeyStatus, KeyStore};
@@ -60,6 +62,7 @@ pub struct Validator {
 struct Inner {
     issuers: Issuers,
     token_cache: Option<TokenCache>,
+    dpop: Option<Arc<DpopSettings>>,
 }
 
 /// One issuer, or several picked by the token's `iss`.
@@ -94,17 +97,36 @@ impl Validator {
     }
 
     /// A validator trusting the issuers of `registry`.
-    pub(crate) fn with_registry(registry: Registry, cache: (u64, u64)) -> Self {
-        Self::new(Issuers::Many(registry), cache)
+    pub(crate) fn with_registry(
+        registry: Registry,
+        cache: (u64, u64),
+        dpop: Option<Arc<DpopSettings>>,
+    ) -> Self {
+        Self::new(Issuers::Many(registry), cache, dpop)
     }
 
-    fn new(issuers: Issuers, (max_entries, max_bytes): (u64, u64)) -> Self {
+    fn new(
+        issuers: Issuers,
+        (max_entries, max_bytes): (u64, u64),
+        dpop: Option<Arc<DpopSettings>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 issuers,
                 token_cache: TokenCache::new(max_entries, max_bytes),
+                dpop,
             }),
         }
+    }
+
+    /// The DPoP settings, when DPoP is allowed or required.
+    pub(crate) fn dpop(&self) -> Option<&Arc<DpopSettings>> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// Whether this validator accepts DPoP (allowed or required).
+    pub fn dpop_mode(&self) -> DpopMode {
+        self.inner.dpop.as_ref().map_or(DpopMode::Off, |d| d.mode)
     }
 
     /// The scopes every token must carry, when one issuer's rules set them
@@ -154,7 +176,10 @@ impl Validator {
     ///
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
     /// could be obtained. With several issuers, an `iss` that names none of
-    /// them is [`Error::InvalidIssuer`] before anything else is checked.
+    /// them is [`Error::InvalidIssuer`] before anything else is checked. A
+    /// token bound to a DPoP key is [`Error::UnverifiedBinding`] here
+    /// whatever the DPoP setting: a token alone proves no key; use
+    /// [`validate_request`](Self::validate_request) or the layer.
     pub async fn validate<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
@@ -163,7 +188,9 @@ impl Validator {
             Some(result) => result,
             None => self.validate_fetching(token).await,
         };
-        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+        result
+            .and_then(unbound)
+            .inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
     }
 
     /// The slow path, after [`validate_if_ready`](Self::validate_if_ready) said
@@ -233,11 +260,12 @@ impl Validator {
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let now = UnixTime::now();
+        let dpop = self.inner.dpop.is_some();
         let Some(cache) = &self.inner.token_cache else {
-            return validate(token, keys, rules, now);
+            return validate_checked(token, keys, rules, now, dpop).map(|(claims, _)| claims);
         };
         cache.count_miss();
-        let (claims, key_tag) = validate_tagged(token, keys, rules, now)?;
+        let (claims, key_tag) = validate_checked(token, keys, rules, now, dpop)?;
         cache.insert(token, &claims, key_tag, now, rules.leeway);
         Ok(claims)
     }
@@ -254,6 +282,13 @@ impl Validator {
     /// As [`validate`], plus [`Error::KeysUnavailable`] when no keys are
     /// held yet (call [`warm_up`](Validator::warm_up) at startup).
     pub fn validate_without_waiting<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.validate_with_held_keys(token).and_then(unbound)
+    }
+
+    fn validate_with_held_keys<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
@@ -358,6 +393,16 @@ impl Validator {
             Issuers::One(trusted) => &trusted.rules,
             Issuers::Many(registry) => registry.first_rules(),
         }
+    }
+}
+
+/// A token alone proves nothing of a key it is bound to: with DPoP on,
+/// the token-only entry points still refuse bound tokens (the proof is
+/// checked by [`Validator::validate_request`] and the layer).
+fn unbound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
+    match claims.dpop_thumbprint() {
+        Some(_) => Err(Error::UnverifiedBinding),
+        None => Ok(claims),
     }
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::Validator;
 use super::builder::{IssuerBuilder, IssuerSettings, TOKEN_CACHE_DEFAULT};
+use super::dpop::Dpop;
 use super::issuers::{IssuerTemplate, Registry, Trusted};
 use crate::jose::error::ConfigError;
 #[cfg(doc)]
@@ -50,6 +51,7 @@ pub struct MultiIssuerBuilder {
     idle: Duration,
     token_cache: (u64, u64),
     client: Option<reqwest::Client>,
+    dpop: Dpop,
 }
 
 impl Default for MultiIssuerBuilder {
@@ -61,6 +63,7 @@ impl Default for MultiIssuerBuilder {
             idle: Duration::from_secs(3600),
             token_cache: TOKEN_CACHE_DEFAULT,
             client: None,
+            dpop: Dpop::off(),
         }
     }
 }
@@ -108,6 +111,15 @@ impl MultiIssuerBuilder {
     /// Defaults to 50 000 tokens and 64 MiB.
     pub fn token_cache(mut self, max_entries: u64, max_bytes: u64) -> Self {
         self.token_cache = (max_entries, max_bytes);
+        self
+    }
+
+    /// See [`ValidatorBuilder::dpop`](crate::ValidatorBuilder::dpop): one
+    /// DPoP setting for all issuers.
+    ///
+    /// Defaults to [`Dpop::off`].
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = dpop;
         self
     }
 
@@ -186,6 +198,7 @@ impl MultiIssuerBuilder {
             templates.push((template, builder.into_prototype(client.as_ref())?));
         }
         let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
-        Ok(Validator::with_registry(registry, self.token_cache))
+        let dpop = self.dpop.build()?;
+        Ok(Validator::with_registry(registry, self.token_cache, dpop))
     }
 }

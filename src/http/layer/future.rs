@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::Response;
+use http::{HeaderValue, Response};
+
+use crate::http::rejection::DPOP_NONCE;
 
 pin_project_lite::pin_project! {
     /// Response future of [`JwtAuth`](super::JwtAuth) and
@@ -22,7 +24,8 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F },
+        // With a `DPoP-Nonce` to add to the response (RFC 9449 §8.2).
+        Inner { #[pin] future: F, nonce: Option<HeaderValue> },
         Ready { response: Option<Response<B>> },
         Boxed { future: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>> },
     }
@@ -30,8 +33,14 @@ pin_project_lite::pin_project! {
 
 impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn inner(future: F) -> Self {
+        Self::inner_with_nonce(future, None)
+    }
+
+    /// The inner service's future; its response gets `nonce` as
+    /// `DPoP-Nonce`.
+    pub(crate) fn inner_with_nonce(future: F, nonce: Option<HeaderValue>) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner { future, nonce },
         }
     }
 
@@ -62,7 +71,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Inner { future, nonce } => {
+                let result = std::task::ready!(future.poll(cx));
+                Poll::Ready(result.map(|mut res| {
+                    if let Some(nonce) = nonce.take() {
+                        res.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    res
+                }))
+            }
             KindProj::Ready { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("ResponseFuture polled after completion"))),

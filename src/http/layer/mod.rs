@@ -27,7 +27,8 @@ pub use self::require_scopes::{
 pub use crate::http::rejection::{DefaultRejection, RejectionBody};
 
 use self::require_scopes::Requirement;
-use crate::http::extract::{bearer_token, other_scheme_only};
+use crate::http::authenticate::{AuthScheme, Pending, Verified};
+use crate::http::extract::{credential, other_scheme_only};
 use crate::http::rejection::{self, Challenge, ErasedBody};
 use crate::jose::claims::{Claims, Granted, Scopes};
 use crate::jose::error::Error;
@@ -146,11 +147,15 @@ impl JwtAuthLayer {
     /// valid bearer token is rejected. Handlers get [`Claims`] (registered
     /// claims); [`claims`](Self::claims) picks another claims type.
     pub fn new(validator: Validator) -> Self {
+        let challenge = Challenge {
+            dpop: validator.dpop_challenge(),
+            ..Challenge::default()
+        };
         let mut settings = Settings {
             validator,
             optional: false,
             required: None,
-            challenge: Challenge::default(),
+            challenge,
         };
         settings.name_needed_scopes();
         Self {
@@ -331,30 +336,40 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let settings = &self.shared.settings;
-        let verdict = match bearer_token(req.headers(), req.uri()) {
+        let validator = &settings.validator;
+        let mode = validator.dpop_mode();
+        let verdict = match credential(req.headers(), req.uri(), mode) {
             // Another scheme (Basic, an API key, …) is not ours to judge
             // when the layer is optional: the handler sees no claims.
-            Err(_) if settings.optional && other_scheme_only(req.headers(), req.uri()) => Ok(None),
+            Err(_) if settings.optional && other_scheme_only(req.headers(), req.uri(), mode) => {
+                Ok(None)
+            }
             Err(error) => Err(error),
             Ok(None) if settings.optional => Ok(None),
             Ok(None) => Err(Error::MissingToken),
-            // Warm keys decide at once: no boxed future, no await.
-            Ok(Some(token)) => match settings.validator.validate_if_ready::<C>(token) {
-                Some(result) => result.and_then(|claims| settings.check_scopes(claims).map(Some)),
-                None => {
-                    // The inner service is called later: take the one
-                    // poll_ready drove to readiness, leave a clone behind.
-                    let clone = self.inner.clone();
-                    let inner = std::mem::replace(&mut self.inner, clone);
-                    return self.validate_later(req, inner);
+            // Warm keys (and an in-process replay store) decide at once:
+            // no boxed future, no await.
+            Ok(Some(found)) => {
+                match validator.authenticate_now::<C>(req.method(), req.uri(), req.headers(), found)
+                {
+                    Pending::Done(result) => result
+                        .and_then(|verified| verified.map_claims(|c| settings.check_scopes(c)))
+                        .map(Some),
+                    pending => {
+                        // The inner service is called later: take the one
+                        // poll_ready drove to readiness, leave a clone behind.
+                        let clone = self.inner.clone();
+                        let inner = std::mem::replace(&mut self.inner, clone);
+                        return self.validate_later(req, inner, pending);
+                    }
                 }
-            },
+            }
         };
         match verdict {
             // Called right away: the service poll_ready made ready.
-            Ok(claims) => {
-                self.admit::<ResBody>(&mut req, claims);
-                ResponseFuture::inner(self.inner.call(req))
+            Ok(verified) => {
+                let nonce = self.admit::<ResBody>(&mut req, verified);
+                ResponseFuture::inner_with_nonce(self.inner.call(req), nonce)
             }
             Err(error) => ResponseFuture::ready(rejection::response(
                 &error,
@@ -367,12 +382,14 @@ where
 }
 
 impl<S, C, R> JwtAuth<S, C, R> {
-    /// The slow path (keys not loaded yet, or an unknown `kid` that may be
-    /// refetched): validation awaits the key store in a boxed future.
+    /// The slow path (keys not loaded yet, an unknown `kid` that may be
+    /// refetched, or a replay store that answers over the network): the
+    /// rest awaits in a boxed future.
     fn validate_later<ReqBody, ResBody>(
         &self,
         req: Request<ReqBody>,
         mut inner: S,
+        pending: Pending<C>,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
@@ -393,22 +410,29 @@ impl<S, C, R> JwtAuth<S, C, R> {
         let (parts, body) = req.into_parts();
         ResponseFuture::boxed(async move {
             let settings = &this.shared.settings;
-            let verdict = match bearer_token(&parts.headers, &parts.uri) {
-                // `validate_if_ready` has just answered `None`: straight to
-                // the waiting part, no second cache lookup or parse.
-                Ok(Some(token)) => settings
-                    .validator
-                    .validate_fetching::<C>(token)
+            let validator = &settings.validator;
+            let pending = match pending {
+                // `authenticate_now` has just answered: straight to the
+                // waiting part, no second cache lookup or parse.
+                Pending::Fetch => {
+                    validator
+                        .authenticate_fetching(&parts.method, &parts.uri, &parts.headers)
+                        .await
+                }
+                pending => Ok(pending),
+            };
+            let verdict = match pending {
+                Ok(pending) => validator
+                    .finish(pending)
                     .await
-                    .and_then(|claims| settings.check_scopes(claims)),
-                Ok(None) => Err(Error::MissingToken),
+                    .and_then(|verified| verified.map_claims(|c| settings.check_scopes(c))),
                 Err(error) => Err(error),
             };
             match verdict {
-                Ok(claims) => {
+                Ok(verified) => {
                     let mut req = Request::from_parts(parts, body);
-                    this.admit::<ResBody>(&mut req, Some(claims));
-                    inner.call(req).await
+                    let nonce = this.admit::<ResBody>(&mut req, Some(verified));
+                    ResponseFuture::inner_with_nonce(inner.call(req), nonce).await
                 }
                 Err(error) => Ok(rejection::response(
                     &error,
@@ -422,11 +446,20 @@ impl<S, C, R> JwtAuth<S, C, R> {
 
     /// Lets the request in: its claims (if any) and what [`RequireScopes`]
     /// needs go into the extensions.
-    fn admit<ResBody: 'static>(&self, req: &mut Request<impl Sized>, claims: Option<Claims<C>>)
+    /// Returns the `DPoP-Nonce` for the response, if any.
+    fn admit<ResBody: 'static>(
+        &self,
+        req: &mut Request<impl Sized>,
+        verified: Option<Verified<C>>,
+    ) -> Option<http::HeaderValue>
     where
         C: Send + Sync + 'static,
         R: RejectionBody<ResBody> + Clone + Send + Sync + 'static,
     {
+        let (claims, scheme, nonce) = match verified.map(Verified::into_parts) {
+            Some((claims, scheme, nonce)) => (Some(claims), Some(scheme), nonce),
+            None => (None, None, None),
+        };
         // Once per layer; then an atomic load. (A layer applied to services
         // of several response body types erases the first one's;
         // `RequireScopes` behind the others answers with an empty body.)
@@ -438,10 +471,14 @@ impl<S, C, R> JwtAuth<S, C, R> {
         if let Some(claims) = claims {
             extensions.insert(claims);
         }
+        if let Some(scheme) = scheme {
+            extensions.insert::<AuthScheme>(scheme);
+        }
         extensions.insert(Authenticated {
             claims: granted,
             shared: Arc::clone(&self.shared),
         });
+        nonce
     }
 }
 

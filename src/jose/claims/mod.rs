@@ -66,6 +66,9 @@ struct Registered {
     roles: Scopes,
     /// Entra ID's tenant, for a key bound to an issuer with `{tenantid}`.
     tid: Option<Text>,
+    /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the DPoP key the token
+    /// is bound to.
+    jkt: Option<Text>,
 }
 
 /// A string claim: a range of the payload when JSON had no escapes in it
@@ -160,6 +163,12 @@ impl<'a> ClaimsRef<'a> {
         self.text(&self.registered.tid)
     }
 
+    /// `cnf.jkt`: the RFC 7638 thumbprint of the DPoP key the token is
+    /// bound to (RFC 9449 §6.1).
+    pub fn dpop_thumbprint(&self) -> Option<&'a str> {
+        self.text(&self.registered.jkt)
+    }
+
     /// Any top-level claim of the payload, deserialized as `T`;
     /// `Ok(None)` when the token has no such member. The payload is read
     /// again for it (registered claims are at hand without that).
@@ -249,6 +258,14 @@ impl<C> Claims<C> {
         self.registered().client_id()
     }
 
+    /// `cnf.jkt`: the RFC 7638 thumbprint of the DPoP key the token is
+    /// bound to (RFC 9449 §6.1). A validator with DPoP on accepts such a
+    /// token only with a proof signed by that key, so this is the key that
+    /// signed the request's proof.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.registered().dpop_thumbprint()
+    }
+
     /// The granted scopes: from `scope` (a space-separated string, or a JSON
     /// array as IdentityServer sends it), else from `scp`.
     pub fn scopes(&self) -> &Scopes {
@@ -323,7 +340,15 @@ impl<C: DeserializeOwned> Claims<C> {
     /// the kept payload (for a thread's private copy of a hot token).
     pub(crate) fn reparse(&self, rules: &Validation, now: UnixTime) -> Option<Self> {
         let tid = self.inner.registered.tid.is_some();
-        check(self.inner.payload.as_bytes().to_vec(), rules, now, tid).ok()
+        let dpop = self.inner.registered.jkt.is_some();
+        check(
+            self.inner.payload.as_bytes().to_vec(),
+            rules,
+            now,
+            tid,
+            dpop,
+        )
+        .ok()
     }
 }
 

@@ -26,12 +26,14 @@ use crate::jose::validation::Validation;
 /// errors still come first, in the documented order.
 ///
 /// `tid` says whether Entra's tenant claim is needed (the key that verified
-/// the token is bound to an issuer).
+/// the token is bound to an issuer); `dpop` whether a token bound to a DPoP
+/// key (`cnf.jkt`) is accepted (the caller checks the proof).
 pub(crate) fn check<C: DeserializeOwned>(
     payload: Vec<u8>,
     rules: &Validation,
     now: UnixTime,
     tid: bool,
+    dpop: bool,
 ) -> Result<Claims<C>, Error> {
     let payload = String::from_utf8(payload)
         .map_err(|_| Error::malformed("JSON is not UTF-8"))?
@@ -45,7 +47,7 @@ pub(crate) fn check<C: DeserializeOwned>(
     .and_then(|custom| de.end().map(|()| custom));
     match custom {
         Ok(custom) => {
-            let registered = raw.check(rules, now, &payload)?;
+            let registered = raw.check(rules, now, &payload, dpop)?;
             Ok(Claims {
                 inner: Arc::new(Inner {
                     payload,
@@ -55,7 +57,7 @@ pub(crate) fn check<C: DeserializeOwned>(
             })
         }
         Err(e) => {
-            parse_registered(&payload, rules, tid)?.check(rules, now, &payload)?;
+            parse_registered(&payload, rules, tid)?.check(rules, now, &payload, dpop)?;
             Err(Error::InvalidClaims {
                 claim: None,
                 source: Some(Arc::new(e)),
@@ -82,8 +84,6 @@ struct Raw<'de> {
     cid: Option<Cow<'de, str>>,
     scope: Option<Scopes>,
     scp: Option<Scopes>,
-    /// A confirmation claim (`cnf`, RFC 7800) is present.
-    cnf: bool,
     /// An ID-token-only member (`nonce`, `at_hash`, `c_hash`) is present.
     id_token_member: bool,
     /// The rules, when they read members besides the registered claims.
@@ -331,9 +331,10 @@ impl<'de> Raw<'de> {
 
     /// Whether a rule reads the (unregistered) member `name`: a required
     /// claim, the first member of a role path, the payload `typ` of the
-    /// ID-token guard, or `tid` (a key bound to an Entra issuer).
+    /// ID-token guard, `tid` (a key bound to an Entra issuer), or `cnf`
+    /// (the binding).
     fn wants(&self, name: &str) -> bool {
-        if self.tid && name == "tid" {
+        if (self.tid && name == "tid") || name == "cnf" {
             return true;
         }
         let Some(rules) = self.rules else {
@@ -363,9 +364,6 @@ impl<'de> Raw<'de> {
             self.fail(Error::malformed("duplicate claim"));
         }
         match name {
-            // Noted, not read: any `cnf` refuses the token (nothing checks
-            // a binding yet), and the claims type sees it unchanged.
-            "cnf" => self.cnf = true,
             // Noted, not read: members only an ID token carries.
             "nonce" | "at_hash" | "c_hash" => self.id_token_member = true,
             _ => {}
@@ -446,6 +444,7 @@ impl<'de> Raw<'de> {
         rules: &Validation,
         now: UnixTime,
         payload: &'de str,
+        dpop: bool,
     ) -> Result<Registered, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -498,6 +497,7 @@ impl<'de> Raw<'de> {
             tid: lookup("tid")
                 .and_then(|raw| serde_json::from_str::<Str<'_>>(raw.get()).ok())
                 .map(|tid| Text::new(tid.0, payload)),
+            jkt: None,
         };
         let view = ClaimsRef {
             payload,
@@ -507,8 +507,9 @@ impl<'de> Raw<'de> {
             (check.0)(view).map_err(|reason| Error::ClaimCheck { reason })?;
         }
         check_revoked(rules, view)?;
-        if self.cnf {
-            return Err(Error::UnverifiedBinding);
+        let mut registered = registered;
+        if let Some(cnf) = lookup("cnf") {
+            registered.jkt = Some(Text::Owned(dpop_binding(cnf, dpop)?.into()));
         }
         if !registered.scopes.contains_all(&rules.required_scopes) {
             return Err(Error::InsufficientScope {
@@ -517,6 +518,25 @@ impl<'de> Raw<'de> {
         }
         Ok(registered)
     }
+}
+
+/// The DPoP key thumbprint of a `cnf` claim (RFC 7800, RFC 9449 §6.1):
+/// an object with a string `jkt` and nothing else. A binding of another
+/// kind (`x5t#S256`, `jwk`, …), or any binding when `dpop` is off, cannot
+/// be checked: [`Error::UnverifiedBinding`], never a bearer token.
+fn dpop_binding(cnf: &RawValue, dpop: bool) -> Result<String, Error> {
+    let Some(mut cnf) = crate::jose::dpop::object(cnf.get().as_bytes()) else {
+        return Err(Error::claim("cnf"));
+    };
+    let jkt = match cnf.remove("jkt") {
+        Some(serde_json::Value::String(jkt)) if !jkt.is_empty() => jkt,
+        Some(_) => return Err(Error::claim("cnf")),
+        None => return Err(Error::UnverifiedBinding),
+    };
+    if !cnf.is_empty() || !dpop {
+        return Err(Error::UnverifiedBinding);
+    }
+    Ok(jkt)
 }
 
 /// The members the rules read, as found: up to four inline (a token
@@ -666,8 +686,14 @@ mod tests {
     fn escaped_and_plain_strings_read_back_the_same() {
         let rules = Validation::new().issuer("https://i.example/").audience("a");
         let payload = br#"{"iss":"https:\/\/i.example\/","sub":"user\u002d1","aud":["x","a"],"exp":10,"jti":"j","scope":"b a"}"#;
-        let claims: Claims =
-            check(payload.to_vec(), &rules, UnixTime::from_secs(1), false).unwrap();
+        let claims: Claims = check(
+            payload.to_vec(),
+            &rules,
+            UnixTime::from_secs(1),
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(claims.issuer(), Some("https://i.example/"));
         assert_eq!(claims.subject(), Some("user-1"));
         assert_eq!(claims.audiences().collect::<Vec<_>>(), ["x", "a"]);

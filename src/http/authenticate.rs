@@ -1,0 +1,479 @@
+//! A request's credentials judged as a whole: the token (Bearer or DPoP),
+//! and for DPoP its proof against this request's method and public URL,
+//! the server nonce and the replay store. The layer and
+//! [`Validator::validate_request`] (for callers outside tower) both come
+//! here.
+
+use http::header::{FORWARDED, HOST};
+use http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use serde::de::DeserializeOwned;
+
+use crate::http::extract::{Credential, credential};
+use crate::http::rejection::{self, Challenge, DpopChallenge};
+use crate::jose::claims::Claims;
+use crate::jose::dpop::{ProofRequest, check_bound};
+use crate::jose::error::Error;
+use crate::jose::time::UnixTime;
+use crate::validator::Validator;
+use crate::validator::dpop::{DpopMode, DpopSettings};
+
+/// How the caller authenticated: inserted into the request extensions by
+/// the layer beside the claims, returned by
+/// [`Validator::validate_request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Authorization: Bearer`: possession of the token (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP` with a proof signed by the key the token is
+    /// bound to (RFC 9449); the key's thumbprint is
+    /// [`Claims::dpop_thumbprint`].
+    Dpop,
+}
+
+/// A request whose credentials verified: its claims, how the caller
+/// authenticated, and the `DPoP-Nonce` to send back, if any.
+#[derive(Debug, Clone)]
+pub struct Verified<C = ()> {
+    claims: Claims<C>,
+    scheme: AuthScheme,
+    dpop_nonce: Option<HeaderValue>,
+}
+
+impl<C> Verified<C> {
+    /// The token's claims.
+    pub fn claims(&self) -> &Claims<C> {
+        &self.claims
+    }
+
+    /// The token's claims, owned.
+    pub fn into_claims(self) -> Claims<C> {
+        self.claims
+    }
+
+    /// How the caller authenticated.
+    pub fn scheme(&self) -> AuthScheme {
+        self.scheme
+    }
+
+    /// A fresh server nonce for the response's `DPoP-Nonce` header (RFC
+    /// 9449 §8.2): set when the proof's nonce is about to go stale.
+    pub fn dpop_nonce(&self) -> Option<&HeaderValue> {
+        self.dpop_nonce.as_ref()
+    }
+
+    pub(crate) fn map_claims(
+        self,
+        f: impl FnOnce(Claims<C>) -> Result<Claims<C>, Error>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            claims: f(self.claims)?,
+            ..self
+        })
+    }
+
+    pub(crate) fn into_parts(self) -> (Claims<C>, AuthScheme, Option<HeaderValue>) {
+        (self.claims, self.scheme, self.dpop_nonce)
+    }
+}
+
+/// Where a request stands after what could be decided without waiting.
+pub(crate) enum Pending<C> {
+    Done(Result<Verified<C>, Error>),
+    /// No usable keys yet, or an unknown `kid` that may be refetched.
+    Fetch,
+    /// Everything checked but the proof's first use, which the replay
+    /// store answers asynchronously.
+    Replay(Verified<C>, [u8; 32]),
+}
+
+impl Validator {
+    /// Authenticates a request from its method, URL and headers, for
+    /// callers outside tower (a hyper service, another framework): the
+    /// credentials the validator accepts (`Bearer`, and `DPoP` with its
+    /// proof when [DPoP](crate::ValidatorBuilder::dpop) is on), validated
+    /// like [`validate`](Self::validate).
+    ///
+    /// `uri` is the request's as the server saw it; for DPoP the URL a
+    /// proof must name is built from it, the `Host` header and the
+    /// validator's [public origin](crate::dpop::Dpop::public_origin).
+    /// Answer a failure with [`reject`](Self::reject), and send
+    /// [`Verified::dpop_nonce`] back as `DPoP-Nonce` on success.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate`](Self::validate), plus the request's:
+    /// [`Error::MissingToken`], [`Error::MalformedHeader`], and the DPoP
+    /// errors ([`Error::InvalidDpopProof`], [`Error::UseDpopNonce`],
+    /// [`Error::NotDpopBound`], [`Error::DpopRequired`],
+    /// [`Error::UnverifiedBinding`], [`Error::ReplayCheckUnavailable`]).
+    ///
+    /// ```
+    /// use http::{HeaderMap, Method, Uri};
+    /// use jwt_gate::{Claims, KeySet, Validator};
+    ///
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let keys = KeySet::new().with_secret(None, &[7; 32])?;
+    /// let validator = Validator::builder().keys(keys).audience("api://orders").build()?;
+    /// let uri: Uri = "/orders".parse()?;
+    /// let err = validator
+    ///     .validate_request::<()>(&Method::GET, &uri, &HeaderMap::new())
+    ///     .await
+    ///     .unwrap_err();
+    /// let response: http::Response<()> = validator.reject(&err, &HeaderMap::new());
+    /// assert_eq!(response.status(), 401);
+    /// # Ok(()) }
+    /// ```
+    pub async fn validate_request<C>(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Verified<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let credential = credential(headers, uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let pending = match self.authenticate_now(method, uri, headers, credential) {
+            Pending::Fetch => self.authenticate_fetching(method, uri, headers).await?,
+            pending => pending,
+        };
+        self.finish(pending).await
+    }
+
+    /// The response refusing a request with `error`, as the layer builds
+    /// it: status, `WWW-Authenticate` (`Bearer`, and `DPoP` with `algs`
+    /// when DPoP is on; the error on the challenge of the scheme the
+    /// request used), `DPoP-Nonce` when nonces are on, `Retry-After` on
+    /// 503, and gRPC's trailers-only form for a gRPC request.
+    pub fn reject<B: Default>(&self, error: &Error, request_headers: &HeaderMap) -> Response<B> {
+        let challenge = Challenge {
+            dpop: self.dpop_challenge(),
+            ..Challenge::default()
+        };
+        rejection::response(error, &challenge, Some(request_headers), B::default)
+    }
+
+    /// The `DPoP` challenge this validator's rejections carry.
+    pub(crate) fn dpop_challenge(&self) -> Option<std::sync::Arc<DpopChallenge>> {
+        let settings = self.dpop()?;
+        let algs: Vec<&str> = settings
+            .rules
+            .allowed_algorithms()
+            .map(|a| a.as_str())
+            .collect();
+        Some(std::sync::Arc::new(DpopChallenge {
+            algs: algs.join(" ").into(),
+            bearer: settings.mode == DpopMode::Allowed,
+            nonces: settings.nonces.clone(),
+        }))
+    }
+
+    /// What can be decided now: the token from the cache or the keys held,
+    /// then (DPoP) the proof, the nonce, and an in-process replay store.
+    pub(crate) fn authenticate_now<C>(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        credential: Credential<'_>,
+    ) -> Pending<C>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        match self.validate_if_ready::<C>(credential.token()) {
+            None => Pending::Fetch,
+            Some(Err(e)) => Pending::Done(Err(e)),
+            Some(Ok(claims)) => self.check_credential(claims, credential, method, uri, headers),
+        }
+    }
+
+    /// The token awaiting the key store, then the same checks.
+    pub(crate) async fn authenticate_fetching<C>(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Pending<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let credential = credential(headers, uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let claims = self.validate_fetching::<C>(credential.token()).await?;
+        Ok(self.check_credential(claims, credential, method, uri, headers))
+    }
+
+    /// The replay store's answer, awaited when it has to be.
+    pub(crate) async fn finish<C>(&self, pending: Pending<C>) -> Result<Verified<C>, Error> {
+        match pending {
+            Pending::Done(result) => result,
+            Pending::Fetch => Err(Error::KeysUnavailable { source: None }),
+            Pending::Replay(verified, key) => {
+                let Some(settings) = self.dpop() else {
+                    return Ok(verified);
+                };
+                let first = settings
+                    .replay
+                    .first_use(key, settings.rules.window())
+                    .await;
+                replay_verdict(first).map(|()| verified)
+            }
+        }
+    }
+
+    /// The credential's own checks on validated claims: a bound token
+    /// never as `Bearer`; for DPoP the proof, the binding, the nonce, and
+    /// the proof's first use.
+    fn check_credential<C>(
+        &self,
+        claims: Claims<C>,
+        credential: Credential<'_>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Pending<C> {
+        let (token, proof) = match credential {
+            Credential::Bearer(_) if claims.dpop_thumbprint().is_some() => {
+                return Pending::Done(Err(Error::UnverifiedBinding));
+            }
+            Credential::Bearer(_) => {
+                return Pending::Done(Ok(Verified {
+                    claims,
+                    scheme: AuthScheme::Bearer,
+                    dpop_nonce: None,
+                }));
+            }
+            Credential::Dpop { token, proof } => (token, proof),
+        };
+        let Some(settings) = self.dpop() else {
+            return Pending::Done(Err(Error::MalformedHeader));
+        };
+        match check_dpop(settings, &claims, token, proof, method, uri, headers) {
+            Err(e) => Pending::Done(Err(e)),
+            Ok((key, dpop_nonce)) => {
+                let verified = Verified {
+                    claims,
+                    scheme: AuthScheme::Dpop,
+                    dpop_nonce,
+                };
+                let ttl = settings.rules.window();
+                match settings.replay.first_use_now(key, ttl) {
+                    Some(first) => Pending::Done(replay_verdict(first).map(|()| verified)),
+                    None => Pending::Replay(verified, key),
+                }
+            }
+        }
+    }
+}
+
+fn replay_verdict(first: Result<bool, crate::remote::replay::ReplayError>) -> Result<(), Error> {
+    match first {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::InvalidDpopProof {
+            reason: "the proof was used before",
+        }),
+        Err(e) => Err(Error::ReplayCheckUnavailable {
+            source: Some(std::sync::Arc::from(e)),
+        }),
+    }
+}
+
+/// The proof against this request and the token's binding, and the nonce:
+/// the proof's replay key, and a fresh nonce to send when the proof's is
+/// about to go stale.
+fn check_dpop<C>(
+    settings: &DpopSettings,
+    claims: &Claims<C>,
+    token: &str,
+    proof: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<([u8; 32], Option<HeaderValue>), Error> {
+    let url = request_url(settings, uri, headers).ok_or(Error::InvalidDpopProof {
+        reason: "the request URL cannot be determined",
+    })?;
+    let now = UnixTime::now();
+    let request = ProofRequest::new(method.as_str(), &url, token);
+    let proof = check_bound(claims, proof, &request, &settings.rules, now)?;
+    let mut fresh = None;
+    if let Some(nonces) = &settings.nonces {
+        match proof.nonce().and_then(|n| nonces.accepted_slot(n, now)) {
+            None => return Err(Error::UseDpopNonce),
+            Some(0) => {}
+            Some(_) => fresh = HeaderValue::from_str(&nonces.issue(now)).ok(),
+        }
+    }
+    Ok((proof.replay_key(), fresh))
+}
+
+/// The URL the client used (RFC 9449 `htu`): the configured public origin
+/// and the request's path; else scheme and host from trusted forwarded
+/// headers, else from the request (its absolute URI, or `http` and its
+/// `Host` header). `None` when no valid host is known.
+pub(crate) fn request_url(
+    settings: &DpopSettings,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<String> {
+    let path = uri.path();
+    if let Some((base, prefix)) = &settings.origin.public {
+        return Some(format!("{base}{prefix}{path}"));
+    }
+    let mut scheme = uri.scheme_str().unwrap_or("http").to_owned();
+    let mut host = match uri.authority() {
+        Some(authority) => Some(authority.as_str().to_owned()),
+        None => header_str(headers, &HOST).map(str::to_owned),
+    };
+    if settings.origin.forwarded {
+        let (proto, fwd_host) = forwarded(headers);
+        if let Some(proto) = proto {
+            scheme = proto;
+        }
+        if let Some(fwd_host) = fwd_host {
+            host = Some(fwd_host);
+        }
+    }
+    let host = host.filter(|h| valid_host(h))?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return None;
+    }
+    Some(format!("{scheme}://{host}{path}"))
+}
+
+/// A `Host` value that is a host and optional port only: nothing that
+/// would move part of it into the path, query or user info.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host.contains(['/', '?', '#', '@', '\\', ' ', '%'])
+        && host.parse::<http::uri::Authority>().is_ok()
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// (proto, host) from `Forwarded` (its first element), else from
+/// `X-Forwarded-Proto` / `X-Forwarded-Host` (their first values).
+fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    if let Some(value) = header_str(headers, &FORWARDED) {
+        let first = value.split(',').next().unwrap_or_default();
+        let mut proto = None;
+        let mut host = None;
+        for pair in first.split(';') {
+            let Some((name, val)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            let val = val.trim().trim_matches('"').to_owned();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "proto" => proto = Some(val),
+                "host" => host = Some(val),
+                _ => {}
+            }
+        }
+        if proto.is_some() || host.is_some() {
+            return (proto, host);
+        }
+    }
+    let first = |name: &'static str| {
+        header_str(headers, &http::HeaderName::from_static(name))
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    (first("x-forwarded-proto"), first("x-forwarded-host"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validator::dpop::Dpop;
+
+    fn settings(dpop: Dpop) -> std::sync::Arc<DpopSettings> {
+        dpop.build().unwrap().unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn public_origin_wins() {
+        let s = settings(Dpop::allowed().public_origin("https://api.example.com/orders"));
+        let uri: Uri = "/a?q=1".parse().unwrap();
+        let h = headers(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
+        assert_eq!(
+            request_url(&s, &uri, &h).unwrap(),
+            "https://api.example.com/orders/a"
+        );
+    }
+
+    #[test]
+    fn untrusted_x_forwarded_host_ignored() {
+        let s = settings(Dpop::allowed());
+        let uri: Uri = "/a".parse().unwrap();
+        let h = headers(&[
+            ("host", "api.example.com"),
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert_eq!(
+            request_url(&s, &uri, &h).unwrap(),
+            "http://api.example.com/a"
+        );
+    }
+
+    #[test]
+    fn trusted_forwarded_headers_used() {
+        let s = settings(Dpop::allowed().trust_forwarded_headers());
+        let uri: Uri = "/a".parse().unwrap();
+        let h = headers(&[
+            ("host", "internal"),
+            ("x-forwarded-host", "api.example.com, proxy2"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        assert_eq!(
+            request_url(&s, &uri, &h).unwrap(),
+            "https://api.example.com/a"
+        );
+        let h = headers(&[
+            ("host", "internal"),
+            (
+                "forwarded",
+                r#"for=1.2.3.4;proto=https;host="api.example.com:8443", for=5.6.7.8"#,
+            ),
+        ]);
+        assert_eq!(
+            request_url(&s, &uri, &h).unwrap(),
+            "https://api.example.com:8443/a"
+        );
+    }
+
+    #[test]
+    fn host_with_path_rejected() {
+        let s = settings(Dpop::allowed());
+        let uri: Uri = "/a".parse().unwrap();
+        for host in [
+            "api.example.com/x",
+            "api.example.com?x",
+            "u@api.example.com",
+            "",
+            "a b",
+        ] {
+            let h = headers(&[("host", host)]);
+            assert_eq!(request_url(&s, &uri, &h), None, "{host}");
+        }
+        let absolute: Uri = "https://api.example.com/a".parse().unwrap();
+        assert_eq!(
+            request_url(&s, &absolute, &HeaderMap::new()).unwrap(),
+            "https://api.example.com/a"
+        );
+    }
+}
