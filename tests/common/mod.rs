@@ -180,3 +180,60 @@ pub async fn serve(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
+
+/// A Redis server for the tests: the one `JWT_GATE_REDIS_URL` names
+/// (`.ci/run` starts one), else a `redis-server` of our own on a free
+/// loopback port, stopped on drop. `None` (and why, on stderr) when there
+/// is neither, outside CI; a panic under `CI=true`.
+pub struct Redis {
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn redis() -> Option<Redis> {
+    if let Ok(url) = std::env::var("JWT_GATE_REDIS_URL") {
+        return Some(Redis { url, child: None });
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spawned = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the Redis tests need redis-server in CI: {e}"
+            );
+            eprintln!("skipping a Redis test: redis-server cannot start ({e})");
+            return None;
+        }
+    };
+    let redis = Redis {
+        url: format!("redis://127.0.0.1:{port}/"),
+        child: Some(child),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(redis);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("redis-server did not listen on port {port}");
+}
