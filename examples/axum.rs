@@ -8,6 +8,7 @@
 //!     [--max-age SECS] [--role R]... [--roles-claim PATH]... [--admin-scope admin] \
 //!     [--preset NAME --its-flags ...] \
 //!     [--resource https://api.example.com] \
+//!     [--dpop off|allowed|required] [--dpop-nonce] [--public-url URL] [--redis URL] \
 //!     [--optional] [--listen 127.0.0.1:3000]
 //! ```
 //!
@@ -22,6 +23,15 @@
 //! `jwt_gate::providers`, with the flags of the `validate` example), a test
 //! issuer on loopback stands in for your IdP. Unknown flags exit 2. Stops
 //! with Ctrl-C.
+//!
+//! DPoP (RFC 9449): `--dpop allowed` accepts `Authorization: DPoP` with a
+//! proof beside bearer tokens, `--dpop required` only DPoP (default `off`:
+//! bound tokens refused). `--dpop-nonce` demands server nonces (the secret
+//! from `JWT_GATE_DPOP_NONCE_SECRET`, at least 32 bytes, so that several
+//! servers accept each other's nonces; else a random one). `--public-url
+//! URL` is the origin clients use (behind a proxy); `--redis URL` keeps
+//! proofs in Redis, so that servers sharing it refuse each other's replays.
+//! `/claims` says `"authenticated": "dpop"` or `"bearer"`.
 
 #[path = "support/flags.rs"]
 mod flags;
@@ -30,24 +40,35 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use flags::KeyFlags;
+use jwt_gate::dpop::{Dpop, DpopMode, DpopNonces, RedisReplayStore};
 use jwt_gate::testing::TestIssuer;
-use jwt_gate::{Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles, RequireScopes};
+use jwt_gate::{
+    AuthScheme, Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles, RequireScopes,
+};
 use serde_json::{Value, json};
 
 fn usage() -> String {
     format!(
-        "usage: axum [{}] [--admin-scope S] [--resource URL] [--optional] [--listen ADDR]",
+        "usage: axum [{}] [--admin-scope S] [--resource URL] [--dpop off|allowed|required] [--dpop-nonce] [--public-url URL] [--redis URL] [--optional] [--listen ADDR]",
         flags::SHARED
     )
 }
 
 /// What the caller proved, and its claims.
-async fn claims(claims: Option<Claims<Value>>) -> Json<Value> {
+async fn claims(
+    claims: Option<Claims<Value>>,
+    scheme: Option<Extension<AuthScheme>>,
+) -> Json<Value> {
+    let how = match scheme {
+        Some(Extension(AuthScheme::Dpop)) => "dpop",
+        _ => "bearer",
+    };
     Json(match claims {
         Some(claims) => json!({
-            "authenticated": "bearer",
+            "authenticated": how,
+            "dpop_jkt": claims.dpop_thumbprint(),
             "roles": claims.roles().iter().collect::<Vec<_>>(),
             "claims": claims.custom(),
         }),
@@ -62,6 +83,10 @@ struct Options {
     admin_scope: String,
     resource: Option<String>,
     optional: bool,
+    dpop: DpopMode,
+    dpop_nonce: bool,
+    public_url: Option<String>,
+    redis: Option<String>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -71,6 +96,10 @@ fn parse() -> Result<Options, String> {
         admin_scope: "admin".to_owned(),
         resource: None,
         optional: false,
+        dpop: DpopMode::Off,
+        dpop_nonce: false,
+        public_url: None,
+        redis: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -85,6 +114,17 @@ fn parse() -> Result<Options, String> {
             "--admin-scope" => options.admin_scope = value()?,
             "--resource" => options.resource = Some(value()?),
             "--optional" => options.optional = true,
+            "--dpop" => {
+                options.dpop = match value()?.as_str() {
+                    "off" => DpopMode::Off,
+                    "allowed" => DpopMode::Allowed,
+                    "required" => DpopMode::Required,
+                    other => return Err(format!("--dpop {other:?}: off, allowed or required")),
+                }
+            }
+            "--dpop-nonce" => options.dpop_nonce = true,
+            "--public-url" => options.public_url = Some(value()?),
+            "--redis" => options.redis = Some(value()?),
             _ => match options.keys.take(&arg, &mut args) {
                 Ok(true) => {}
                 Ok(false) => return Err(format!("unknown flag {arg:?}")),
@@ -135,9 +175,11 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     let roles = options.keys.roles.clone();
     let allow_http = options.keys.allow_http;
+    let dpop = dpop(&options)?;
+    let dpop_on = options.dpop != DpopMode::Off;
     let builder = options.keys.into_builder()?;
     let authorization_server = builder.configured_issuer().map(str::to_owned);
-    let validator = builder.build()?;
+    let validator = builder.dpop(dpop).build()?;
 
     let mut layer = JwtAuthLayer::new(validator)
         .claims::<Value>()
@@ -157,6 +199,11 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
         let mut metadata = ProtectedResourceMetadata::builder(resource.as_str())
             .scopes_supported([options.admin_scope.as_str()])
             .bearer_methods_supported(["header"]);
+        if dpop_on {
+            metadata = metadata
+                .dpop_signing_alg_values_supported(validator_algs())
+                .dpop_bound_access_tokens_required(options.dpop == DpopMode::Required);
+        }
         if let Some(issuer) = authorization_server {
             metadata = metadata.authorization_server(issuer);
         }
@@ -189,4 +236,39 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// The DPoP setting the flags ask for.
+fn dpop(options: &Options) -> Result<Dpop, Box<dyn std::error::Error>> {
+    let mut dpop = Dpop::mode(options.dpop);
+    if options.dpop_nonce {
+        let secret = match std::env::var("JWT_GATE_DPOP_NONCE_SECRET") {
+            Ok(secret) => secret.into_bytes(),
+            Err(_) => {
+                let mut secret = vec![0; 32];
+                aws_lc_rs::rand::SecureRandom::fill(
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    &mut secret,
+                )
+                .map_err(|_| "no randomness for the nonce secret")?;
+                secret
+            }
+        };
+        dpop = dpop.nonces(DpopNonces::new(secret)?);
+    }
+    if let Some(url) = &options.public_url {
+        dpop = dpop.public_origin(url.as_str());
+    }
+    if let Some(url) = &options.redis {
+        dpop = dpop.replay_store(RedisReplayStore::new(url)?);
+    }
+    Ok(dpop)
+}
+
+/// The proof algorithms a DPoP validator accepts by default.
+fn validator_algs() -> Vec<&'static str> {
+    jwt_gate::dpop::DpopRules::new()
+        .allowed_algorithms()
+        .map(jwt_gate::Algorithm::as_str)
+        .collect()
 }

@@ -77,6 +77,12 @@ pub fn claims_as<C: Send + Sync + 'static>(
 
 /// A tonic interceptor: validates the `authorization` metadata with the
 /// keys already held and inserts `Claims<C>` into the request extensions.
+///
+/// Bearer tokens only: an interceptor sees neither the request's URL nor a
+/// way to await a replay store, so a DPoP-bound token is refused here
+/// (`Unauthenticated`). For DPoP, put [`JwtAuthLayer`](crate::JwtAuthLayer)
+/// in front of the server instead (`Server::builder().layer(…)`), which
+/// checks proofs for gRPC requests too.
 #[derive(Debug)]
 pub struct JwtInterceptor<C = ()> {
     validator: Validator,

@@ -101,6 +101,12 @@ async fn with_layer() -> Fixture {
 }
 
 async fn ask(url: &str, token: Option<&str>) -> Result<String, Status> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    ask_with(url, auth.as_deref(), None).await
+}
+
+/// A call with this `authorization` and `dpop` metadata.
+async fn ask_with(url: &str, auth: Option<&str>, dpop: Option<&str>) -> Result<String, Status> {
     let channel = tonic::transport::Channel::from_shared(url.to_owned())
         .unwrap()
         .connect()
@@ -109,10 +115,15 @@ async fn ask(url: &str, token: Option<&str>) -> Result<String, Status> {
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
     let mut request = tonic::Request::new("who am I?".to_owned());
-    if let Some(token) = token {
+    if let Some(auth) = auth {
         request
             .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            .insert("authorization", auth.parse().unwrap());
+    }
+    if let Some(proof) = dpop {
+        request
+            .metadata_mut()
+            .insert("dpop", proof.parse().unwrap());
     }
     let path = http::uri::PathAndQuery::from_static("/test.Whoami/Ask");
     client
@@ -170,6 +181,46 @@ async fn the_tonic_client_sees_unauthenticated_permission_denied_and_unavailable
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable);
     assert_eq!(cold.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn dpop_over_grpc_through_the_layer() {
+    let issuer = TestIssuer::start().await;
+    let (incoming, url) = bind().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .dpop(jwt_gate::dpop::Dpop::required())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let router = tonic::transport::Server::builder()
+        .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
+        .add_service(Whoami {
+            calls: Arc::clone(&calls),
+        });
+    tokio::spawn(router.serve_with_incoming(incoming));
+    let key = jwt_gate::testing::DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let bound = token(&issuer).dpop_bound(&key).sign();
+    // gRPC is POST to /package.Service/Method on the channel's origin.
+    let htu = format!("{url}/test.Whoami/Ask");
+    let proof = key.proof("POST", &htu).access_token(&bound).sign();
+    let auth = format!("DPoP {bound}");
+    let answer = ask_with(&url, Some(&auth), Some(&proof)).await.unwrap();
+    assert_eq!(answer, r#"974899 "1741""#);
+    // The same proof again, a bearer token, a proof for GET: unauthenticated.
+    let replayed = ask_with(&url, Some(&auth), Some(&proof)).await.unwrap_err();
+    assert_eq!(
+        (replayed.code(), replayed.message()),
+        (Code::Unauthenticated, "The DPoP proof is invalid")
+    );
+    let bearer = ask(&url, Some(&token(&issuer).sign())).await.unwrap_err();
+    assert_eq!(bearer.code(), Code::Unauthenticated);
+    let get = key.proof("GET", &htu).access_token(&bound).sign();
+    let wrong = ask_with(&url, Some(&auth), Some(&get)).await.unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

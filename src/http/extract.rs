@@ -134,8 +134,9 @@ pub(crate) fn other_scheme_only(headers: &HeaderMap, uri: &Uri, mode: DpopMode) 
                 .split(|&b| b == b' ')
                 .next()
                 .unwrap_or_default();
-            !scheme.eq_ignore_ascii_case(b"bearer")
-                && !(mode != DpopMode::Off && scheme.eq_ignore_ascii_case(b"dpop"))
+            let ours = scheme.eq_ignore_ascii_case(b"bearer")
+                || (mode != DpopMode::Off && scheme.eq_ignore_ascii_case(b"dpop"));
+            !ours
         })
 }
 
