@@ -341,3 +341,71 @@ fn json_value() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+/// DPoP proofs: a good one for GET https://api.example.com/orders with
+/// `DPOP_TOKEN`, made once (ES256 and EdDSA keys).
+const DPOP_URL: &str = "https://api.example.com/orders";
+const DPOP_TOKEN: &str = "an.access.token";
+
+static PROOFS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    [p256(), ed25519(), rsa2048()]
+        .into_iter()
+        .map(|key| {
+            jwt_gate::testing::DpopKey::from_signing_key(key)
+                .proof("GET", DPOP_URL)
+                .access_token(DPOP_TOKEN)
+                .issued_at(now())
+                .sign()
+        })
+        .collect()
+});
+
+fn check_proof(proof: &str) -> Result<jwt_gate::dpop::DpopProof, Error> {
+    jwt_gate::dpop::verify_proof(
+        proof,
+        &jwt_gate::dpop::ProofRequest::new("GET", DPOP_URL, DPOP_TOKEN),
+        &jwt_gate::dpop::DpopRules::new(),
+        now(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_proofs_never_panic_and_never_pass(bytes in proptest::collection::vec(any::<u8>(), 0..800)) {
+        let s = String::from_utf8_lossy(&bytes);
+        prop_assert!(check_proof(&s).is_err());
+    }
+
+    #[test]
+    fn mutated_proofs_never_panic_and_never_pass_changed(
+        which in 0usize..3,
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let proof = &PROOFS[which];
+        prop_assert!(check_proof(proof).is_ok());
+        let mutated = String::from_utf8_lossy(&apply(proof, &mutations)).into_owned();
+        if check_proof(&mutated).is_ok() {
+            let (input, _) = proof.rsplit_once('.').unwrap();
+            prop_assert!(mutated.starts_with(input), "a changed proof passed: {mutated}");
+        }
+    }
+
+    #[test]
+    fn proofs_of_arbitrary_json_never_panic(
+        header in json_value(),
+        claims in json_value(),
+    ) {
+        // Signed for real, so the checks after the signature run too.
+        let key = p256();
+        let mut header = header;
+        if let Value::Object(h) = &mut header {
+            h.insert("typ".into(), "dpop+jwt".into());
+            h.insert("alg".into(), "ES256".into());
+            h.insert("jwk".into(), jwt_gate::testing::DpopKey::from_signing_key(p256()).public_jwk().clone());
+        }
+        let proof = key.sign_raw(Algorithm::ES256, header.to_string().as_bytes(), claims.to_string().as_bytes());
+        let _ = check_proof(&proof);
+    }
+}
