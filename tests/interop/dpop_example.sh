@@ -34,18 +34,19 @@ cd ../..
 cargo build --locked --quiet --example axum --example validate
 interop=tests/interop
 public="http://api.example.test"
-# start NAME FLAGS...: runs the axum example, waits for its line; prints its base URL.
+# start NAME FLAGS...: runs the axum example, waits for its line, sets $base
+# (not in a subshell: the server's pid must reach `cleanup`).
 start() {
   local name=$1; shift
   target/debug/examples/axum --issuer "$issuer" --audience api://orders --allow-http \
     --public-url "$public" --listen 127.0.0.1:0 "$@" > "$logs/$name" 2>&1 &
   servers+=($!)
   for _ in $(seq 1 100); do grep -q '^listening on http://' "$logs/$name" && break; sleep 0.1; done
-  sed -n 's/^listening on //p' "$logs/$name" | head -n1
+  base=$(sed -n 's/^listening on //p' "$logs/$name" | head -n1)
 }
-a=$(start a --dpop allowed --redis "$redis")
-b=$(start b --dpop allowed --redis "$redis")
-n=$(start n --dpop required --dpop-nonce)
+start a --dpop allowed --redis "$redis"; a=$base
+start b --dpop allowed --redis "$redis"; b=$base
+start n --dpop required --dpop-nonce; n=$base
 [ -n "$a" ] && [ -n "$b" ] && [ -n "$n" ] || fail "a server did not start: $(cat "$logs"/*)"
 node "$interop/dpop_client.mjs" "$issuer" "$public" "$a" "$b" "$n"
 
