@@ -7,6 +7,10 @@
 //! - `dpop_cold`: `Validator::validate_request` with `Authorization: DPoP`
 //!   and a proof, the verified-token cache off: the token and the proof
 //!   verified, the proof key parsed from its `jwk`, the binding, `htu`;
+//! - `floor_cold_ours`: the proof's ES256 signature and the SHA-256 (as in
+//!   `floor_cold`), and the token validated by the same validator as a
+//!   bearer token (`validate_request`, cache off): what DPoP adds to
+//!   jwt-gate's own token validation;
 //! - `floor_hit`: the proof's ES256 signature, the SHA-256, and a bearer
 //!   cache hit of the same validator (`validate_request` with an unbound
 //!   token served from the cache): what a cached DPoP request cannot avoid;
@@ -56,7 +60,11 @@ impl ReplayStore for AcceptAll {
     fn first_use(&self, _: [u8; 32], _: Duration) -> ReplayFuture<'_> {
         Box::pin(std::future::ready(Ok(true)))
     }
-    fn first_use_now(&self, _: [u8; 32], _: Duration) -> Option<Result<bool, jwt_gate::dpop::ReplayError>> {
+    fn first_use_now(
+        &self,
+        _: [u8; 32],
+        _: Duration,
+    ) -> Option<Result<bool, jwt_gate::dpop::ReplayError>> {
         Some(Ok(true))
     }
 }
@@ -74,7 +82,11 @@ fn validator(cache: bool, keys: jwt_gate::KeySet) -> Validator {
                 .rules(DpopRules::new().max_age(Duration::from_secs(86_400)))
                 .replay_store(AcceptAll),
         );
-    let builder = if cache { builder } else { builder.token_cache(0, 0) };
+    let builder = if cache {
+        builder
+    } else {
+        builder.token_cache(0, 0)
+    };
     builder.build().unwrap()
 }
 
@@ -118,7 +130,8 @@ fn runs() -> Vec<(&'static str, rounds::Run)> {
     let keys = issuer.key_set("k1");
     let client = DpopKey::from_signing_key(fixture::key(Algorithm::ES256, "p256"));
     let now = jwt_gate::UnixTime::now().as_secs();
-    let claims = fixture::claims(json!({"cnf": {"jkt": client.thumbprint()}, "iat": now, "nbf": now}));
+    let claims =
+        fixture::claims(json!({"cnf": {"jkt": client.thumbprint()}, "iat": now, "nbf": now}));
     let bound = fixture::token(&issuer, Algorithm::RS256, json!({}), &claims);
     let plain = fixture::token(
         &issuer,
@@ -135,9 +148,12 @@ fn runs() -> Vec<(&'static str, rounds::Run)> {
     let proof_key = ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).unwrap();
     let issuer_jwk = issuer.public_jwk("k1");
     let (n, e) = (d(&issuer_jwk["n"]), d(&issuer_jwk["e"]));
-    let token_key = RsaPublicKeyComponents { n: &n[..], e: &e[..] }
-        .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
-        .unwrap();
+    let token_key = RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+    .unwrap();
     let split = |jws: &str| {
         let (input, signature) = jws.rsplit_once('.').unwrap();
         (input.to_owned(), URL_SAFE_NO_PAD.decode(signature).unwrap())
@@ -165,20 +181,22 @@ fn runs() -> Vec<(&'static str, rounds::Run)> {
         }
     };
     let cached = validator(true, keys.clone());
-    let bearer_hit_validator = cached.clone();
-    let floor_hit: rounds::Run = {
+    // The proof's signature and the SHA-256, then `validator` on the
+    // bearer token.
+    let with_bearer = |validator: Validator| -> rounds::Run {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let uri: Uri = "/orders".parse().unwrap();
         let h = headers("Bearer", &plain, None);
+        let (proof_part, sha) = (Arc::clone(&proof_part), sha.clone());
         Box::new(move |n| {
             runtime.block_on(async {
                 for _ in 0..n {
                     proof_part();
                     sha();
                     black_box(
-                        bearer_hit_validator
+                        validator
                             .validate_request::<()>(&Method::GET, &uri, &h)
                             .await
                             .unwrap(),
@@ -187,12 +205,18 @@ fn runs() -> Vec<(&'static str, rounds::Run)> {
             })
         })
     };
+    let floor_hit = with_bearer(cached.clone());
+    let floor_cold_ours = with_bearer(validator(false, keys.clone()));
     let mut runs: Vec<(&'static str, rounds::Run)> = vec![
         ("floor_cold", rounds::times(floor_cold)),
         (
             "dpop_cold",
-            request_run(validator(false, keys.clone()), headers("DPoP", &bound, Some(&proof))),
+            request_run(
+                validator(false, keys.clone()),
+                headers("DPoP", &bound, Some(&proof)),
+            ),
         ),
+        ("floor_cold_ours", floor_cold_ours),
         ("floor_hit", floor_hit),
         (
             "dpop_hit",
@@ -202,7 +226,10 @@ fn runs() -> Vec<(&'static str, rounds::Run)> {
             "bearer_cold",
             request_run(validator(false, keys), headers("Bearer", &plain, None)),
         ),
-        ("bearer_hit", request_run(cached, headers("Bearer", &plain, None))),
+        (
+            "bearer_hit",
+            request_run(cached, headers("Bearer", &plain, None)),
+        ),
     ];
     runs.push(("replay_memory", replay_memory()));
     if let Some(run) = replay_redis() {
@@ -221,7 +248,12 @@ fn replay_memory() -> rounds::Run {
             key[..8].copy_from_slice(&counter.get().to_le_bytes());
             counter.set(counter.get() + 1);
             // One second: the store rotates its generations as it goes.
-            black_box(store.first_use_now(key, Duration::from_secs(1)).unwrap().unwrap());
+            black_box(
+                store
+                    .first_use_now(key, Duration::from_secs(1))
+                    .unwrap()
+                    .unwrap(),
+            );
         }
     })
 }
@@ -269,7 +301,9 @@ fn replay_redis() -> Option<rounds::Run> {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(store.first_use([0; 32], Duration::from_secs(1))).ok()?;
+    runtime
+        .block_on(store.first_use([0; 32], Duration::from_secs(1)))
+        .ok()?;
     let counter = std::cell::Cell::new(1u64);
     Some(Box::new(move |n| {
         let _server = &child;
@@ -303,6 +337,7 @@ fn paired(_: &mut Criterion) {
             .map(|(i, (f, _))| (f.to_string(), json!(rounds::median(times[i].clone()))))
             .collect::<serde_json::Map<_, _>>(),
         "cold_over_floor": ratio("dpop_cold", "floor_cold"),
+        "cold_over_floor_ours": ratio("dpop_cold", "floor_cold_ours"),
         "hit_over_floor": ratio("dpop_hit", "floor_hit"),
         "cold_over_bearer": ratio("dpop_cold", "bearer_cold"),
         "rounds": rounds,
@@ -316,7 +351,20 @@ criterion_group! {
     targets = dpop, paired
 }
 
+/// `DPOP_BENCH_ONLY=<contender> DPOP_BENCH_N=<n>` runs one contender `n`
+/// times and exits, for instruction counts under callgrind; otherwise the
+/// criterion benches run.
 fn main() {
+    if let Ok(only) = std::env::var("DPOP_BENCH_ONLY") {
+        let n = std::env::var("DPOP_BENCH_N").map_or(1000, |n| n.parse().unwrap());
+        let runs = runs();
+        let (_, run) = runs
+            .iter()
+            .find(|(name, _)| *name == only)
+            .expect("a contender");
+        run(n);
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

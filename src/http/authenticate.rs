@@ -295,7 +295,14 @@ fn check_dpop<C>(
     })?;
     let now = UnixTime::now();
     let request = ProofRequest::new(method.as_str(), &url, token);
-    let proof = check_bound(claims, proof, &request, &settings.rules, now)?;
+    let proof = check_bound(
+        claims,
+        proof,
+        &request,
+        &settings.rules,
+        now,
+        |segment, header| settings.proof_key(segment, header),
+    )?;
     let mut fresh = None;
     if let Some(nonces) = &settings.nonces {
         match proof.nonce().and_then(|n| nonces.accepted_slot(n, now)) {

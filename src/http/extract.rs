@@ -65,10 +65,11 @@ pub(crate) fn credential<'a>(
             reason: "more than one DPoP proof header",
         });
     }
-    let proof = proof
-        .to_str()
+    // A list (`a, b`) or any other byte outside base64url and `.` fails
+    // the proof's own parsing; here only that it is text.
+    let proof = std::str::from_utf8(proof.as_bytes())
         .ok()
-        .filter(|p| !p.is_empty() && !p.contains([',', ' ']))
+        .filter(|p| !p.is_empty())
         .ok_or(Error::InvalidDpopProof {
             reason: "the DPoP header is not one compact JWS",
         })?;

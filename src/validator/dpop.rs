@@ -5,8 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::jose::dpop::{DpopNonces, DpopRules};
-use crate::jose::error::ConfigError;
+use crate::jose::dpop::{DpopNonces, DpopRules, ProofKey, proof_header};
+use crate::jose::error::{ConfigError, Error};
 use crate::remote::replay::{MemoryReplayStore, ReplayStore};
 
 /// Whether a validator accepts DPoP-bound tokens, and bearer tokens.
@@ -214,6 +214,12 @@ impl Dpop {
                 public,
                 forwarded: self.forwarded,
             },
+            keys: moka::sync::Cache::builder()
+                .weigher(|segment: &Box<str>, _: &Arc<ProofKey>| {
+                    u32::try_from(segment.len() + KEY_OVERHEAD).unwrap_or(u32::MAX)
+                })
+                .max_capacity(KEY_CACHE_BYTES)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         })))
     }
 }
@@ -240,6 +246,12 @@ fn public_origin(origin: &str) -> Result<(String, String), ConfigError> {
     Ok((base, prefix))
 }
 
+/// Bytes of proof keys kept (header segments and parsed keys): thousands
+/// of clients' keys.
+const KEY_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// A parsed key's size besides its header segment (a rough count).
+const KEY_OVERHEAD: usize = 512;
+
 /// A validator's DPoP settings, checked.
 #[derive(Debug)]
 pub(crate) struct DpopSettings {
@@ -248,6 +260,24 @@ pub(crate) struct DpopSettings {
     pub(crate) nonces: Option<DpopNonces>,
     pub(crate) replay: Arc<dyn ReplayStore>,
     pub(crate) origin: Origin,
+    /// Proof headers seen, by their base64url segment: checked, the key
+    /// parsed (an EC key's point validation costs about a signature check)
+    /// and thumbprinted once per client key. Only headers that passed are
+    /// kept; a hit is the very same bytes.
+    keys: moka::sync::Cache<Box<str>, Arc<ProofKey>, foldhash::fast::RandomState>,
+}
+
+impl DpopSettings {
+    /// The checked header and parsed key of a proof whose header segment is
+    /// `segment` (decoded: `header`).
+    pub(crate) fn proof_key(&self, segment: &str, header: &[u8]) -> Result<Arc<ProofKey>, Error> {
+        if let Some(key) = self.keys.get(segment) {
+            return Ok(key);
+        }
+        let key = Arc::new(proof_header(header, &self.rules)?);
+        self.keys.insert(segment.into(), Arc::clone(&key));
+        Ok(key)
+    }
 }
 
 #[cfg(test)]

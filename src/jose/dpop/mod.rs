@@ -10,6 +10,7 @@ mod nonce;
 mod object;
 
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -21,6 +22,7 @@ use crate::jose::algorithm::{AlgSet, Algorithm};
 use crate::jose::claims::Claims;
 use crate::jose::error::Error;
 use crate::jose::jwks::{KeySet, proof_key};
+use crate::jose::signature::Verifier;
 use crate::jose::time::UnixTime;
 use crate::jose::token;
 use crate::jose::validate::validate_checked;
@@ -238,13 +240,24 @@ pub fn verify_proof(
     rules: &DpopRules,
     now: UnixTime,
 ) -> Result<DpopProof, Error> {
-    if proof.len() > rules.max_proof_bytes {
-        return Err(invalid("the proof is too large"));
-    }
-    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
-    let jws = token::parse(proof, rules.max_proof_bytes, &mut header_buf)
-        .map_err(|_| invalid("the proof is not a compact JWS"))?;
-    let header = object::parse(&jws.header).ok_or(invalid("the proof header is malformed"))?;
+    verify_proof_with(proof, request, rules, now, |_, header| {
+        proof_header(header, rules).map(Arc::new)
+    })
+}
+
+/// A proof's JOSE header checked (`typ`, no `crit`, `alg`, `jwk`), its key
+/// parsed and its thumbprint taken: the same for every proof a client
+/// signs with one key, so a validator keeps a few, by header segment.
+#[derive(Debug)]
+pub(crate) struct ProofKey {
+    alg: Algorithm,
+    verifier: Verifier,
+    thumbprint: String,
+}
+
+/// Checks a proof's decoded JOSE header against `rules` and parses its key.
+pub(crate) fn proof_header(header: &[u8], rules: &DpopRules) -> Result<ProofKey, Error> {
+    let header = object::parse(header).ok_or(invalid("the proof header is malformed"))?;
     let typ = header.get("typ").and_then(Value::as_str);
     if !typ.is_some_and(is_dpop_typ) {
         return Err(invalid("the proof typ is not dpop+jwt"));
@@ -263,41 +276,66 @@ pub fn verify_proof(
         .filter(|jwk| jwk.is_object())
         .ok_or(invalid("the proof header has no jwk"))?;
     let verifier = proof_key(jwk, alg).map_err(|_| invalid("the proof jwk is not acceptable"))?;
+    let thumbprint = jwk_thumbprint(jwk).ok_or(invalid("the proof jwk is not acceptable"))?;
+    Ok(ProofKey {
+        alg,
+        verifier,
+        thumbprint,
+    })
+}
+
+/// [`verify_proof`] with the header's checks and key from `key_of`, given
+/// the header's base64url segment and its decoded bytes (a cache, or
+/// [`proof_header`]).
+pub(crate) fn verify_proof_with(
+    proof: &str,
+    request: &ProofRequest<'_>,
+    rules: &DpopRules,
+    now: UnixTime,
+    key_of: impl FnOnce(&str, &[u8]) -> Result<Arc<ProofKey>, Error>,
+) -> Result<DpopProof, Error> {
+    if proof.len() > rules.max_proof_bytes {
+        return Err(invalid("the proof is too large"));
+    }
+    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
+    let jws = token::parse(proof, rules.max_proof_bytes, &mut header_buf)
+        .map_err(|_| invalid("the proof is not a compact JWS"))?;
+    let segment = jws.signing_input.split_once('.').map_or("", |(h, _)| h);
+    let key = key_of(segment, &jws.header)?;
     let mut sig_buf = [MaybeUninit::uninit(); token::MAX_SIGNATURE_LEN];
     let signature = token::decode_b64_into(jws.signature_b64, &mut sig_buf)
         .ok()
         .flatten()
         .ok_or(invalid("the proof signature is malformed"))?;
-    if !verifier.verify(jws.signing_input.as_bytes(), signature) {
+    if !key.verifier.verify(jws.signing_input.as_bytes(), signature) {
         return Err(invalid("the proof signature is invalid"));
     }
-    let thumbprint = jwk_thumbprint(jwk).ok_or(invalid("the proof jwk is not acceptable"))?;
-    let claims = object::parse(&jws.payload).ok_or(invalid("the proof claims are malformed"))?;
-    let text = |name: &str| -> Result<Option<&str>, Error> {
-        match claims.get(name) {
+    let claims = object::ProofClaims::parse(&jws.payload)
+        .ok_or(invalid("the proof claims are malformed"))?;
+    let text = |value: &'_ Option<Value>| -> Result<Option<String>, Error> {
+        match value {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(invalid("a proof claim has the wrong type")),
         }
     };
-    let jti = text("jti")?.ok_or(invalid("the proof has no jti"))?;
+    let jti = text(&claims.jti)?.ok_or(invalid("the proof has no jti"))?;
     if jti.is_empty() || jti.len() > rules.max_jti_bytes {
         return Err(invalid("the proof jti is empty or too long"));
     }
-    let htm = text("htm")?.ok_or(invalid("the proof has no htm"))?;
-    let htu = text("htu")?.ok_or(invalid("the proof has no htu"))?;
-    let iat = match claims.get("iat") {
+    let htm = text(&claims.htm)?.ok_or(invalid("the proof has no htm"))?;
+    let htu = text(&claims.htu)?.ok_or(invalid("the proof has no htu"))?;
+    let iat = match &claims.iat {
         Some(Value::Number(n)) => n.as_f64().filter(|n| n.is_finite() && *n >= 0.0),
         _ => None,
     }
     .ok_or(invalid("the proof has no numeric iat"))?;
-    let nonce = text("nonce")?;
-    let ath = text("ath")?;
+    let nonce = text(&claims.nonce)?;
+    let ath = text(&claims.ath)?;
     if htm != request.method {
         return Err(invalid("the proof htm is not the request method"));
     }
-    let expected = normalize_htu(request.url).ok_or(invalid("the request URL is not absolute"))?;
-    if normalize_htu(htu).as_deref() != Some(&*expected) {
+    if !same_url(&htu, request.url) {
         return Err(invalid("the proof htu is not the request URL"));
     }
     let (now_f, max_age, leeway) = (
@@ -311,16 +349,41 @@ pub fn verify_proof(
     if iat < now_f - max_age - leeway {
         return Err(invalid("the proof is too old"));
     }
-    if ath != Some(&*access_token_hash(request.access_token)) {
+    if ath.as_deref() != Some(&*access_token_hash(request.access_token)) {
         return Err(invalid("the proof ath is not the access token hash"));
     }
     Ok(DpopProof {
-        thumbprint,
-        jti: jti.to_owned(),
+        thumbprint: key.thumbprint.clone(),
+        jti,
         iat: UnixTime::from_secs(iat as u64),
-        nonce: nonce.map(str::to_owned),
-        alg,
+        nonce,
+        alg: key.alg,
     })
+}
+
+/// Whether `htu` names the request URL `url`: both without query and
+/// fragment, equal as they are (the common case, no parsing) or after
+/// normalisation. `url` must be an absolute http(s) URL.
+fn same_url(htu: &str, url: &str) -> bool {
+    // Equal strings name the same URL (the common case: no parsing); it
+    // must still be an http(s) URL without user info, as normalisation
+    // requires.
+    let url_bare = &url[..url
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(url.len())];
+    if let Some(rest) = htu.strip_prefix(url_bare)
+        && matches!(rest.as_bytes().first(), None | Some(b'?' | b'#'))
+        && (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.as_bytes().contains(&b'@')
+        && !url.as_bytes().contains(&b'\\')
+    {
+        return true;
+    }
+    match (normalize_htu(htu), normalize_htu(url)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// `typ` `dpop+jwt`, compared as RFC 7515 §4.1.9 says (case-insensitive,
@@ -368,20 +431,23 @@ pub fn validate_dpop<C: DeserializeOwned>(
     now: UnixTime,
 ) -> Result<(Claims<C>, DpopProof), Error> {
     let (claims, _) = validate_checked(token, keys, rules, now, true)?;
-    let proof = check_bound(&claims, proof, request, dpop, now)?;
+    let proof = check_bound(&claims, proof, request, dpop, now, |_, header| {
+        proof_header(header, dpop).map(Arc::new)
+    })?;
     Ok((claims, proof))
 }
 
-/// [`verify_proof`] for a validated token's claims, and the binding.
+/// [`verify_proof_with`] for a validated token's claims, and the binding.
 pub(crate) fn check_bound<C>(
     claims: &Claims<C>,
     proof: &str,
     request: &ProofRequest<'_>,
     rules: &DpopRules,
     now: UnixTime,
+    key_of: impl FnOnce(&str, &[u8]) -> Result<Arc<ProofKey>, Error>,
 ) -> Result<DpopProof, Error> {
     let jkt = claims.dpop_thumbprint().ok_or(Error::NotDpopBound)?;
-    let proof = verify_proof(proof, request, rules, now)?;
+    let proof = verify_proof_with(proof, request, rules, now, key_of)?;
     if proof.thumbprint != jkt {
         return Err(invalid(
             "the proof key is not the one the token is bound to",
@@ -477,6 +543,22 @@ mod tests {
         // A mismatched kty/crv is hashed, not a panic (the key itself is
         // refused before, by the JWK rules).
         assert!(jwk_thumbprint(&json!({"kty": "OKP", "crv": "P-256", "x": "a"})).is_some());
+    }
+
+    #[test]
+    fn identical_urls_match_without_parsing_only_when_absolute_http() {
+        assert!(same_url(
+            "https://api.example.com/a?x",
+            "https://api.example.com/a"
+        ));
+        assert!(same_url(
+            "https://api.example.com/a",
+            "https://API.example.com:443/a"
+        ));
+        assert!(!same_url("/a", "/a"));
+        assert!(!same_url("ftp://x/a", "ftp://x/a"));
+        assert!(!same_url("https://u@x/a", "https://u@x/a"));
+        assert!(!same_url("https://x/a", "https://x/b"));
     }
 
     #[test]
