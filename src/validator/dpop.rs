@@ -215,9 +215,7 @@ impl Dpop {
                 forwarded: self.forwarded,
             },
             keys: moka::sync::Cache::builder()
-                .weigher(|segment: &Box<str>, _: &Arc<ProofKey>| {
-                    u32::try_from(segment.len() + KEY_OVERHEAD).unwrap_or(u32::MAX)
-                })
+                .weigher(weigh)
                 .max_capacity(KEY_CACHE_BYTES)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
         })))
@@ -251,6 +249,12 @@ fn public_origin(origin: &str) -> Result<(String, String), ConfigError> {
 const KEY_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// A parsed key's size besides its header segment (a rough count).
 const KEY_OVERHEAD: usize = 512;
+
+/// A cached proof key's weight: its header segment and the parsed key.
+#[allow(clippy::borrowed_box, reason = "moka's weigher takes the key type by reference")]
+fn weigh(segment: &Box<str>, _: &Arc<ProofKey>) -> u32 {
+    u32::try_from(segment.len() + KEY_OVERHEAD).unwrap_or(u32::MAX)
+}
 
 /// A validator's DPoP settings, checked.
 #[derive(Debug)]
