@@ -131,7 +131,25 @@ def cache():
     print(f"| {fmt(e['garbage/forged_signature_ns'])} | {fmt(e['garbage/unparsable_ns'])} |")
 
 
+def dpop():
+    path = os.path.join(ROOT, "dpop.json")
+    with open(path) as f:
+        e = json.load(f)
+    m = e["median_ns"]
+    print(f"DPoP (benches/dpop.rs), {e['rounds']} interleaved rounds, medians.\n")
+    print("| contender | time |")
+    print("|---|---:|")
+    for name in ["floor_cold", "floor_cold_ours", "dpop_cold", "bearer_cold",
+                 "floor_hit", "dpop_hit", "bearer_hit", "replay_memory", "replay_redis"]:
+        if name in m:
+            print(f"| {name} | {fmt(m[name])} |")
+    print("\n| ratio (median of per-round ratios) | value |")
+    print("|---|---:|")
+    for key in ["hit_over_floor", "cold_over_floor_ours", "cold_over_floor", "cold_over_bearer"]:
+        print(f"| {key} | {e[key]:.3f} |")
+
+
 if __name__ == "__main__":
-    for w in sys.argv[1:] or ["paired", "cold", "layer", "cache"]:
+    for w in sys.argv[1:] or ["paired", "cold", "layer", "cache", "dpop"]:
         globals()[w]()
         print()

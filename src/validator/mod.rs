@@ -27,7 +27,7 @@ use crate::remote::fetch::FetchError;
 use crate::remote::key_store::{KeyStatus, KeyStore};
 
 /// The async front door: keys fetched by discovery or from a JWKS URL (or
-/// given), kept fresh in the background, and [`validate`] with the system
+/// given), kept fresh in the background, and [`validate`](crate::validate) with the system
 /// clock.
 ///
 /// Cheap to clone (one `Arc`): build it once, share it everywhere.
@@ -174,7 +174,7 @@ impl Validator {
     ///
     /// # Errors
     ///
-    /// As [`validate`], plus [`Error::KeysUnavailable`] when no usable keys
+    /// As [`validate`](crate::validate), plus [`Error::KeysUnavailable`] when no usable keys
     /// could be obtained. With several issuers, an `iss` that names none of
     /// them is [`Error::InvalidIssuer`] before anything else is checked. A
     /// token bound to a DPoP key is [`Error::UnverifiedBinding`] here
@@ -254,7 +254,7 @@ impl Validator {
         })
     }
 
-    /// [`validate`] at the system clock's time, and into the cache if valid.
+    /// [`validate`](crate::validate) at the system clock's time, and into the cache if valid.
     fn verify<C>(&self, token: &str, rules: &Validation, keys: &KeySet) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
@@ -279,7 +279,7 @@ impl Validator {
     ///
     /// # Errors
     ///
-    /// As [`validate`], plus [`Error::KeysUnavailable`] when no keys are
+    /// As [`validate`](crate::validate), plus [`Error::KeysUnavailable`] when no keys are
     /// held yet (call [`warm_up`](Validator::warm_up) at startup).
     pub fn validate_without_waiting<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
