@@ -205,6 +205,37 @@ async fn bound_token_as_bearer_401_with_both_challenges() {
 }
 
 #[tokio::test]
+async fn dpop_header_with_bearer_400() {
+    let api = Api::start(Dpop::allowed()).await;
+    let token = api.issuer.token().audience(AUD).sign();
+    let proof = api.proof("GET", "/claims", &token);
+    let res = api
+        .get(
+            "/claims",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("dpop", &proof),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(challenges(&res)[0].starts_with(r#"Bearer error="invalid_request""#));
+    // With DPoP off the header means nothing: the bearer token is judged alone.
+    let off = Api::start(Dpop::off()).await;
+    let token = off.issuer.token().audience(AUD).sign();
+    let res = off
+        .get(
+            "/claims",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("dpop", &proof),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
 async fn dpop_scheme_with_an_unbound_token_401() {
     let api = Api::start(Dpop::allowed()).await;
     let token = api.issuer.token().audience(AUD).sign();

@@ -8,7 +8,7 @@ use http::header::{FORWARDED, HOST};
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use serde::de::DeserializeOwned;
 
-use crate::http::extract::{Credential, credential};
+use crate::http::extract::{Credential, DPOP, credential};
 use crate::http::rejection::{self, Challenge, DpopChallenge};
 use crate::jose::claims::Claims;
 use crate::jose::dpop::{ProofRequest, check_bound};
@@ -235,6 +235,12 @@ impl Validator {
         let (token, proof) = match credential {
             Credential::Bearer(_) if claims.dpop_thumbprint().is_some() => {
                 return Pending::Done(Err(Error::UnverifiedBinding));
+            }
+            // A proof beside a bearer token: the client meant DPoP and
+            // named the wrong scheme (RFC 9449 §7.2; oidc-provider answers
+            // the same).
+            Credential::Bearer(_) if self.dpop().is_some() && headers.contains_key(DPOP) => {
+                return Pending::Done(Err(Error::MalformedHeader));
             }
             Credential::Bearer(_) => {
                 return Pending::Done(Ok(Verified {

@@ -251,7 +251,10 @@ const KEY_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 const KEY_OVERHEAD: usize = 512;
 
 /// A cached proof key's weight: its header segment and the parsed key.
-#[allow(clippy::borrowed_box, reason = "moka's weigher takes the key type by reference")]
+#[allow(
+    clippy::borrowed_box,
+    reason = "moka's weigher takes the key type by reference"
+)]
 fn weigh(segment: &Box<str>, _: &Arc<ProofKey>) -> u32 {
     u32::try_from(segment.len() + KEY_OVERHEAD).unwrap_or(u32::MAX)
 }
