@@ -97,6 +97,15 @@ impl Api {
         req.send().await.unwrap()
     }
 
+    /// `GET /claims` with `Authorization: Bearer <token>` (and a `DPoP`
+    /// header when `proof` is given).
+    async fn bearer_get(&self, token: &str, proof: Option<&str>) -> reqwest::Response {
+        let auth = format!("Bearer {token}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend(proof.map(|p| ("dpop", p)));
+        self.get("/claims", &headers).await
+    }
+
     async fn dpop_get(&self, token: &str, proof: &str) -> reqwest::Response {
         let auth = format!("DPoP {token}");
         self.get("/claims", &[("authorization", &auth), ("dpop", proof)])
@@ -128,9 +137,7 @@ async fn dpop_request_accepted_handler_sees_thumbprint_and_scheme() {
     assert_eq!(body["sub"], "user-1");
     // A bearer token still works where DPoP is only allowed.
     let plain = api.issuer.token().audience(AUD).sign();
-    let res = api
-        .get("/claims", &[("authorization", &format!("Bearer {plain}"))])
-        .await;
+    let res = api.bearer_get(&plain, None).await;
     assert_eq!(res.status(), 200);
     let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(body["scheme"], "Bearer");
@@ -173,9 +180,7 @@ async fn cached_token_still_needs_a_fresh_proof_of_its_key() {
     assert_eq!(res.status(), 401);
     assert!(challenges(&res)[0].contains(r#"error="invalid_dpop_proof""#));
     // Sent as a bearer token from the cache: refused too.
-    let res = api
-        .get("/claims", &[("authorization", &format!("Bearer {token}"))])
-        .await;
+    let res = api.bearer_get(&token, None).await;
     assert_eq!(res.status(), 401);
 }
 
@@ -185,15 +190,7 @@ async fn bound_token_as_bearer_401_with_both_challenges() {
     let token = api.bound_token();
     let proof = api.proof("GET", "/claims", &token);
     // Even with a valid proof beside it: the scheme says Bearer.
-    let res = api
-        .get(
-            "/claims",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("dpop", &proof),
-            ],
-        )
-        .await;
+    let res = api.bearer_get(&token, Some(&proof)).await;
     assert_eq!(res.status(), 401);
     assert_eq!(
         challenges(&res),
@@ -209,29 +206,13 @@ async fn dpop_header_with_bearer_400() {
     let api = Api::start(Dpop::allowed()).await;
     let token = api.issuer.token().audience(AUD).sign();
     let proof = api.proof("GET", "/claims", &token);
-    let res = api
-        .get(
-            "/claims",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("dpop", &proof),
-            ],
-        )
-        .await;
+    let res = api.bearer_get(&token, Some(&proof)).await;
     assert_eq!(res.status(), 400);
     assert!(challenges(&res)[0].starts_with(r#"Bearer error="invalid_request""#));
     // With DPoP off the header means nothing: the bearer token is judged alone.
     let off = Api::start(Dpop::off()).await;
     let token = off.issuer.token().audience(AUD).sign();
-    let res = off
-        .get(
-            "/claims",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("dpop", &proof),
-            ],
-        )
-        .await;
+    let res = off.bearer_get(&token, Some(&proof)).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -274,9 +255,7 @@ async fn no_token_challenges_byte_exact() {
 async fn bearer_where_dpop_is_required_401() {
     let api = Api::start(Dpop::required()).await;
     let token = api.issuer.token().audience(AUD).sign();
-    let res = api
-        .get("/claims", &[("authorization", &format!("Bearer {token}"))])
-        .await;
+    let res = api.bearer_get(&token, None).await;
     assert_eq!(res.status(), 401);
     assert_eq!(
         challenges(&res),
@@ -297,9 +276,7 @@ async fn dpop_off_keeps_bound_tokens_out() {
     let token = api.bound_token();
     let proof = api.proof("GET", "/claims", &token);
     assert_eq!(api.dpop_get(&token, &proof).await.status(), 400);
-    let res = api
-        .get("/claims", &[("authorization", &format!("Bearer {token}"))])
-        .await;
+    let res = api.bearer_get(&token, None).await;
     assert_eq!(res.status(), 401);
     assert_eq!(
         challenges(&res),

@@ -38,6 +38,10 @@ pub(crate) fn credential<'a>(
     uri: &Uri,
     mode: DpopMode,
 ) -> Result<Option<Credential<'a>>, Error> {
+    // Without DPoP, the bearer token alone (the hot path of most services).
+    if mode == DpopMode::Off {
+        return bearer_token(headers, uri).map(|t| t.map(Credential::Bearer));
+    }
     let Some(value) = headers.get(AUTHORIZATION) else {
         return bearer_token(headers, uri).map(|t| t.map(Credential::Bearer));
     };
@@ -45,7 +49,7 @@ pub(crate) fn credential<'a>(
         .as_bytes()
         .get(..5)
         .is_some_and(|s| s.eq_ignore_ascii_case(b"dpop "));
-    if !dpop_scheme || mode == DpopMode::Off {
+    if !dpop_scheme {
         let token = bearer_token(headers, uri)?;
         if token.is_some() && mode == DpopMode::Required {
             return Err(Error::DpopRequired);

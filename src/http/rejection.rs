@@ -335,7 +335,12 @@ pub(crate) fn response<B: Default>(
     let scope = challenge.scope.as_deref();
     match challenge.dpop.as_deref() {
         None => {
-            if let Some(value) = error.challenge(realm, scope, resource_metadata) {
+            // Without the validator's DPoP settings (axum's `IntoResponse`),
+            // a DPoP error still goes on a `DPoP` challenge.
+            let scheme = if error.is_dpop() { "DPoP" } else { "Bearer" };
+            if let Some(value) =
+                error.scheme_challenge(scheme, true, realm, scope, resource_metadata, None)
+            {
                 res.headers_mut().insert(WWW_AUTHENTICATE, value);
             }
         }
@@ -449,6 +454,11 @@ mod tests {
             Error::Revoked,
             Error::claim("exp"),
             Error::UnverifiedBinding,
+            Error::InvalidDpopProof { reason: "x" },
+            Error::UseDpopNonce,
+            Error::NotDpopBound,
+            Error::DpopRequired,
+            Error::ReplayCheckUnavailable { source: None },
             Error::InsufficientScope {
                 required: "a b".into(),
             },
@@ -544,10 +554,13 @@ mod tests {
             let code = err.bearer_code();
             match err.status() {
                 StatusCode::UNAUTHORIZED => {
-                    assert!(
-                        code == Some("invalid_token") || matches!(err, Error::MissingToken),
-                        "{err:?}"
-                    )
+                    let expected = match err {
+                        Error::MissingToken => None,
+                        Error::InvalidDpopProof { .. } => Some("invalid_dpop_proof"),
+                        Error::UseDpopNonce => Some("use_dpop_nonce"),
+                        _ => Some("invalid_token"),
+                    };
+                    assert_eq!(code, expected, "{err:?}");
                 }
                 StatusCode::BAD_REQUEST => assert_eq!(code, Some("invalid_request")),
                 StatusCode::FORBIDDEN => assert_eq!(code, Some("insufficient_scope")),
@@ -572,6 +585,30 @@ mod tests {
             7
         );
         assert_eq!(grpc_code(&Error::KeysUnavailable { source: None }), 14);
+    }
+
+    #[test]
+    fn dpop_errors_go_on_a_dpop_challenge_even_without_dpop_settings() {
+        let res = response(
+            &Error::InvalidDpopProof { reason: "x" },
+            &Challenge::default(),
+            None,
+            || (),
+        );
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[WWW_AUTHENTICATE],
+            r#"DPoP error="invalid_dpop_proof", error_description="The DPoP proof is invalid""#
+        );
+        let res = response(
+            &Error::ReplayCheckUnavailable { source: None },
+            &Challenge::default(),
+            None,
+            || (),
+        );
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(res.headers()[RETRY_AFTER], "5");
     }
 
     #[test]

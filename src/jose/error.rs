@@ -321,10 +321,14 @@ impl fmt::Display for Error {
                 f.write_str("token is sender-constrained (cnf) and its binding is not checked")
             }
             Self::InvalidDpopProof { reason } => write!(f, "invalid DPoP proof: {reason}"),
-            Self::UseDpopNonce => f.write_str("DPoP proof lacks a current server nonce"),
-            Self::NotDpopBound => f.write_str("DPoP scheme used with a token without cnf.jkt"),
+            Self::UseDpopNonce => f.write_str("the DPoP proof lacks a current server nonce"),
+            Self::NotDpopBound => {
+                f.write_str("the DPoP scheme was used with a token without cnf.jkt")
+            }
             Self::DpopRequired => f.write_str("bearer token where DPoP is required"),
-            Self::ReplayCheckUnavailable { .. } => f.write_str("DPoP replay store unavailable"),
+            Self::ReplayCheckUnavailable { .. } => {
+                f.write_str("the DPoP replay store is unavailable")
+            }
             Self::InsufficientScope { required } => {
                 let mut s = String::new();
                 let _ = write!(s, "token lacks a required scope (required: {required})");

@@ -7,6 +7,7 @@ use std::fmt;
 use std::mem::MaybeUninit;
 
 use serde::de::{self, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
 
 use crate::jose::error::Error;
 
@@ -237,6 +238,74 @@ impl Members {
             self.many.extend(self.few);
         }
         self.many.insert(hash)
+    }
+}
+
+/// A JSON value whose objects, at any depth, have no duplicate members, so
+/// that no two readers see different values (RFC 8725 §3.12): role paths,
+/// and DPoP proof headers with their `jwk`.
+pub(crate) struct Unique(pub(crate) Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON without duplicate members")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if members.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate member"));
+            }
+        }
+        Ok(Value::Object(members))
     }
 }
 

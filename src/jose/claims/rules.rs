@@ -15,7 +15,7 @@ use super::Scopes;
 use super::scopes::Names;
 
 use crate::jose::error::Error;
-use crate::jose::token::Str;
+use crate::jose::token::{Str, Unique};
 
 /// The raw JSON of the payload's top-level member `name`, if present.
 pub(crate) fn member<'p>(payload: &'p str, name: &str) -> Option<&'p RawValue> {
@@ -221,74 +221,6 @@ impl<'de> Visitor<'de> for PushNames<'_> {
             self.0.push(&name);
         }
         Ok(())
-    }
-}
-
-/// A JSON value whose objects, at any depth, have no duplicate members: a
-/// role path must not read one member where another parser would read its
-/// twin (RFC 8725 §3.12; the top level is checked by the payload parse).
-struct Unique(Value);
-
-impl<'de> serde::Deserialize<'de> for Unique {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(UniqueVisitor).map(Unique)
-    }
-}
-
-struct UniqueVisitor;
-
-impl<'de> Visitor<'de> for UniqueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON without duplicate members")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Unique(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let Unique(value) = map.next_value()?;
-            if members.insert(key, value).is_some() {
-                return Err(serde::de::Error::custom("duplicate member"));
-            }
-        }
-        Ok(Value::Object(members))
     }
 }
 

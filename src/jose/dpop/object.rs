@@ -1,20 +1,13 @@
-//! A JSON object read for a DPoP proof: like `serde_json::Value`, but a
-//! duplicate member at any depth is an error (RFC 7515 §4, RFC 7519 §4),
-//! so that no two readers can see different keys or claims.
+//! A DPoP proof's JSON: its header as an object without duplicate members
+//! at any depth (RFC 7515 §4; so no two readers see different keys), and
+//! the claims the checks read.
 
 use std::fmt;
 
-use serde::de::{self, Deserializer as _, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer as _, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// A JSON value without duplicate members.
-pub(super) struct Unique(pub(super) Value);
-
-impl<'de> de::Deserialize<'de> for Unique {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UniqueVisitor).map(Self)
-    }
-}
+use crate::jose::token::{Members, Str, Unique};
 
 /// `json` as an object without duplicate members, `None` otherwise.
 pub(crate) fn parse(json: &[u8]) -> Option<Map<String, Value>> {
@@ -22,70 +15,6 @@ pub(crate) fn parse(json: &[u8]) -> Option<Map<String, Value>> {
     match serde_json::from_str::<Unique>(json).ok()?.0 {
         Value::Object(map) => Some(map),
         _ => None,
-    }
-}
-
-struct UniqueVisitor;
-
-impl<'de> Visitor<'de> for UniqueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("JSON without duplicate members")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Unique(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let Unique(value) = map.next_value()?;
-            if out.insert(key, value).is_some() {
-                return Err(de::Error::custom("duplicate member"));
-            }
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse;
-
-    #[test]
-    fn duplicates_at_any_depth_refused() {
-        assert!(parse(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_some());
-        assert!(parse(br#"{"a":1,"a":2}"#).is_none());
-        assert!(parse(br#"{"jwk":{"x":"1","x":"2"}}"#).is_none());
-        assert!(parse(br#"{"a":[{"b":1,"b":1}]}"#).is_none());
-        assert!(parse(b"[1]").is_none());
-        assert!(parse(b"{} x").is_none());
-        assert!(parse(b"\xff").is_none());
     }
 }
 
@@ -123,8 +52,8 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProofClaims, A::Error> {
         let mut claims = ProofClaims::default();
-        let mut seen = crate::jose::token::Members::default();
-        while let Some(key) = map.next_key::<crate::jose::token::Str<'de>>()? {
+        let mut seen = Members::default();
+        while let Some(key) = map.next_key::<Str<'de>>()? {
             if !seen.insert(&key.0) {
                 return Err(de::Error::custom("duplicate member"));
             }
@@ -143,5 +72,21 @@ impl<'de> Visitor<'de> for ClaimsVisitor {
             *slot = Some(map.next_value::<Unique>()?.0);
         }
         Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn duplicates_at_any_depth_refused() {
+        assert!(parse(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_some());
+        assert!(parse(br#"{"a":1,"a":2}"#).is_none());
+        assert!(parse(br#"{"jwk":{"x":"1","x":"2"}}"#).is_none());
+        assert!(parse(br#"{"a":[{"b":1,"b":1}]}"#).is_none());
+        assert!(parse(b"[1]").is_none());
+        assert!(parse(b"{} x").is_none());
+        assert!(parse(b"\xff").is_none());
     }
 }
