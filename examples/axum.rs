@@ -40,7 +40,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use flags::KeyFlags;
 use jwt_gate::dpop::{Dpop, DpopMode, DpopNonces, RedisReplayStore};
 use jwt_gate::testing::TestIssuer;
@@ -57,12 +57,9 @@ fn usage() -> String {
 }
 
 /// What the caller proved, and its claims.
-async fn claims(
-    claims: Option<Claims<Value>>,
-    scheme: Option<Extension<AuthScheme>>,
-) -> Json<Value> {
+async fn claims(claims: Option<Claims<Value>>, scheme: Option<AuthScheme>) -> Json<Value> {
     let how = match scheme {
-        Some(Extension(AuthScheme::Dpop)) => "dpop",
+        Some(AuthScheme::Dpop) => "dpop",
         _ => "bearer",
     };
     Json(match claims {

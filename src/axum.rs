@@ -7,6 +7,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
+use crate::http::authenticate::AuthScheme;
 use crate::http::layer::Authenticated;
 use crate::http::rejection::{self, Challenge};
 use crate::jose::claims::Claims;
@@ -48,7 +49,7 @@ where
             .extensions
             .get::<Self>()
             .cloned()
-            .ok_or(MissingClaims(std::any::type_name::<C>()))
+            .ok_or(MissingClaims(Missing::Claims(std::any::type_name::<C>())))
     }
 }
 
@@ -71,23 +72,58 @@ where
         }
         match parts.extensions.get::<Authenticated>() {
             Some(auth) if auth.is_anonymous() => Ok(None),
-            _ => Err(MissingClaims(std::any::type_name::<C>())),
+            _ => Err(MissingClaims(Missing::Claims(std::any::type_name::<C>()))),
         }
     }
 }
 
-/// The rejection when `Claims<C>` is extracted on a route that
-/// `JwtAuthLayer<C>` does not cover: 500, naming the type.
+/// How the caller authenticated (see [`AuthScheme`]); without the layer, or
+/// on a request an optional layer let through without a token, 500 like a
+/// missing `Claims` (extract `Option<AuthScheme>` there).
+impl<S: Send + Sync> FromRequestParts<S> for AuthScheme {
+    type Rejection = MissingClaims;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, MissingClaims> {
+        Self::of(&parts.extensions).ok_or(MissingClaims(Missing::Scheme))
+    }
+}
+
+/// `None` when the request came through an optional layer without a token.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthScheme {
+    type Rejection = MissingClaims;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, MissingClaims> {
+        match parts.extensions.get::<Authenticated>() {
+            Some(auth) => Ok(auth.scheme),
+            None => Err(MissingClaims(Missing::Scheme)),
+        }
+    }
+}
+
+/// The rejection when `Claims<C>` (or [`AuthScheme`]) is extracted on a
+/// route that `JwtAuthLayer<C>` does not cover: 500, naming the type.
 #[derive(Debug, Clone, Copy)]
-pub struct MissingClaims(&'static str);
+pub struct MissingClaims(Missing);
+
+/// What was not found.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    /// `Claims<C>`, by the name of `C`.
+    Claims(&'static str),
+    Scheme,
+}
 
 impl std::fmt::Display for MissingClaims {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "`Claims<{0}>` not found in request extensions. Is `JwtAuthLayer<{0}>` applied to this route?",
-            self.0
-        )
+        match self.0 {
+            Missing::Claims(c) => write!(
+                f,
+                "`Claims<{c}>` not found in request extensions. Is `JwtAuthLayer<{c}>` applied to this route?"
+            ),
+            Missing::Scheme => f.write_str(
+                "`AuthScheme` not found in request extensions. Is `JwtAuthLayer` applied to this route (and the request not anonymous: extract `Option<AuthScheme>`)?",
+            ),
+        }
     }
 }
 

@@ -75,6 +75,16 @@ pub fn claims_as<C: Send + Sync + 'static>(
     request.extensions().get::<Claims<C>>()
 }
 
+/// How the caller of a request [`JwtAuthLayer`](crate::JwtAuthLayer) let
+/// in authenticated (`Bearer`, or `Dpop` with a proof); `None` without the
+/// layer (the interceptor takes bearer tokens only).
+pub fn auth_scheme<T>(request: &::tonic::Request<T>) -> Option<crate::AuthScheme> {
+    request
+        .extensions()
+        .get::<crate::http::layer::Authenticated>()?
+        .scheme
+}
+
 /// A tonic interceptor: validates the `authorization` metadata with the
 /// keys already held and inserts `Claims<C>` into the request extensions.
 ///

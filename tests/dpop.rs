@@ -10,7 +10,7 @@ use std::time::Duration;
 mod common;
 
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use http::{HeaderMap, Method, Request, StatusCode};
 use jwt_gate::dpop::{Dpop, DpopNonces, DpopRules, MemoryReplayStore, RedisReplayStore};
 use jwt_gate::testing::{DpopKey, TestIssuer};
@@ -37,15 +37,13 @@ fn app(validator: Validator) -> Router {
     Router::new()
         .route(
             "/claims",
-            get(
-                |claims: Claims, Extension(scheme): Extension<AuthScheme>| async move {
-                    Json(json!({
-                        "sub": claims.subject(),
-                        "scheme": format!("{scheme:?}"),
-                        "jkt": claims.dpop_thumbprint(),
-                    }))
-                },
-            )
+            get(|claims: Claims, scheme: AuthScheme| async move {
+                Json(json!({
+                    "sub": claims.subject(),
+                    "scheme": format!("{scheme:?}"),
+                    "jkt": claims.dpop_thumbprint(),
+                }))
+            })
             .post(|| async { "posted" }),
         )
         .layer(JwtAuthLayer::new(validator))

@@ -20,7 +20,8 @@ const AUD: &str = "api://orders";
 
 use jwt_gate::testing::TextCodec as Text;
 
-/// `/test.Whoami/Ask`: answers with the caller's `sub` and `tenantId`.
+/// `/test.Whoami/Ask`: answers with the caller's `sub`, `tenantId` and
+/// how it authenticated.
 #[derive(Clone)]
 struct Whoami {
     calls: Arc<AtomicUsize>,
@@ -37,8 +38,11 @@ impl tonic::server::UnaryService<String> for Ask {
     type Future = Pin<Box<dyn Future<Output = Result<tonic::Response<String>, Status>> + Send>>;
     fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
         self.0.fetch_add(1, Ordering::SeqCst);
+        // The interceptor has no scheme to report: "-".
+        let scheme =
+            jwt_gate::tonic::auth_scheme(&request).map_or("-".to_owned(), |s| format!("{s:?}"));
         let answer = jwt_gate::tonic::claims_as::<serde_json::Value>(&request)
-            .map(|c| format!("{} {}", c.subject().unwrap_or("-"), c["tenantId"]))
+            .map(|c| format!("{} {} {scheme}", c.subject().unwrap_or("-"), c["tenantId"]))
             .ok_or_else(|| Status::internal("no claims"));
         Box::pin(async move { answer.map(tonic::Response::new) })
     }
@@ -145,7 +149,7 @@ fn token(issuer: &TestIssuer) -> jwt_gate::testing::TokenBuilder {
 async fn a_valid_token_reaches_the_handler_with_its_claims() {
     let f = with_layer().await;
     let answer = ask(&f.url, Some(&token(&f.issuer).sign())).await.unwrap();
-    assert_eq!(answer, r#"974899 "1741""#);
+    assert_eq!(answer, r#"974899 "1741" Bearer"#);
     assert_eq!(f.calls.load(Ordering::SeqCst), 1);
 }
 
@@ -208,7 +212,7 @@ async fn dpop_over_grpc_through_the_layer() {
     let proof = key.proof("POST", &htu).access_token(&bound).sign();
     let auth = format!("DPoP {bound}");
     let answer = ask_with(&url, Some(&auth), Some(&proof)).await.unwrap();
-    assert_eq!(answer, r#"974899 "1741""#);
+    assert_eq!(answer, r#"974899 "1741" Dpop"#);
     // The same proof again, a bearer token, a proof for GET: unauthenticated.
     let replayed = ask_with(&url, Some(&auth), Some(&proof)).await.unwrap_err();
     assert_eq!(
@@ -247,7 +251,7 @@ async fn the_interceptor_validates_with_cached_keys() {
         Code::Unavailable
     );
     validator.warm_up().await.unwrap();
-    assert_eq!(ask(&url, Some(&good)).await.unwrap(), r#"974899 "1741""#);
+    assert_eq!(ask(&url, Some(&good)).await.unwrap(), r#"974899 "1741" -"#);
     assert_eq!(
         ask(&url, None).await.unwrap_err().code(),
         Code::Unauthenticated

@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::http::extract::{Credential, DPOP, credential};
+use crate::http::layer::Authenticated;
 use crate::http::rejection::{self, Challenge, DpopChallenge};
 use crate::jose::claims::Claims;
 use crate::jose::dpop::{ProofRequest, check_bound};
@@ -17,9 +18,23 @@ use crate::jose::time::UnixTime;
 use crate::validator::Validator;
 use crate::validator::dpop::{DpopMode, DpopSettings};
 
-/// How the caller authenticated: inserted into the request extensions by
-/// the layer beside the claims, returned by
-/// [`Validator::validate_request`].
+/// How the caller authenticated: [`AuthScheme::of`] the request extensions
+/// the layer filled (an axum extractor too, and
+/// `jwt_gate::tonic::auth_scheme` for tonic), and
+/// [`Verified::scheme`] from [`Validator::validate_request`].
+///
+/// ```
+/// use jwt_gate::AuthScheme;
+///
+/// fn handler(req: &http::Request<()>) -> &'static str {
+///     match AuthScheme::of(req.extensions()) {
+///         Some(AuthScheme::Dpop) => "proof of possession",
+///         Some(_) => "bearer token",
+///         None => "anonymous, or no layer in front",
+///     }
+/// }
+/// # assert_eq!(handler(&http::Request::new(())), "anonymous, or no layer in front");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthScheme {
@@ -29,6 +44,16 @@ pub enum AuthScheme {
     /// bound to (RFC 9449); the key's thumbprint is
     /// [`Claims::dpop_thumbprint`].
     Dpop,
+}
+
+impl AuthScheme {
+    /// How the caller of a request the layer let in authenticated, from the
+    /// request's extensions; `None` without the layer, or for a request an
+    /// [`optional`](crate::JwtAuthLayer::optional) layer let through
+    /// without a token.
+    pub fn of(extensions: &http::Extensions) -> Option<Self> {
+        extensions.get::<Authenticated>()?.scheme
+    }
 }
 
 /// A request whose credentials verified: its claims, how the caller

@@ -41,6 +41,8 @@ use crate::validator::Validator;
 pub(crate) struct Authenticated {
     claims: Option<Arc<dyn Granted>>,
     shared: Arc<Shared>,
+    /// How the caller authenticated (`None`: let through without a token).
+    pub(crate) scheme: Option<AuthScheme>,
 }
 
 impl Authenticated {
@@ -471,12 +473,10 @@ impl<S, C, R> JwtAuth<S, C, R> {
         if let Some(claims) = claims {
             extensions.insert(claims);
         }
-        if let Some(scheme) = scheme {
-            extensions.insert::<AuthScheme>(scheme);
-        }
         extensions.insert(Authenticated {
             claims: granted,
             shared: Arc::clone(&self.shared),
+            scheme,
         });
         nonce
     }
