@@ -78,7 +78,9 @@ pub fn claims_as<C: Send + Sync + 'static>(
 /// How the caller of a request [`JwtAuthLayer`](crate::JwtAuthLayer) let
 /// in authenticated (`Bearer`, or `Dpop` with a proof); `None` without the
 /// layer (the interceptor takes bearer tokens only).
-pub fn auth_scheme<T>(request: &::tonic::Request<T>) -> Option<crate::AuthScheme> {
+pub fn auth_scheme<T>(
+    request: &::tonic::Request<T>,
+) -> Option<crate::http::authenticate::AuthScheme> {
     request
         .extensions()
         .get::<crate::http::layer::Authenticated>()?

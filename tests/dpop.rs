@@ -695,3 +695,71 @@ fn in_process_store_stays_bounded_under_a_flood_of_unique_jtis() {
     first[..4].copy_from_slice(&0u32.to_le_bytes());
     assert!(!store.first_use_now(first, ttl).unwrap().unwrap());
 }
+
+/// A replay store that counts the proofs it is asked about (and accepts
+/// each once, in memory): what reaches the store.
+#[derive(Debug, Default)]
+struct Counting {
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+    inner: MemoryReplayStore,
+}
+
+impl jwt_gate::dpop::ReplayStore for Counting {
+    fn first_use(&self, key: [u8; 32], ttl: Duration) -> jwt_gate::dpop::ReplayFuture<'_> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.first_use(key, ttl)
+    }
+}
+
+#[tokio::test]
+async fn failed_check_does_not_consume_jti() {
+    let issuer = TestIssuer::start().await;
+    let store = Counting::default();
+    let asked = Arc::clone(&store.asked);
+    let dpop = Dpop::allowed()
+        .nonces(DpopNonces::new(SECRET).unwrap())
+        .replay_store(store);
+    let base = common::serve(app(validator(&issuer, dpop))).await;
+    let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    let url = format!("{base}/claims");
+    let nonce = DpopNonces::new(SECRET)
+        .unwrap()
+        .issue(jwt_gate::UnixTime::now());
+    let http = reqwest::Client::new();
+    let send = |proof: String| {
+        http.get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+    };
+    for bad in [
+        key.proof("POST", &url)
+            .access_token(&token)
+            .nonce(&nonce)
+            .sign(),
+        key.proof("GET", &url)
+            .access_token("another")
+            .nonce(&nonce)
+            .sign(),
+        key.proof("GET", &url).access_token(&token).sign(),
+        DpopKey::generate(jwt_gate::Algorithm::ES256)
+            .proof("GET", &url)
+            .access_token(&token)
+            .nonce(&nonce)
+            .sign(),
+    ] {
+        assert_eq!(send(bad).await.unwrap().status(), 401);
+    }
+    // No failed proof reached the store (a store without `first_use_now`:
+    // the layer's awaiting path).
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let good = key
+        .proof("GET", &url)
+        .access_token(&token)
+        .nonce(&nonce)
+        .sign();
+    assert_eq!(send(good.clone()).await.unwrap().status(), 200);
+    assert_eq!(send(good).await.unwrap().status(), 401);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

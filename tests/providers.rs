@@ -512,6 +512,84 @@ async fn keycloak_access_tokens_pass_by_azp_and_other_token_types_do_not() {
     refused!(&validator, bad, Error::InvalidClaims { .. });
 }
 
+/// Keycloak 23+ marks a DPoP-bound access token with the payload `typ`
+/// `DPoP` (keycloak#21919) and binds it with `cnf.jkt`: the preset accepts
+/// it with its proof, refuses it as a bearer token, and still refuses
+/// `Refresh`.
+#[tokio::test]
+async fn keycloak_dpop_bound_tokens_pass_with_their_proof() {
+    let issuer = TestIssuer::start().await;
+    let validator = keycloak()
+        .jwks_uri(issuer.jwks_uri())
+        .allow_http()
+        .dpop(jwt_gate::dpop::Dpop::allowed().public_origin("https://api.example.com"))
+        .build()
+        .unwrap();
+    let key = jwt_gate::testing::DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let bound = variant(
+        &issuer,
+        Some("JWT"),
+        &keycloak_access(),
+        json!({"typ": "DPoP", "cnf": {"jkt": key.thumbprint()}}),
+    );
+    let request = |auth: String, proof: Option<String>| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", auth.parse().unwrap());
+        if let Some(proof) = proof {
+            headers.insert("dpop", proof.parse().unwrap());
+        }
+        headers
+    };
+    let uri: http::Uri = "/orders".parse().unwrap();
+    let proof = key
+        .proof("GET", "https://api.example.com/orders")
+        .access_token(&bound)
+        .sign();
+    let verified = validator
+        .validate_request::<()>(
+            &http::Method::GET,
+            &uri,
+            &request(format!("DPoP {bound}"), Some(proof)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(verified.claims().dpop_thumbprint(), Some(key.thumbprint()));
+    assert!(verified.claims().has_role("manager"));
+    let as_bearer = validator
+        .validate_request::<()>(
+            &http::Method::GET,
+            &uri,
+            &request(format!("Bearer {bound}"), None),
+        )
+        .await;
+    assert!(
+        matches!(as_bearer, Err(Error::UnverifiedBinding)),
+        "{as_bearer:?}"
+    );
+    // `typ` stays checked: a refresh token is no access token, bound or not.
+    let refresh = variant(
+        &issuer,
+        Some("JWT"),
+        &keycloak_access(),
+        json!({"typ": "Refresh", "cnf": {"jkt": key.thumbprint()}}),
+    );
+    let proof = key
+        .proof("GET", "https://api.example.com/orders")
+        .access_token(&refresh)
+        .sign();
+    let refused = validator
+        .validate_request::<()>(
+            &http::Method::GET,
+            &uri,
+            &request(format!("DPoP {refresh}"), Some(proof)),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(Error::ClaimMismatch { .. })),
+        "{refused:?}"
+    );
+}
+
 #[test]
 fn keycloak_mistakes_are_found_at_build() {
     for (base, realm) in [

@@ -37,8 +37,8 @@ pub struct Validation {
     pub(crate) issuer_aliases: Vec<Box<str>>,
     pub(crate) audiences: Vec<Box<str>>,
     pub(crate) client_ids: Vec<Box<str>>,
-    /// (claim, value) pairs the token must hold.
-    pub(crate) required_claims: Vec<(Box<str>, Box<str>)>,
+    /// Claims the token must hold one of the values of.
+    pub(crate) required_claims: Vec<RequiredClaim>,
     pub(crate) max_age: Option<Duration>,
     pub(crate) refuse_id_tokens: bool,
     /// Claim paths (segments) the roles are read from.
@@ -169,8 +169,31 @@ impl Validation {
     ///
     /// Defaults to none.
     pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required_claims.push((
+            name.into().into_boxed_str(),
+            Box::new([value.into().into_boxed_str()]),
+        ));
+        self
+    }
+
+    /// Requires the top-level claim `name` to hold one of `values` (a
+    /// string equal to one, or an array of strings with one as a member):
+    /// Keycloak's payload `typ` is `Bearer`, or `DPoP` for a DPoP-bound
+    /// token. A missing claim, one of another type, or none of the values is
+    /// [`Error::ClaimMismatch`]. Calls add up (each must hold).
+    ///
+    /// Defaults to none.
+    pub fn require_claim_in<I, S>(mut self, name: impl Into<String>, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values = values
+            .into_iter()
+            .map(|v| v.into().into_boxed_str())
+            .collect();
         self.required_claims
-            .push((name.into().into_boxed_str(), value.into().into_boxed_str()));
+            .push((name.into().into_boxed_str(), values));
         self
     }
 
@@ -353,6 +376,9 @@ impl Validation {
         self
     }
 }
+
+/// A claim's name and the values it may hold (any of them).
+pub(crate) type RequiredClaim = (Box<str>, Box<[Box<str>]>);
 
 /// A hook of the rules: a closure, shared.
 pub(crate) struct Hook<F: ?Sized>(pub(crate) Arc<F>);

@@ -10,7 +10,9 @@ use crate::validator::{Validator, ValidatorBuilder};
 /// - issuer `{base_url}/realms/{realm}`, keys by its discovery
 ///   (`base_url` as your users reach Keycloak, such as
 ///   `https://sso.example.com`; Keycloak 16 and older add `/auth`);
-/// - the payload `typ` must be `Bearer`: Keycloak signs ID tokens
+/// - the payload `typ` must be `Bearer`, or `DPoP` for a DPoP-bound access
+///   token (Keycloak 23+; accepted with its proof when the validator has
+///   [DPoP](ValidatorBuilder::dpop) on): Keycloak signs ID tokens
 ///   (`typ: "ID"`), refresh tokens (`Refresh`, `Offline`) and logout
 ///   tokens with the same issuer, and an ID token passes every other check
 ///   when API and client share a client id
@@ -52,7 +54,7 @@ pub fn keycloak(base_url: &str, realm: &str) -> ValidatorBuilder {
     ]);
     Validator::builder()
         .issuer(format!("{base}/realms/{realm}"))
-        .require_claim("typ", "Bearer")
+        .require_claim_in("typ", ["Bearer", "DPoP"])
         .refuse_id_tokens()
         .roles_from("realm_access.roles")
         .preset_error(error)

@@ -140,6 +140,16 @@ macro_rules! issuer_setters {
                 self
             }
 
+            /// See [`Validation::require_claim_in`]. Defaults to none.
+            pub fn require_claim_in<I, S>(mut self, name: impl Into<String>, values: I) -> Self
+            where
+                I: IntoIterator<Item = S>,
+                S: Into<String>,
+            {
+                self.settings.rules = self.settings.rules.require_claim_in(name, values);
+                self
+            }
+
             /// See [`Validation::max_age`]. Defaults to no limit.
             pub fn max_age(mut self, max_age: Duration) -> Self {
                 self.settings.rules = self.settings.rules.max_age(max_age);

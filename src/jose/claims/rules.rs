@@ -16,6 +16,7 @@ use super::scopes::Names;
 
 use crate::jose::error::Error;
 use crate::jose::token::{Str, Unique};
+use crate::jose::validation::RequiredClaim;
 
 /// The raw JSON of the payload's top-level member `name`, if present.
 pub(crate) fn member<'p>(payload: &'p str, name: &str) -> Option<&'p RawValue> {
@@ -109,13 +110,15 @@ fn holds(raw: &RawValue, want: &str) -> bool {
     }
 }
 
-/// Every (claim, value) of [`Validation::require_claim`](crate::Validation::require_claim).
+/// Every claim of [`Validation::require_claim`](crate::Validation::require_claim)
+/// (and `require_claim_in`) holding one of its values.
 pub(crate) fn check_required_claims<'p>(
     lookup: impl Fn(&str) -> Option<&'p RawValue>,
-    required: &[(Box<str>, Box<str>)],
+    required: &[RequiredClaim],
 ) -> Result<(), Error> {
-    for (claim, want) in required {
-        if !lookup(claim).is_some_and(|raw| holds(raw, want)) {
+    for (claim, wanted) in required {
+        let held = lookup(claim).is_some_and(|raw| wanted.iter().any(|want| holds(raw, want)));
+        if !held {
             return Err(Error::ClaimMismatch {
                 claim: Arc::from(&**claim),
             });
@@ -261,8 +264,20 @@ mod tests {
 
     #[test]
     fn a_required_value_is_a_string_or_an_array_member() {
-        let req = |name: &str, value: &str| vec![(name.into(), value.into())];
+        let req = |name: &str, value: &str| -> Vec<RequiredClaim> {
+            vec![(name.into(), Box::new([value.into()]))]
+        };
         let payload = r#"{"token_use":"access","groups":["a","b"],"ver":2.0,"o":{"x":"y"},"e":"a\u0063cess"}"#;
+        let any = vec![(
+            "token_use".into(),
+            vec!["id".into(), "access".into()].into_boxed_slice(),
+        )];
+        assert!(check_required_claims(|n| member(payload, n), &any).is_ok());
+        let none = vec![(
+            "token_use".into(),
+            vec!["id".into(), "refresh".into()].into_boxed_slice(),
+        )];
+        assert!(check_required_claims(|n| member(payload, n), &none).is_err());
         assert!(check_required_claims(|n| member(payload, n), &req("token_use", "access")).is_ok());
         assert!(check_required_claims(|n| member(payload, n), &req("groups", "b")).is_ok());
         assert!(
