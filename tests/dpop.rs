@@ -763,3 +763,134 @@ async fn failed_check_does_not_consume_jti() {
     assert_eq!(send(good).await.unwrap().status(), 401);
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn hostile_dpop_headers_get_typed_errors() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(
+        &issuer,
+        Dpop::allowed().public_origin("https://api.example.com"),
+    );
+    let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    let uri: http::Uri = "/orders".parse().unwrap();
+    let run = |proofs: Vec<http::HeaderValue>| {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+        for proof in proofs {
+            headers.append("dpop", proof);
+        }
+        let validator = validator.clone();
+        let uri = uri.clone();
+        async move {
+            validator
+                .validate_request::<()>(&Method::GET, &uri, &headers)
+                .await
+        }
+    };
+    let good = key
+        .proof("GET", "https://api.example.com/orders")
+        .access_token(&token)
+        .sign();
+    let cases: Vec<Vec<http::HeaderValue>> = vec![
+        vec![http::HeaderValue::from_bytes(b"\xff\xfe.\x80.\x81").unwrap()],
+        vec![http::HeaderValue::from_str(&"A".repeat(100_000)).unwrap()],
+        vec![http::HeaderValue::from_str(&format!("{good}, {good}")).unwrap()],
+        vec![http::HeaderValue::from_static("")],
+        vec![http::HeaderValue::from_static("a.b.c")],
+        (0..1000)
+            .map(|_| http::HeaderValue::from_str(&good).unwrap())
+            .collect(),
+        vec![http::HeaderValue::from_str(&format!("{good}.extra")).unwrap()],
+    ];
+    for proofs in cases {
+        let n = proofs.len();
+        let result = run(proofs).await;
+        assert!(
+            matches!(result, Err(Error::InvalidDpopProof { .. })),
+            "{n} header(s): {result:?}"
+        );
+    }
+    // The good proof, once, still passes: nothing above consumed it.
+    assert!(run(vec![good.parse().unwrap()]).await.is_ok());
+}
+
+/// Redis goes away and comes back on the same port: proofs are refused with
+/// 503 meanwhile (never accepted unchecked), and the store reconnects by
+/// itself.
+#[tokio::test]
+async fn redis_outage_fails_closed_then_recovers() {
+    if common::redis().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    };
+    let mut server = start();
+    let issuer = TestIssuer::start().await;
+    let store = RedisReplayStore::new(&format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .timeout(Duration::from_millis(300));
+    let validator = validator(
+        &issuer,
+        Dpop::allowed()
+            .public_origin("https://api.example.com")
+            .replay_store(store),
+    );
+    let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    let uri: http::Uri = "/orders".parse().unwrap();
+    let call = || {
+        let proof = key
+            .proof("GET", "https://api.example.com/orders")
+            .access_token(&token)
+            .sign();
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+        headers.insert("dpop", proof.parse().unwrap());
+        let (validator, uri) = (validator.clone(), uri.clone());
+        async move {
+            validator
+                .validate_request::<()>(&Method::GET, &uri, &headers)
+                .await
+        }
+    };
+    assert!(call().await.is_ok());
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let down = call().await;
+    assert!(
+        matches!(down, Err(Error::ReplayCheckUnavailable { .. })),
+        "{down:?}"
+    );
+    let mut server = start();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if call().await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(recovered, "the store did not reconnect");
+}
