@@ -119,6 +119,28 @@ fn challenges(res: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+/// `Authorization: DPoP <token>` and these `DPoP` header values, for
+/// `Validator::validate_request`.
+fn dpop_headers(token: &str, proofs: impl IntoIterator<Item = http::HeaderValue>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+    for proof in proofs {
+        headers.append("dpop", proof);
+    }
+    headers
+}
+
+/// `validator.validate_request` for GET `/orders` with these headers.
+async fn get_orders(
+    validator: &Validator,
+    headers: &HeaderMap,
+) -> Result<jwt_gate::Verified, Error> {
+    let uri: http::Uri = "/orders".parse().unwrap();
+    validator
+        .validate_request(&Method::GET, &uri, headers)
+        .await
+}
+
 const ALGS: &str = r#"algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA""#;
 
 #[tokio::test]
@@ -528,9 +550,7 @@ async fn validate_request_outside_tower() {
         .proof("DELETE", "https://api.example.com/orders/7")
         .access_token(&token)
         .sign();
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
-    headers.insert("dpop", proof.parse().unwrap());
+    let headers = dpop_headers(&token, [proof.parse().unwrap()]);
     let uri = "/orders/7".parse().unwrap();
     let verified = validator
         .validate_request::<()>(&Method::DELETE, &uri, &headers)
@@ -773,20 +793,10 @@ async fn hostile_dpop_headers_get_typed_errors() {
     );
     let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
     let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
-    let uri: http::Uri = "/orders".parse().unwrap();
     let run = |proofs: Vec<http::HeaderValue>| {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
-        for proof in proofs {
-            headers.append("dpop", proof);
-        }
+        let headers = dpop_headers(&token, proofs);
         let validator = validator.clone();
-        let uri = uri.clone();
-        async move {
-            validator
-                .validate_request::<()>(&Method::GET, &uri, &headers)
-                .await
-        }
+        async move { get_orders(&validator, &headers).await }
     };
     let good = key
         .proof("GET", "https://api.example.com/orders")
@@ -857,21 +867,14 @@ async fn redis_outage_fails_closed_then_recovers() {
     );
     let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
     let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
-    let uri: http::Uri = "/orders".parse().unwrap();
     let call = || {
         let proof = key
             .proof("GET", "https://api.example.com/orders")
             .access_token(&token)
             .sign();
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
-        headers.insert("dpop", proof.parse().unwrap());
-        let (validator, uri) = (validator.clone(), uri.clone());
-        async move {
-            validator
-                .validate_request::<()>(&Method::GET, &uri, &headers)
-                .await
-        }
+        let headers = dpop_headers(&token, [proof.parse().unwrap()]);
+        let validator = validator.clone();
+        async move { get_orders(&validator, &headers).await }
     };
     assert!(call().await.is_ok());
     server.kill().unwrap();
