@@ -667,11 +667,7 @@ async fn ten_thousand_requests_reusing_100_proofs_accept_exactly_100_across_two_
 #[tokio::test]
 async fn replay_store_down_fails_closed_with_503() {
     let issuer = TestIssuer::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let store = RedisReplayStore::new(&format!("redis://127.0.0.1:{port}/"))
         .unwrap()
         .timeout(Duration::from_millis(200));
@@ -833,27 +829,8 @@ async fn redis_outage_fails_closed_then_recovers() {
     if common::redis().is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let start = || {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    };
+    let port = common::free_port();
+    let start = || common::redis_server(port).unwrap();
     let mut server = start();
     let issuer = TestIssuer::start().await;
     let store = RedisReplayStore::new(&format!("redis://127.0.0.1:{port}/"))

@@ -15,8 +15,8 @@ use crate::jose::claims::Claims;
 use crate::jose::dpop::{ProofRequest, check_bound};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
-use crate::validator::Validator;
 use crate::validator::dpop::{DpopMode, DpopSettings};
+use crate::validator::{Validator, unbound};
 
 /// How the caller authenticated: [`AuthScheme::of`] the request extensions
 /// the layer filled (an axum extractor too, and
@@ -258,21 +258,22 @@ impl Validator {
         headers: &HeaderMap,
     ) -> Pending<C> {
         let (token, proof) = match credential {
-            Credential::Bearer(_) if claims.dpop_thumbprint().is_some() => {
-                return Pending::Done(Err(Error::UnverifiedBinding));
-            }
-            // A proof beside a bearer token: the client meant DPoP and
-            // named the wrong scheme (RFC 9449 §7.2; oidc-provider answers
-            // the same).
-            Credential::Bearer(_) if self.dpop().is_some() && headers.contains_key(DPOP) => {
-                return Pending::Done(Err(Error::MalformedHeader));
-            }
+            // A token alone proves no key: as on the token-only entry points.
             Credential::Bearer(_) => {
-                return Pending::Done(Ok(Verified {
-                    claims,
-                    scheme: AuthScheme::Bearer,
-                    dpop_nonce: None,
-                }));
+                let verified = unbound(claims).and_then(|claims| {
+                    // A proof beside a bearer token: the client meant DPoP
+                    // and named the wrong scheme (RFC 9449 §7.2;
+                    // oidc-provider answers the same).
+                    if self.dpop().is_some() && headers.contains_key(DPOP) {
+                        return Err(Error::MalformedHeader);
+                    }
+                    Ok(Verified {
+                        claims,
+                        scheme: AuthScheme::Bearer,
+                        dpop_nonce: None,
+                    })
+                });
+                return Pending::Done(verified);
             }
             Credential::Dpop { token, proof } => (token, proof),
         };

@@ -268,9 +268,9 @@ pub(crate) struct DpopSettings {
     pub(crate) replay: Arc<dyn ReplayStore>,
     pub(crate) origin: Origin,
     /// Proof headers seen, by their base64url segment: checked, the key
-    /// parsed (an EC key's point validation costs about a signature check)
-    /// and thumbprinted once per client key. Only headers that passed are
-    /// kept; a hit is the very same bytes.
+    /// parsed (an EC point decoded and validated) and thumbprinted once per
+    /// client key. Only headers that passed are kept; a hit is the very
+    /// same bytes.
     keys: moka::sync::Cache<Box<str>, Arc<ProofKey>, foldhash::fast::RandomState>,
 }
 

@@ -399,7 +399,7 @@ impl Validator {
 /// A token alone proves nothing of a key it is bound to: with DPoP on,
 /// the token-only entry points still refuse bound tokens (the proof is
 /// checked by [`Validator::validate_request`] and the layer).
-fn unbound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
+pub(crate) fn unbound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
     match claims.dpop_thumbprint() {
         Some(_) => Err(Error::UnverifiedBinding),
         None => Ok(claims),

@@ -203,35 +203,44 @@ pub fn redis() -> Option<Redis> {
     if let Ok(url) = std::env::var("JWT_GATE_REDIS_URL") {
         return Some(Redis { url, child: None });
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let spawned = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(child) => child,
+    let port = free_port();
+    match redis_server(port) {
+        Ok(child) => Some(Redis {
+            url: format!("redis://127.0.0.1:{port}/"),
+            child: Some(child),
+        }),
         Err(e) => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "the Redis tests need redis-server in CI: {e}"
             );
             eprintln!("skipping a Redis test: redis-server cannot start ({e})");
-            return None;
+            None
         }
-    };
-    let redis = Redis {
-        url: format!("redis://127.0.0.1:{port}/"),
-        child: Some(child),
-    };
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `redis-server` on 127.0.0.1:`port`, without persistence, once it
+/// accepts connections. The caller stops it.
+pub fn redis_server(port: u16) -> std::io::Result<std::process::Child> {
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(redis);
+            return Ok(child);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

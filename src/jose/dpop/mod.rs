@@ -312,13 +312,14 @@ pub(crate) fn verify_proof_with(
     }
     let claims = object::ProofClaims::parse(&jws.payload)
         .ok_or(invalid("the proof claims are malformed"))?;
-    let text = |value: &'_ Option<Value>| -> Result<Option<String>, Error> {
+    // Borrowed: only `jti` and `nonce` are kept, the rest only compared.
+    fn text(value: &Option<Value>) -> Result<Option<&str>, Error> {
         match value {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(invalid("a proof claim has the wrong type")),
         }
-    };
+    }
     let jti = text(&claims.jti)?.ok_or(invalid("the proof has no jti"))?;
     if jti.is_empty() || jti.len() > rules.max_jti_bytes {
         return Err(invalid("the proof jti is empty or too long"));
@@ -335,7 +336,7 @@ pub(crate) fn verify_proof_with(
     if htm != request.method {
         return Err(invalid("the proof htm is not the request method"));
     }
-    if !same_url(&htu, request.url) {
+    if !same_url(htu, request.url) {
         return Err(invalid("the proof htu is not the request URL"));
     }
     let (now_f, max_age, leeway) = (
@@ -349,14 +350,14 @@ pub(crate) fn verify_proof_with(
     if iat < now_f - max_age - leeway {
         return Err(invalid("the proof is too old"));
     }
-    if ath.as_deref() != Some(&*access_token_hash(request.access_token)) {
+    if ath != Some(&*access_token_hash(request.access_token)) {
         return Err(invalid("the proof ath is not the access token hash"));
     }
     Ok(DpopProof {
         thumbprint: key.thumbprint.clone(),
-        jti,
+        jti: jti.to_owned(),
         iat: UnixTime::from_secs(iat as u64),
-        nonce,
+        nonce: nonce.map(str::to_owned),
         alg: key.alg,
     })
 }
