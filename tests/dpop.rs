@@ -874,3 +874,30 @@ async fn redis_outage_fails_closed_then_recovers() {
     let _ = server.wait();
     assert!(recovered, "the store did not reconnect");
 }
+
+#[tokio::test]
+async fn redis_unreachable_accepted_only_when_asked() {
+    let issuer = TestIssuer::start().await;
+    let port = common::free_port();
+    let store = RedisReplayStore::new(&format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .timeout(Duration::from_millis(200))
+        .accept_when_unreachable();
+    let validator = validator(
+        &issuer,
+        Dpop::allowed()
+            .public_origin("https://api.example.com")
+            .replay_store(store),
+    );
+    let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
+    let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    let proof = key
+        .proof("GET", "https://api.example.com/orders")
+        .access_token(&token)
+        .sign();
+    let headers = dpop_headers(&token, [proof.parse().unwrap()]);
+    // Availability over replay protection, as configured: the same proof
+    // passes twice while Redis cannot be reached.
+    assert!(get_orders(&validator, &headers).await.is_ok());
+    assert!(get_orders(&validator, &headers).await.is_ok());
+}
