@@ -40,6 +40,20 @@ pub mod dpop {
     pub use crate::validator::dpop::{Dpop, DpopMode};
 }
 
+/// Certificate-bound tokens (RFC 8705): [`CertificateBinding`](mtls::CertificateBinding)
+/// configures a validator ([`ValidatorBuilder::certificate_binding`]) and
+/// names where the request's client certificate comes from: the TLS stack
+/// ([`ClientCertificate`](mtls::ClientCertificate) in the request's
+/// extensions, or tonic's peer certificates with feature `tonic-tls`), or
+/// a trusted proxy's header (RFC 9440 `Client-Cert` and the de-facto
+/// forms of [`HeaderFormat`](mtls::HeaderFormat)).
+pub mod mtls {
+    pub use crate::jose::cnf::ClientCertificate;
+    pub use crate::validator::mtls::{
+        CertificateBinding, CertificateMode, CertificateSource, HeaderFormat,
+    };
+}
+
 pub use crate::http::authenticate::{AuthScheme, Verified};
 pub use crate::http::layer;
 pub use crate::http::layer::{

@@ -92,7 +92,10 @@ pub fn auth_scheme<T>(
 ///
 /// Bearer tokens only: an interceptor sees neither the request's URL nor a
 /// way to await a replay store, so a DPoP-bound token is refused here
-/// (`Unauthenticated`). For DPoP, put [`JwtAuthLayer`](crate::JwtAuthLayer)
+/// (`Unauthenticated`). A certificate-bound token (RFC 8705) is checked
+/// against the validator's [certificate source](crate::mtls::CertificateSource):
+/// with feature `tonic-tls`, tonic's own TLS server's peer certificate
+/// needs no code of yours. For DPoP, put [`JwtAuthLayer`](crate::JwtAuthLayer)
 /// in front of the server instead (`Server::builder().layer(…)`), which
 /// checks proofs for gRPC requests too.
 #[derive(Debug)]
@@ -144,7 +147,9 @@ where
     ) -> Result<::tonic::Request<()>, ::tonic::Status> {
         let headers = request.metadata().clone().into_headers();
         let token = bearer_token(&headers, &http::Uri::default())?.ok_or(Error::MissingToken)?;
-        let claims = self.validator.validate_without_waiting::<C>(token)?;
+        let claims =
+            self.validator
+                .bearer_without_waiting::<C>(token, &headers, request.extensions())?;
         request.extensions_mut().insert(claims);
         Ok(request)
     }

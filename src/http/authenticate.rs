@@ -1,13 +1,14 @@
 //! A request's credentials judged as a whole: the token (Bearer or DPoP),
-//! and for DPoP its proof against this request's method and public URL,
-//! the server nonce and the replay store. The layer and
-//! [`Validator::validate_request`] (for callers outside tower) both come
-//! here.
+//! its client certificate when it is bound to one, and for DPoP its proof
+//! against this request's method and public URL, the server nonce and the
+//! replay store. The layer and [`Validator::validate_request`] (for callers
+//! outside tower) both come here.
 
 use http::header::{FORWARDED, HOST};
-use http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
 
+use crate::http::client_cert;
 use crate::http::extract::{Credential, DPOP, credential};
 use crate::http::layer::Authenticated;
 use crate::http::rejection::{self, Challenge, DpopChallenge};
@@ -15,8 +16,8 @@ use crate::jose::claims::Claims;
 use crate::jose::dpop::{ProofRequest, check_bound};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
+use crate::validator::Validator;
 use crate::validator::dpop::{DpopMode, DpopSettings};
-use crate::validator::{Validator, unbound};
 
 /// How the caller authenticated: [`AuthScheme::of`] the request extensions
 /// the layer filled (an axum extractor too, and
@@ -102,6 +103,36 @@ impl<C> Verified<C> {
     }
 }
 
+/// What of a request the checks read: its head, and its extensions when
+/// there are any (a certificate from the TLS stack is there).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) extensions: Option<&'a Extensions>,
+}
+
+impl<'a> Head<'a> {
+    pub(crate) fn of<B>(request: &'a Request<B>) -> Self {
+        Self {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+            extensions: Some(request.extensions()),
+        }
+    }
+
+    pub(crate) fn of_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            extensions: Some(&parts.extensions),
+        }
+    }
+}
+
 /// Where a request stands after what could be decided without waiting.
 pub(crate) enum Pending<C> {
     Done(Result<Verified<C>, Error>),
@@ -128,10 +159,16 @@ impl Validator {
     /// # Errors
     ///
     /// As [`validate`](Self::validate), plus the request's:
-    /// [`Error::MissingToken`], [`Error::MalformedHeader`], and the DPoP
+    /// [`Error::MissingToken`], [`Error::MalformedHeader`], the DPoP
     /// errors ([`Error::InvalidDpopProof`], [`Error::UseDpopNonce`],
     /// [`Error::NotDpopBound`], [`Error::DpopRequired`],
-    /// [`Error::UnverifiedBinding`], [`Error::ReplayCheckUnavailable`]).
+    /// [`Error::UnverifiedBinding`], [`Error::ReplayCheckUnavailable`]) and
+    /// the certificate-binding ones ([`Error::CertificateMismatch`],
+    /// [`Error::NotCertificateBound`]).
+    ///
+    /// Without the request's extensions, a certificate from the TLS stack
+    /// is not seen here (a trusted proxy's header is): use
+    /// [`validate_http_request`](Self::validate_http_request) then.
     ///
     /// ```
     /// use http::{HeaderMap, Method, Uri};
@@ -158,9 +195,62 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let credential = credential(headers, uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
-        let pending = match self.authenticate_now(method, uri, headers, credential) {
-            Pending::Fetch => self.authenticate_fetching(method, uri, headers).await?,
+        let head = Head {
+            method,
+            uri,
+            headers,
+            extensions: None,
+        };
+        self.validate_head(head).await
+    }
+
+    /// [`validate_request`](Self::validate_request) for a whole
+    /// `http::Request` (the body is not read): its extensions too, where
+    /// the server's TLS accept loop put the
+    /// [`ClientCertificate`](crate::mtls::ClientCertificate) a
+    /// certificate-bound token is checked against.
+    ///
+    /// # Errors
+    ///
+    /// As [`validate_request`](Self::validate_request).
+    ///
+    /// ```
+    /// use jwt_gate::mtls::{CertificateBinding, ClientCertificate};
+    /// use jwt_gate::{KeySet, Validator};
+    ///
+    /// # async fn f(der: &[u8], token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// # let keys = KeySet::new().with_secret(None, &[7; 32])?;
+    /// let validator = Validator::builder()
+    ///     .keys(keys)
+    ///     .audience("api://orders")
+    ///     .certificate_binding(CertificateBinding::allowed())
+    ///     .build()?;
+    /// let mut request = http::Request::get("/orders")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .body(())?;
+    /// // What the TLS accept loop does for each request of a connection.
+    /// request.extensions_mut().insert(ClientCertificate::from_der(der));
+    /// let verified = validator.validate_http_request::<(), _>(&request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn validate_http_request<C, B>(
+        &self,
+        request: &Request<B>,
+    ) -> Result<Verified<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.validate_head(Head::of(request)).await
+    }
+
+    async fn validate_head<C>(&self, head: Head<'_>) -> Result<Verified<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let credential =
+            credential(head.headers, head.uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let pending = match self.authenticate_now(head, credential) {
+            Pending::Fetch => self.authenticate_fetching(head).await?,
             pending => pending,
         };
         self.finish(pending).await
@@ -195,12 +285,11 @@ impl Validator {
     }
 
     /// What can be decided now: the token from the cache or the keys held,
-    /// then (DPoP) the proof, the nonce, and an in-process replay store.
+    /// then its certificate, and (DPoP) the proof, the nonce, and an
+    /// in-process replay store.
     pub(crate) fn authenticate_now<C>(
         &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
+        head: Head<'_>,
         credential: Credential<'_>,
     ) -> Pending<C>
     where
@@ -209,23 +298,37 @@ impl Validator {
         match self.validate_if_ready::<C>(credential.token()) {
             None => Pending::Fetch,
             Some(Err(e)) => Pending::Done(Err(e)),
-            Some(Ok(claims)) => self.check_credential(claims, credential, method, uri, headers),
+            Some(Ok(claims)) => self.check_credential(claims, credential, head),
         }
     }
 
     /// The token awaiting the key store, then the same checks.
-    pub(crate) async fn authenticate_fetching<C>(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<Pending<C>, Error>
+    pub(crate) async fn authenticate_fetching<C>(&self, head: Head<'_>) -> Result<Pending<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let credential = credential(headers, uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let credential =
+            credential(head.headers, head.uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
         let claims = self.validate_fetching::<C>(credential.token()).await?;
-        Ok(self.check_credential(claims, credential, method, uri, headers))
+        Ok(self.check_credential(claims, credential, head))
+    }
+
+    /// A bearer token with the keys held, never waiting (tonic's
+    /// interceptor): its client certificate checked when it is bound to
+    /// one; a DPoP-bound token refused (no proof can be checked here).
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
+    pub(crate) fn bearer_without_waiting<C>(
+        &self,
+        token: &str,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let claims = self.validate_with_held_keys(token)?;
+        client_cert::check(self.mtls(), &claims, headers, Some(extensions))?;
+        not_dpop_bound(claims)
     }
 
     /// The replay store's answer, awaited when it has to be.
@@ -246,21 +349,24 @@ impl Validator {
         }
     }
 
-    /// The credential's own checks on validated claims: a bound token
-    /// never as `Bearer`; for DPoP the proof, the binding, the nonce, and
-    /// the proof's first use.
+    /// The credential's own checks on validated claims: the client
+    /// certificate a token is bound to (before a proof is consumed); a
+    /// DPoP-bound token never as `Bearer`; for DPoP the proof, the binding,
+    /// the nonce, and the proof's first use.
     fn check_credential<C>(
         &self,
         claims: Claims<C>,
         credential: Credential<'_>,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
+        head: Head<'_>,
     ) -> Pending<C> {
+        if let Err(e) = client_cert::check(self.mtls(), &claims, head.headers, head.extensions) {
+            return Pending::Done(Err(e));
+        }
+        let headers = head.headers;
         let (token, proof) = match credential {
             // A token alone proves no key: as on the token-only entry points.
             Credential::Bearer(_) => {
-                let verified = unbound(claims).and_then(|claims| {
+                let verified = not_dpop_bound(claims).and_then(|claims| {
                     // A proof beside a bearer token: the client meant DPoP
                     // and named the wrong scheme (RFC 9449 §7.2;
                     // oidc-provider answers the same).
@@ -280,7 +386,7 @@ impl Validator {
         let Some(settings) = self.dpop() else {
             return Pending::Done(Err(Error::MalformedHeader));
         };
-        match check_dpop(settings, &claims, token, proof, method, uri, headers) {
+        match check_dpop(settings, &claims, token, proof, head) {
             Err(e) => Pending::Done(Err(e)),
             Ok((key, dpop_nonce)) => {
                 let verified = Verified {
@@ -295,6 +401,14 @@ impl Validator {
                 }
             }
         }
+    }
+}
+
+/// A DPoP-bound token sent as `Bearer` proves no key (RFC 9449 §7.2).
+fn not_dpop_bound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
+    match claims.dpop_thumbprint() {
+        Some(_) => Err(Error::UnverifiedBinding),
+        None => Ok(claims),
     }
 }
 
@@ -318,15 +432,13 @@ fn check_dpop<C>(
     claims: &Claims<C>,
     token: &str,
     proof: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+    head: Head<'_>,
 ) -> Result<([u8; 32], Option<HeaderValue>), Error> {
-    let url = request_url(settings, uri, headers).ok_or(Error::InvalidDpopProof {
+    let url = request_url(settings, head.uri, head.headers).ok_or(Error::InvalidDpopProof {
         reason: "the request URL cannot be determined",
     })?;
     let now = UnixTime::now();
-    let request = ProofRequest::new(method.as_str(), &url, token);
+    let request = ProofRequest::new(head.method.as_str(), &url, token);
     let proof = check_bound(
         claims,
         proof,

@@ -149,7 +149,9 @@ impl Error {
             | Self::InvalidDpopProof { .. }
             | Self::UseDpopNonce
             | Self::NotDpopBound
-            | Self::DpopRequired => StatusCode::UNAUTHORIZED,
+            | Self::DpopRequired
+            | Self::CertificateMismatch { .. }
+            | Self::NotCertificateBound => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -185,7 +187,9 @@ impl Error {
             | Self::InvalidClaims { .. }
             | Self::UnverifiedBinding
             | Self::NotDpopBound
-            | Self::DpopRequired => Some("invalid_token"),
+            | Self::DpopRequired
+            | Self::CertificateMismatch { .. }
+            | Self::NotCertificateBound => Some("invalid_token"),
         }
     }
 
@@ -458,6 +462,8 @@ mod tests {
             Error::UseDpopNonce,
             Error::NotDpopBound,
             Error::DpopRequired,
+            Error::CertificateMismatch { reason: "x" },
+            Error::NotCertificateBound,
             Error::ReplayCheckUnavailable { source: None },
             Error::InsufficientScope {
                 required: "a b".into(),

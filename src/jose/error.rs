@@ -157,6 +157,17 @@ pub enum Error {
     /// DPoP is required and the request used the `Bearer` scheme (HTTP 401
     /// `invalid_token`, with the `DPoP` challenge only).
     DpopRequired,
+    /// The token is bound to a client certificate (`cnf.x5t#S256`, RFC 8705
+    /// §3) and the request did not present that certificate: it presented
+    /// none, another one, or the trusted proxy's certificate header could
+    /// not be read (HTTP 401 `invalid_token`).
+    CertificateMismatch {
+        /// Which, for logs (never certificate content).
+        reason: &'static str,
+    },
+    /// Certificate binding is required and the token is not bound to a
+    /// client certificate (no `cnf.x5t#S256`; HTTP 401 `invalid_token`).
+    NotCertificateBound,
     /// The replay store could not say whether a proof's `jti` is new (Redis
     /// unreachable): the request is refused, not let through (HTTP 503 with
     /// `Retry-After`).
@@ -223,6 +234,12 @@ impl Error {
             Self::NotDpopBound => "The access token is not bound to a DPoP key",
             Self::DpopRequired => {
                 "The resource requires a DPoP-bound access token and a DPoP proof"
+            }
+            Self::CertificateMismatch { .. } => {
+                "The access token is bound to a client certificate the request did not present"
+            }
+            Self::NotCertificateBound => {
+                "The resource requires an access token bound to a client certificate"
             }
             Self::ReplayCheckUnavailable { .. } => {
                 "The DPoP replay check is temporarily unavailable"
@@ -326,6 +343,12 @@ impl fmt::Display for Error {
                 f.write_str("the DPoP scheme was used with a token without cnf.jkt")
             }
             Self::DpopRequired => f.write_str("bearer token where DPoP is required"),
+            Self::CertificateMismatch { reason } => {
+                write!(f, "certificate-bound token: {reason}")
+            }
+            Self::NotCertificateBound => {
+                f.write_str("token without cnf.x5t#S256 where certificate binding is required")
+            }
             Self::ReplayCheckUnavailable { .. } => {
                 f.write_str("the DPoP replay store is unavailable")
             }

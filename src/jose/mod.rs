@@ -6,6 +6,7 @@
 
 pub(crate) mod algorithm;
 pub(crate) mod claims;
+pub(crate) mod cnf;
 pub(crate) mod dpop;
 pub(crate) mod error;
 pub(crate) mod jwks;

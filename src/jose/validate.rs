@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::jose::algorithm::Algorithm;
 use crate::jose::claims::{self, Claims, ClaimsRef};
+use crate::jose::cnf::Bindings;
 use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
@@ -77,18 +78,19 @@ pub fn validate<C: DeserializeOwned>(
     rules: &Validation,
     now: UnixTime,
 ) -> Result<Claims<C>, Error> {
-    validate_checked(token, keys, rules, now, false).map(|(claims, _)| claims)
+    validate_checked(token, keys, rules, now, Bindings::NONE).map(|(claims, _)| claims)
 }
 
 /// [`validate`], also returning the tag of the key that verified the token.
-/// With `dpop`, a token bound to a DPoP key (`cnf.jkt`) is accepted: the
-/// caller checks the proof.
+/// A token bound to a DPoP key (`cnf.jkt`) or a client certificate
+/// (`cnf.x5t#S256`) is accepted when `bindings` says so: the caller checks
+/// the proof or the certificate.
 pub(crate) fn validate_checked<C: DeserializeOwned>(
     token: &str,
     keys: &KeySet,
     rules: &Validation,
     now: UnixTime,
-    dpop: bool,
+    bindings: Bindings,
 ) -> Result<(Claims<C>, u64), Error> {
     let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
     let jws = token::parse(token, rules.max_token_bytes, &mut header_buf)?;
@@ -107,7 +109,7 @@ pub(crate) fn validate_checked<C: DeserializeOwned>(
         return Err(Error::InvalidSignature);
     }
     check_typ(header.typ.as_deref(), rules.require_typ.as_deref())?;
-    let claims: Claims<C> = claims::check(jws.payload, rules, now, key_issuer.is_some(), dpop)?;
+    let claims: Claims<C> = claims::check(jws.payload, rules, now, key_issuer.is_some(), bindings)?;
     if let Some(key_issuer) = key_issuer {
         check_key_issuer(key_issuer, claims.registered())?;
     }

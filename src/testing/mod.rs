@@ -2,6 +2,7 @@
 //! for testing services that use jwt-gate, and [`SigningKey`], the signer
 //! it (and jwt-gate's own tests, benches and examples) mint tokens with.
 
+mod certificate;
 mod discovery;
 mod dpop;
 mod server;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+pub use self::certificate::TestCertificate;
 pub use self::discovery::{Discovered, DiscoveryError, discover_token, request_token};
 pub use self::dpop::{DpopKey, ProofBuilder};
 pub use self::signer::SigningKey;
@@ -415,7 +417,24 @@ impl TokenBuilder {
     /// Binds the token to `key` (`cnf.jkt`, RFC 9449 §6.1): it is accepted
     /// only with a proof signed by that key.
     pub fn dpop_bound(self, key: &DpopKey) -> Self {
-        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+        self.confirm("jkt", key.thumbprint().to_owned())
+    }
+
+    /// Binds the token to `certificate` (`cnf.x5t#S256`, RFC 8705 §3.1):
+    /// it is accepted only from a request presenting that certificate.
+    /// With [`dpop_bound`](Self::dpop_bound) too, `cnf` carries both.
+    pub fn certificate_bound(self, certificate: &TestCertificate) -> Self {
+        self.confirm("x5t#S256", certificate.thumbprint())
+    }
+
+    /// Adds `member` to `cnf` (made an object if it is not one).
+    fn confirm(mut self, member: &str, value: String) -> Self {
+        let cnf = &mut self.claims["cnf"];
+        if !cnf.is_object() {
+            *cnf = json!({});
+        }
+        cnf[member] = Value::String(value);
+        self
     }
 
     /// Removes a claim (`exp`, `iss`, …).

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::dpop::Dpop;
 use super::issuers::{Prototype, Trusted};
-use super::{Issuers, Validator};
+use super::mtls::CertificateBinding;
+use super::{Constraints, Issuers, Validator};
 use crate::jose::algorithm::Algorithm;
 use crate::jose::claims::ClaimsRef;
 use crate::jose::error::ConfigError;
@@ -342,6 +343,7 @@ pub struct ValidatorBuilder {
     /// (max entries, max bytes) of the verified-token cache.
     token_cache: (u64, u64),
     dpop: Dpop,
+    certificate_binding: CertificateBinding,
 }
 
 /// The token cache's bounds unless set: 50 000 tokens, 64 MiB.
@@ -353,6 +355,7 @@ impl Default for ValidatorBuilder {
             settings: IssuerSettings::default(),
             token_cache: TOKEN_CACHE_DEFAULT,
             dpop: Dpop::off(),
+            certificate_binding: CertificateBinding::off(),
         }
     }
 }
@@ -418,11 +421,14 @@ impl ValidatorBuilder {
     /// are reversed or zero.
     pub fn build(self) -> Result<Validator, ConfigError> {
         let trusted = self.settings.into_trusted(None)?;
-        let dpop = self.dpop.build()?;
+        let constraints = Constraints {
+            dpop: self.dpop.build()?,
+            mtls: self.certificate_binding.build()?,
+        };
         Ok(Validator::new(
             Issuers::One(trusted),
             self.token_cache,
-            dpop,
+            constraints,
         ))
     }
 
@@ -433,6 +439,18 @@ impl ValidatorBuilder {
     /// Defaults to [`Dpop::off`]: a token bound to a key is refused.
     pub fn dpop(mut self, dpop: Dpop) -> Self {
         self.dpop = dpop;
+        self
+    }
+
+    /// Certificate-bound tokens (RFC 8705): off, allowed beside unbound
+    /// tokens, or required, and where the request's client certificate
+    /// comes from (the TLS stack, or a trusted proxy's header). See
+    /// [`CertificateBinding`].
+    ///
+    /// Defaults to [`CertificateBinding::off`]: a token bound to a
+    /// certificate is refused.
+    pub fn certificate_binding(mut self, binding: CertificateBinding) -> Self {
+        self.certificate_binding = binding;
         self
     }
 }

@@ -4,6 +4,7 @@
 mod builder;
 pub(crate) mod dpop;
 pub(crate) mod issuers;
+pub(crate) mod mtls;
 mod multi_issuer;
 pub(crate) mod token_cache;
 
@@ -15,9 +16,11 @@ use serde::de::DeserializeOwned;
 pub use self::builder::{IssuerBuilder, ValidatorBuilder};
 use self::dpop::{DpopMode, DpopSettings};
 use self::issuers::{Picked, Registry, Trusted};
+use self::mtls::{CertificateMode, MtlsSettings};
 pub use self::multi_issuer::MultiIssuerBuilder;
 use self::token_cache::{Checked, TokenCache, TokenCacheStats};
 use crate::jose::claims::{Claims, Scopes};
+use crate::jose::cnf::Bindings;
 use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
@@ -62,7 +65,25 @@ pub struct Validator {
 struct Inner {
     issuers: Issuers,
     token_cache: Option<TokenCache>,
-    dpop: Option<Arc<DpopSettings>>,
+    constraints: Constraints,
+}
+
+/// The sender constraints a validator checks (`cnf`): DPoP proofs, client
+/// certificates.
+#[derive(Debug, Default)]
+pub(crate) struct Constraints {
+    pub(crate) dpop: Option<Arc<DpopSettings>>,
+    pub(crate) mtls: Option<MtlsSettings>,
+}
+
+impl Constraints {
+    /// The bindings a token may carry: those checked.
+    fn bindings(&self) -> Bindings {
+        Bindings {
+            jkt: self.dpop.is_some(),
+            x5t: self.mtls.is_some(),
+        }
+    }
 }
 
 /// One issuer, or several picked by the token's `iss`.
@@ -100,33 +121,44 @@ impl Validator {
     pub(crate) fn with_registry(
         registry: Registry,
         cache: (u64, u64),
-        dpop: Option<Arc<DpopSettings>>,
+        constraints: Constraints,
     ) -> Self {
-        Self::new(Issuers::Many(registry), cache, dpop)
+        Self::new(Issuers::Many(registry), cache, constraints)
     }
 
     fn new(
         issuers: Issuers,
         (max_entries, max_bytes): (u64, u64),
-        dpop: Option<Arc<DpopSettings>>,
+        constraints: Constraints,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 issuers,
                 token_cache: TokenCache::new(max_entries, max_bytes),
-                dpop,
+                constraints,
             }),
         }
     }
 
     /// The DPoP settings, when DPoP is allowed or required.
     pub(crate) fn dpop(&self) -> Option<&Arc<DpopSettings>> {
-        self.inner.dpop.as_ref()
+        self.inner.constraints.dpop.as_ref()
     }
 
     /// Whether this validator accepts DPoP (allowed or required).
     pub fn dpop_mode(&self) -> DpopMode {
-        self.inner.dpop.as_ref().map_or(DpopMode::Off, |d| d.mode)
+        self.dpop().map_or(DpopMode::Off, |d| d.mode)
+    }
+
+    /// The certificate-binding settings, when allowed or required.
+    pub(crate) fn mtls(&self) -> Option<&MtlsSettings> {
+        self.inner.constraints.mtls.as_ref()
+    }
+
+    /// Whether this validator accepts certificate-bound tokens (allowed or
+    /// required).
+    pub fn certificate_mode(&self) -> CertificateMode {
+        self.mtls().map_or(CertificateMode::Off, |m| m.mode)
     }
 
     /// The scopes every token must carry, when one issuer's rules set them
@@ -260,12 +292,12 @@ impl Validator {
         C: DeserializeOwned + Send + Sync + 'static,
     {
         let now = UnixTime::now();
-        let dpop = self.inner.dpop.is_some();
+        let bindings = self.inner.constraints.bindings();
         let Some(cache) = &self.inner.token_cache else {
-            return validate_checked(token, keys, rules, now, dpop).map(|(claims, _)| claims);
+            return validate_checked(token, keys, rules, now, bindings).map(|(claims, _)| claims);
         };
         cache.count_miss();
-        let (claims, key_tag) = validate_checked(token, keys, rules, now, dpop)?;
+        let (claims, key_tag) = validate_checked(token, keys, rules, now, bindings)?;
         cache.insert(token, &claims, key_tag, now, rules.leeway);
         Ok(claims)
     }
@@ -288,7 +320,7 @@ impl Validator {
         self.validate_with_held_keys(token).and_then(unbound)
     }
 
-    fn validate_with_held_keys<C>(&self, token: &str) -> Result<Claims<C>, Error>
+    pub(crate) fn validate_with_held_keys<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
@@ -396,14 +428,16 @@ impl Validator {
     }
 }
 
-/// A token alone proves nothing of a key it is bound to: with DPoP on,
-/// the token-only entry points still refuse bound tokens (the proof is
-/// checked by [`Validator::validate_request`] and the layer).
+/// A token alone proves nothing of a key or certificate it is bound to:
+/// with DPoP or certificate binding on, the token-only entry points still
+/// refuse bound tokens (the proof and the certificate are checked by
+/// [`Validator::validate_request`] and the layer).
 pub(crate) fn unbound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
-    match claims.dpop_thumbprint() {
-        Some(_) => Err(Error::UnverifiedBinding),
-        None => Ok(claims),
+    let registered = claims.registered();
+    if registered.dpop_thumbprint().is_some() || registered.certificate_binding().is_some() {
+        return Err(Error::UnverifiedBinding);
     }
+    Ok(claims)
 }
 
 fn keys_unavailable(e: Arc<FetchError>) -> Error {

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use super::Validator;
 use super::builder::{IssuerBuilder, IssuerSettings, TOKEN_CACHE_DEFAULT};
 use super::dpop::Dpop;
 use super::issuers::{IssuerTemplate, Registry, Trusted};
+use super::mtls::CertificateBinding;
+use super::{Constraints, Validator};
 use crate::jose::error::ConfigError;
 #[cfg(doc)]
 use crate::jose::error::Error;
@@ -52,6 +53,7 @@ pub struct MultiIssuerBuilder {
     token_cache: (u64, u64),
     client: Option<reqwest::Client>,
     dpop: Dpop,
+    certificate_binding: CertificateBinding,
 }
 
 impl Default for MultiIssuerBuilder {
@@ -64,6 +66,7 @@ impl Default for MultiIssuerBuilder {
             token_cache: TOKEN_CACHE_DEFAULT,
             client: None,
             dpop: Dpop::off(),
+            certificate_binding: CertificateBinding::off(),
         }
     }
 }
@@ -120,6 +123,15 @@ impl MultiIssuerBuilder {
     /// Defaults to [`Dpop::off`].
     pub fn dpop(mut self, dpop: Dpop) -> Self {
         self.dpop = dpop;
+        self
+    }
+
+    /// See [`ValidatorBuilder::certificate_binding`](crate::ValidatorBuilder::certificate_binding):
+    /// one setting for all issuers.
+    ///
+    /// Defaults to [`CertificateBinding::off`].
+    pub fn certificate_binding(mut self, binding: CertificateBinding) -> Self {
+        self.certificate_binding = binding;
         self
     }
 
@@ -198,7 +210,14 @@ impl MultiIssuerBuilder {
             templates.push((template, builder.into_prototype(client.as_ref())?));
         }
         let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
-        let dpop = self.dpop.build()?;
-        Ok(Validator::with_registry(registry, self.token_cache, dpop))
+        let constraints = Constraints {
+            dpop: self.dpop.build()?,
+            mtls: self.certificate_binding.build()?,
+        };
+        Ok(Validator::with_registry(
+            registry,
+            self.token_cache,
+            constraints,
+        ))
     }
 }

@@ -27,7 +27,7 @@ pub use self::require_scopes::{
 pub use crate::http::rejection::{DefaultRejection, RejectionBody};
 
 use self::require_scopes::Requirement;
-use crate::http::authenticate::{AuthScheme, Pending, Verified};
+use crate::http::authenticate::{AuthScheme, Head, Pending, Verified};
 use crate::http::extract::{credential, other_scheme_only};
 use crate::http::rejection::{self, Challenge, ErasedBody};
 use crate::jose::claims::{Claims, Granted, Scopes};
@@ -352,8 +352,7 @@ where
             // Warm keys (and an in-process replay store) decide at once:
             // no boxed future, no await.
             Ok(Some(found)) => {
-                match validator.authenticate_now::<C>(req.method(), req.uri(), req.headers(), found)
-                {
+                match validator.authenticate_now::<C>(Head::of(&req), found) {
                     Pending::Done(result) => result
                         .and_then(|verified| verified.map_claims(|c| settings.check_scopes(c)))
                         .map(Some),
@@ -418,7 +417,7 @@ impl<S, C, R> JwtAuth<S, C, R> {
                 // waiting part, no second cache lookup or parse.
                 Pending::Fetch => {
                     validator
-                        .authenticate_fetching(&parts.method, &parts.uri, &parts.headers)
+                        .authenticate_fetching(Head::of_parts(&parts))
                         .await
                 }
                 pending => Ok(pending),

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 pub(crate) use self::payload::check;
 pub use self::scopes::Scopes;
+use crate::jose::cnf::{Bindings, Thumbprint};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
 use crate::jose::validation::Validation;
@@ -69,6 +70,9 @@ struct Registered {
     /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the DPoP key the token
     /// is bound to.
     jkt: Option<Text>,
+    /// `cnf.x5t#S256` (RFC 8705 §3.1): the thumbprint of the client
+    /// certificate the token is bound to.
+    x5t: Option<Thumbprint>,
 }
 
 /// A string claim: a range of the payload when JSON had no escapes in it
@@ -169,6 +173,16 @@ impl<'a> ClaimsRef<'a> {
         self.text(&self.registered.jkt)
     }
 
+    /// `cnf.x5t#S256`: the thumbprint of the client certificate the token
+    /// is bound to (RFC 8705 §3.1).
+    pub fn certificate_thumbprint(&self) -> Option<&'a str> {
+        self.registered.x5t.as_ref().map(Thumbprint::as_str)
+    }
+
+    pub(crate) fn certificate_binding(&self) -> Option<Thumbprint> {
+        self.registered.x5t
+    }
+
     /// Any top-level claim of the payload, deserialized as `T`;
     /// `Ok(None)` when the token has no such member. The payload is read
     /// again for it (registered claims are at hand without that).
@@ -266,6 +280,15 @@ impl<C> Claims<C> {
         self.registered().dpop_thumbprint()
     }
 
+    /// `cnf.x5t#S256`: the RFC 8705 thumbprint (base64url SHA-256 of the
+    /// DER) of the client certificate the token is bound to. A validator
+    /// with [certificate binding](crate::ValidatorBuilder::certificate_binding)
+    /// accepts such a token only from a request that presented that
+    /// certificate, so this is the thumbprint that matched.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.registered().certificate_thumbprint()
+    }
+
     /// The granted scopes: from `scope` (a space-separated string, or a JSON
     /// array as IdentityServer sends it), else from `scp`.
     pub fn scopes(&self) -> &Scopes {
@@ -340,13 +363,16 @@ impl<C: DeserializeOwned> Claims<C> {
     /// the kept payload (for a thread's private copy of a hot token).
     pub(crate) fn reparse(&self, rules: &Validation, now: UnixTime) -> Option<Self> {
         let tid = self.inner.registered.tid.is_some();
-        let dpop = self.inner.registered.jkt.is_some();
+        let bindings = Bindings {
+            jkt: self.inner.registered.jkt.is_some(),
+            x5t: self.inner.registered.x5t.is_some(),
+        };
         check(
             self.inner.payload.as_bytes().to_vec(),
             rules,
             now,
             tid,
-            dpop,
+            bindings,
         )
         .ok()
     }

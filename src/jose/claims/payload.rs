@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use super::rules;
 use super::value::Val;
 use super::{Claims, ClaimsRef, Inner, Registered, Scopes, Text, check_revoked, check_times};
+use crate::jose::cnf::{self, Bindings};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
 use crate::jose::token::{Members, Str};
@@ -26,14 +27,14 @@ use crate::jose::validation::Validation;
 /// errors still come first, in the documented order.
 ///
 /// `tid` says whether Entra's tenant claim is needed (the key that verified
-/// the token is bound to an issuer); `dpop` whether a token bound to a DPoP
-/// key (`cnf.jkt`) is accepted (the caller checks the proof).
+/// the token is bound to an issuer); `bindings` which confirmations
+/// (`cnf`) are accepted (the caller checks the proof or certificate).
 pub(crate) fn check<C: DeserializeOwned>(
     payload: Vec<u8>,
     rules: &Validation,
     now: UnixTime,
     tid: bool,
-    dpop: bool,
+    bindings: Bindings,
 ) -> Result<Claims<C>, Error> {
     let payload = String::from_utf8(payload)
         .map_err(|_| Error::malformed("JSON is not UTF-8"))?
@@ -47,7 +48,7 @@ pub(crate) fn check<C: DeserializeOwned>(
     .and_then(|custom| de.end().map(|()| custom));
     match custom {
         Ok(custom) => {
-            let registered = raw.check(rules, now, &payload, dpop)?;
+            let registered = raw.check(rules, now, &payload, bindings)?;
             Ok(Claims {
                 inner: Arc::new(Inner {
                     payload,
@@ -57,7 +58,7 @@ pub(crate) fn check<C: DeserializeOwned>(
             })
         }
         Err(e) => {
-            parse_registered(&payload, rules, tid)?.check(rules, now, &payload, dpop)?;
+            parse_registered(&payload, rules, tid)?.check(rules, now, &payload, bindings)?;
             Err(Error::InvalidClaims {
                 claim: None,
                 source: Some(Arc::new(e)),
@@ -444,7 +445,7 @@ impl<'de> Raw<'de> {
         rules: &Validation,
         now: UnixTime,
         payload: &'de str,
-        dpop: bool,
+        bindings: Bindings,
     ) -> Result<Registered, Error> {
         if let Some(e) = self.error {
             return Err(e);
@@ -498,6 +499,7 @@ impl<'de> Raw<'de> {
                 .and_then(|raw| serde_json::from_str::<Str<'_>>(raw.get()).ok())
                 .map(|tid| Text::new(tid.0, payload)),
             jkt: None,
+            x5t: None,
         };
         let view = ClaimsRef {
             payload,
@@ -509,7 +511,9 @@ impl<'de> Raw<'de> {
         check_revoked(rules, view)?;
         let mut registered = registered;
         if let Some(cnf) = lookup("cnf") {
-            registered.jkt = Some(Text::Owned(dpop_binding(cnf, dpop)?.into()));
+            let cnf = cnf::read(cnf, bindings)?;
+            registered.jkt = cnf.jkt.map(|jkt| Text::Owned(jkt.into()));
+            registered.x5t = cnf.x5t;
         }
         if !registered.scopes.contains_all(&rules.required_scopes) {
             return Err(Error::InsufficientScope {
@@ -518,25 +522,6 @@ impl<'de> Raw<'de> {
         }
         Ok(registered)
     }
-}
-
-/// The DPoP key thumbprint of a `cnf` claim (RFC 7800, RFC 9449 §6.1):
-/// an object with a string `jkt` and nothing else. A binding of another
-/// kind (`x5t#S256`, `jwk`, …), or any binding when `dpop` is off, cannot
-/// be checked: [`Error::UnverifiedBinding`], never a bearer token.
-fn dpop_binding(cnf: &RawValue, dpop: bool) -> Result<String, Error> {
-    let Some(mut cnf) = crate::jose::dpop::object(cnf.get().as_bytes()) else {
-        return Err(Error::claim("cnf"));
-    };
-    let jkt = match cnf.remove("jkt") {
-        Some(serde_json::Value::String(jkt)) if !jkt.is_empty() => jkt,
-        Some(_) => return Err(Error::claim("cnf")),
-        None => return Err(Error::UnverifiedBinding),
-    };
-    if !cnf.is_empty() || !dpop {
-        return Err(Error::UnverifiedBinding);
-    }
-    Ok(jkt)
 }
 
 /// The members the rules read, as found: up to four inline (a token
@@ -691,7 +676,7 @@ mod tests {
             &rules,
             UnixTime::from_secs(1),
             false,
-            false,
+            Bindings::NONE,
         )
         .unwrap();
         assert_eq!(claims.issuer(), Some("https://i.example/"));

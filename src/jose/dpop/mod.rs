@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 pub use self::nonce::DpopNonces;
 use crate::jose::algorithm::{AlgSet, Algorithm};
 use crate::jose::claims::Claims;
+use crate::jose::cnf::Bindings;
 use crate::jose::error::Error;
 use crate::jose::jwks::{KeySet, proof_key};
 use crate::jose::signature::Verifier;
@@ -431,7 +432,16 @@ pub fn validate_dpop<C: DeserializeOwned>(
     dpop: &DpopRules,
     now: UnixTime,
 ) -> Result<(Claims<C>, DpopProof), Error> {
-    let (claims, _) = validate_checked(token, keys, rules, now, true)?;
+    let (claims, _) = validate_checked(
+        token,
+        keys,
+        rules,
+        now,
+        Bindings {
+            jkt: true,
+            x5t: false,
+        },
+    )?;
     let proof = check_bound(&claims, proof, request, dpop, now, |_, header| {
         proof_header(header, dpop).map(Arc::new)
     })?;
