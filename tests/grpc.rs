@@ -116,6 +116,15 @@ async fn ask_with(url: &str, auth: Option<&str>, dpop: Option<&str>) -> Result<S
         .connect()
         .await
         .unwrap();
+    ask_on(channel, auth, dpop).await
+}
+
+/// A call on `channel` with this `authorization` and `dpop` metadata.
+async fn ask_on(
+    channel: tonic::transport::Channel,
+    auth: Option<&str>,
+    dpop: Option<&str>,
+) -> Result<String, Status> {
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
     let mut request = tonic::Request::new("who am I?".to_owned());
@@ -262,6 +271,164 @@ async fn the_interceptor_validates_with_cached_keys() {
         Code::PermissionDenied
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A tonic TLS server asking for client certificates (signed by `ca`),
+/// with jwt-gate reading tonic's peer certificates (feature `tonic-tls`):
+/// the layer on one, the interceptor on another.
+#[cfg(feature = "tonic-tls")]
+mod mtls {
+    use jwt_gate::mtls::CertificateBinding;
+    use jwt_gate::testing::TestCertificate;
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity, ServerTlsConfig};
+
+    use super::*;
+
+    struct Tls {
+        ca: TestCertificate,
+        server: TestCertificate,
+    }
+
+    impl Tls {
+        fn new() -> Self {
+            let ca = TestCertificate::ca("grpc CA");
+            let server = TestCertificate::signed_by("localhost", &ca);
+            Self { ca, server }
+        }
+
+        fn server_config(&self) -> ServerTlsConfig {
+            ServerTlsConfig::new()
+                .identity(Identity::from_pem(self.server.pem(), self.server.key_pem()))
+                .client_ca_root(Certificate::from_pem(self.ca.pem()))
+                .client_auth_optional(true)
+        }
+
+        /// A channel to `addr` presenting `identity`, if any.
+        async fn channel(&self, addr: &str, identity: Option<&TestCertificate>) -> Channel {
+            let mut tls = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(self.ca.pem()))
+                .domain_name("localhost");
+            if let Some(id) = identity {
+                tls = tls.identity(Identity::from_pem(id.pem(), id.key_pem()));
+            }
+            Channel::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap()
+        }
+    }
+
+    fn bound_validator(issuer: &TestIssuer, binding: CertificateBinding) -> Validator {
+        Validator::builder()
+            .issuer(issuer.issuer())
+            .audience(AUD)
+            .require_scopes(["orders.read"])
+            .allow_http()
+            .certificate_binding(binding)
+            .build()
+            .unwrap()
+    }
+
+    /// Each case: (token, client identity) → Ok(answer) or the code.
+    async fn check_cases(tls: &Tls, addr: &str, issuer: &TestIssuer, scheme: &str) {
+        let ca = &tls.ca;
+        let alice = TestCertificate::signed_by("alice", ca);
+        let bob = TestCertificate::signed_by("bob", ca);
+        let bound = token(issuer).certificate_bound(&alice).sign();
+        let auth = format!("Bearer {bound}");
+        let channel = tls.channel(addr, Some(&alice)).await;
+        assert_eq!(
+            ask_on(channel, Some(&auth), None).await.unwrap(),
+            format!(r#"974899 "1741" {scheme}"#)
+        );
+        for identity in [Some(&bob), None] {
+            let channel = tls.channel(addr, identity).await;
+            let refused = ask_on(channel, Some(&auth), None).await.unwrap_err();
+            assert_eq!(refused.code(), Code::Unauthenticated, "{identity:?}");
+            assert_eq!(
+                refused.message(),
+                "The access token is bound to a client certificate the request did not present"
+            );
+        }
+        // Unbound tokens pass where binding is allowed.
+        let unbound = format!("Bearer {}", token(issuer).sign());
+        let channel = tls.channel(addr, None).await;
+        assert!(ask_on(channel, Some(&unbound), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn certificate_bound_tokens_over_mtls_through_the_layer() {
+        let issuer = TestIssuer::start().await;
+        let tls = Tls::new();
+        let validator = bound_validator(&issuer, CertificateBinding::allowed());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let router = tonic::transport::Server::builder()
+            .tls_config(tls.server_config())
+            .unwrap()
+            .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
+            .add_service(Whoami {
+                calls: Arc::new(AtomicUsize::new(0)),
+            });
+        tokio::spawn(router.serve_with_incoming(incoming));
+        check_cases(&tls, &addr, &issuer, "Bearer").await;
+    }
+
+    #[tokio::test]
+    async fn certificate_bound_tokens_over_mtls_through_the_interceptor() {
+        let issuer = TestIssuer::start().await;
+        let tls = Tls::new();
+        let validator = bound_validator(&issuer, CertificateBinding::allowed());
+        validator.warm_up().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let service = tonic::service::interceptor::InterceptedService::new(
+            Whoami {
+                calls: Arc::new(AtomicUsize::new(0)),
+            },
+            JwtInterceptor::new(validator.clone()).claims::<serde_json::Value>(),
+        );
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .tls_config(tls.server_config())
+                .unwrap()
+                .add_service(service)
+                .serve_with_incoming(incoming),
+        );
+        check_cases(&tls, &addr, &issuer, "-").await;
+    }
+
+    #[tokio::test]
+    async fn binding_required_refuses_unbound_tokens_over_grpc() {
+        let issuer = TestIssuer::start().await;
+        let tls = Tls::new();
+        let validator = bound_validator(&issuer, CertificateBinding::required());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let router = tonic::transport::Server::builder()
+            .tls_config(tls.server_config())
+            .unwrap()
+            .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
+            .add_service(Whoami {
+                calls: Arc::new(AtomicUsize::new(0)),
+            });
+        tokio::spawn(router.serve_with_incoming(incoming));
+        let alice = TestCertificate::signed_by("alice", &tls.ca);
+        let unbound = format!("Bearer {}", token(&issuer).sign());
+        let channel = tls.channel(&addr, Some(&alice)).await;
+        let refused = ask_on(channel, Some(&unbound), None).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+        assert_eq!(
+            refused.message(),
+            "The resource requires an access token bound to a client certificate"
+        );
+    }
 }
 
 #[test]

@@ -19,7 +19,7 @@ use crate::jose::cnf::ClientCertificate;
 ///
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = TestCertificate::self_signed("client-a");
-/// let issuer = TestIssuer::start().await?;
+/// let issuer = TestIssuer::start().await;
 /// // `cnf.x5t#S256` = the certificate's thumbprint.
 /// let token = issuer.token().certificate_bound(&client).sign();
 /// // For reqwest: `reqwest::Identity::from_pem(client.identity_pem().as_bytes())`.
