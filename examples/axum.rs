@@ -9,6 +9,7 @@
 //!     [--preset NAME --its-flags ...] \
 //!     [--resource https://api.example.com] \
 //!     [--dpop off|allowed|required] [--dpop-nonce] [--public-url URL] [--redis URL] \
+//!     [--client-cert-header NAME [--client-cert-format F] [--mtls allowed|required]] \
 //!     [--optional] [--listen 127.0.0.1:3000]
 //! ```
 //!
@@ -32,6 +33,17 @@
 //! URL` is the origin clients use (behind a proxy); `--redis URL` keeps
 //! proofs in Redis, so that servers sharing it refuse each other's replays.
 //! `/claims` says `"authenticated": "dpop"` or `"bearer"`.
+//!
+//! Certificate-bound tokens (RFC 8705): this server speaks plain http, so
+//! the client certificate comes from the TLS-terminating proxy in front of
+//! it, in the header `--client-cert-header NAME` (the proxy must strip it
+//! from client requests). `--client-cert-format` says how the proxy writes
+//! it: `byte-sequence` (RFC 9440 `Client-Cert: :<base64 DER>:`, the
+//! default), `envoy` (`x-forwarded-client-cert`), `escaped-pem` (nginx's
+//! `$ssl_client_escaped_cert`) or `base64-der`. `--mtls allowed` (the
+//! default with a header) accepts bound and unbound tokens, `--mtls
+//! required` only bound ones. `/claims` shows the matched `x5t#S256`. For
+//! TLS ending in the server itself, see the `mtls` example.
 
 #[path = "support/flags.rs"]
 mod flags;
@@ -43,6 +55,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use flags::KeyFlags;
 use jwt_gate::dpop::{Dpop, DpopMode, DpopNonces, RedisReplayStore};
+use jwt_gate::mtls::{CertificateBinding, CertificateMode, HeaderFormat};
 use jwt_gate::testing::TestIssuer;
 use jwt_gate::{
     AuthScheme, Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles, RequireScopes,
@@ -51,7 +64,7 @@ use serde_json::{Value, json};
 
 fn usage() -> String {
     format!(
-        "usage: axum [{}] [--admin-scope S] [--resource URL] [--dpop off|allowed|required] [--dpop-nonce] [--public-url URL] [--redis URL] [--optional] [--listen ADDR]",
+        "usage: axum [{}] [--admin-scope S] [--resource URL] [--dpop off|allowed|required] [--dpop-nonce] [--public-url URL] [--redis URL] [--client-cert-header NAME [--client-cert-format byte-sequence|envoy|escaped-pem|base64-der] [--mtls allowed|required]] [--optional] [--listen ADDR]",
         flags::SHARED
     )
 }
@@ -66,6 +79,7 @@ async fn claims(claims: Option<Claims<Value>>, scheme: Option<AuthScheme>) -> Js
         Some(claims) => json!({
             "authenticated": how,
             "dpop_jkt": claims.dpop_thumbprint(),
+            "x5t#S256": claims.certificate_thumbprint(),
             "roles": claims.roles().iter().collect::<Vec<_>>(),
             "claims": claims.custom(),
         }),
@@ -84,6 +98,9 @@ struct Options {
     dpop_nonce: bool,
     public_url: Option<String>,
     redis: Option<String>,
+    client_cert_header: Option<String>,
+    client_cert_format: HeaderFormat,
+    mtls: Option<CertificateMode>,
 }
 
 fn parse() -> Result<Options, String> {
@@ -97,6 +114,9 @@ fn parse() -> Result<Options, String> {
         dpop_nonce: false,
         public_url: None,
         redis: None,
+        client_cert_header: None,
+        client_cert_format: HeaderFormat::ByteSequence,
+        mtls: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -122,12 +142,41 @@ fn parse() -> Result<Options, String> {
             "--dpop-nonce" => options.dpop_nonce = true,
             "--public-url" => options.public_url = Some(value()?),
             "--redis" => options.redis = Some(value()?),
+            "--client-cert-header" => options.client_cert_header = Some(value()?),
+            "--client-cert-format" => {
+                options.client_cert_format = match value()?.as_str() {
+                    "byte-sequence" => HeaderFormat::ByteSequence,
+                    "envoy" => HeaderFormat::EnvoyXfcc,
+                    "escaped-pem" => HeaderFormat::EscapedPem,
+                    "base64-der" => HeaderFormat::Base64Der,
+                    other => {
+                        return Err(format!(
+                            "--client-cert-format {other:?}: byte-sequence, envoy, escaped-pem or base64-der"
+                        ));
+                    }
+                }
+            }
+            "--mtls" => {
+                options.mtls = Some(match value()?.as_str() {
+                    "off" => CertificateMode::Off,
+                    "allowed" => CertificateMode::Allowed,
+                    "required" => CertificateMode::Required,
+                    other => return Err(format!("--mtls {other:?}: off, allowed or required")),
+                })
+            }
             _ => match options.keys.take(&arg, &mut args) {
                 Ok(true) => {}
                 Ok(false) => return Err(format!("unknown flag {arg:?}")),
                 Err(flags::BadFlag(why)) => return Err(why),
             },
         }
+    }
+    let mtls_on = !matches!(options.mtls, None | Some(CertificateMode::Off));
+    if mtls_on && options.client_cert_header.is_none() {
+        return Err(
+            "--mtls needs --client-cert-header: this server speaks plain http, the certificate comes from the proxy"
+                .to_owned(),
+        );
     }
     Ok(options)
 }
@@ -174,9 +223,11 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let allow_http = options.keys.allow_http;
     let dpop = dpop(&options)?;
     let dpop_on = options.dpop != DpopMode::Off;
+    let binding = certificate_binding(&options);
     let builder = options.keys.into_builder()?;
     let authorization_server = builder.configured_issuer().map(str::to_owned);
-    let validator = builder.dpop(dpop).build()?;
+    let validator = builder.dpop(dpop).certificate_binding(binding).build()?;
+    let mtls_on = validator.certificate_mode() != CertificateMode::Off;
 
     let mut layer = JwtAuthLayer::new(validator)
         .claims::<Value>()
@@ -200,6 +251,9 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
             metadata = metadata
                 .dpop_signing_alg_values_supported(validator_algs())
                 .dpop_bound_access_tokens_required(options.dpop == DpopMode::Required);
+        }
+        if mtls_on {
+            metadata = metadata.tls_client_certificate_bound_access_tokens(true);
         }
         if let Some(issuer) = authorization_server {
             metadata = metadata.authorization_server(issuer);
@@ -233,6 +287,16 @@ async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// The certificate binding the flags ask for: from the proxy's header,
+/// allowed unless `--mtls` says otherwise.
+fn certificate_binding(options: &Options) -> CertificateBinding {
+    match &options.client_cert_header {
+        None => CertificateBinding::off(),
+        Some(name) => CertificateBinding::mode(options.mtls.unwrap_or(CertificateMode::Allowed))
+            .from_header(name.as_str(), options.client_cert_format),
+    }
 }
 
 /// The DPoP setting the flags ask for.

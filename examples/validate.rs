@@ -36,6 +36,17 @@
 //!     --dpop-proof "$PROOF" --method GET --url https://api.example.com/orders
 //! ```
 //!
+//! Certificate binding (RFC 8705): `--client-cert PEM_FILE` checks the
+//! token as sent on a TLS connection that presented this certificate: a
+//! token whose `cnf.x5t#S256` is the certificate's SHA-256 thumbprint is
+//! accepted, one bound to another certificate refused (unbound tokens pass
+//! too). Without it, a certificate-bound token is refused.
+//!
+//! ```text
+//! echo "$TOKEN" | cargo run --example validate -- --issuer https://auth.example.com --audience api://orders \
+//!     --client-cert client.pem
+//! ```
+//!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
 //! arguments, unknown flags and setup mistakes (a `ConfigError`) exit 2.
@@ -49,10 +60,11 @@ use std::process::ExitCode;
 use flags::KeyFlags;
 use jwt_gate::Claims;
 use jwt_gate::dpop::Dpop;
+use jwt_gate::mtls::{CertificateBinding, ClientCertificate};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: validate {} [--dpop-proof PROOF --url URL [--method M]] < token",
+        "usage: validate {} [--dpop-proof PROOF --url URL [--method M]] [--client-cert PEM_FILE] < token",
         flags::SHARED
     );
     ExitCode::from(2)
@@ -114,12 +126,14 @@ fn main() -> ExitCode {
 async fn run() -> ExitCode {
     let mut keys = KeyFlags::default();
     let mut dpop = DpopFlags::default();
+    let mut client_cert = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let slot = match arg.as_str() {
             "--dpop-proof" => Some(&mut dpop.proof),
             "--method" => Some(&mut dpop.method),
             "--url" => Some(&mut dpop.url),
+            "--client-cert" => Some(&mut client_cert),
             _ => None,
         };
         if let Some(slot) = slot {
@@ -155,6 +169,13 @@ async fn run() -> ExitCode {
             return usage();
         }
     };
+    let certificate = match client_cert.as_deref().map(read_certificate).transpose() {
+        Ok(certificate) => certificate,
+        Err(why) => {
+            eprintln!("{why}");
+            return usage();
+        }
+    };
     let roles = keys.roles.clone();
     let builder = match keys.into_builder() {
         Ok(builder) => builder,
@@ -165,6 +186,10 @@ async fn run() -> ExitCode {
     };
     let builder = match &target {
         Some(target) => builder.dpop(Dpop::allowed().public_origin(target.origin.as_str())),
+        None => builder,
+    };
+    let builder = match &certificate {
+        Some(_) => builder.certificate_binding(CertificateBinding::allowed()),
         None => builder,
     };
     let validator = match builder.build() {
@@ -180,19 +205,36 @@ async fn run() -> ExitCode {
         return ExitCode::from(2);
     }
     let token = token.trim();
-    let validated = match &target {
-        None => validator.validate::<serde_json::Value>(token).await,
-        Some(target) => {
-            let mut headers = http::HeaderMap::new();
-            let (Ok(auth), Ok(proof)) = (format!("DPoP {token}").parse(), target.proof.parse())
-            else {
-                eprintln!("the token or the proof is not a valid header value");
+    let validated = match (&target, certificate) {
+        (None, None) => validator.validate::<serde_json::Value>(token).await,
+        (target, certificate) => {
+            // The request the token came on: its scheme and proof, and the
+            // certificate of its TLS connection.
+            let (scheme, method, path) = match target {
+                Some(t) => ("DPoP", t.method.clone(), t.path.clone()),
+                None => ("Bearer", http::Method::GET, http::Uri::from_static("/")),
+            };
+            let mut request = http::Request::new(());
+            *request.method_mut() = method;
+            *request.uri_mut() = path;
+            let headers = request.headers_mut();
+            let Ok(auth) = format!("{scheme} {token}").parse() else {
+                eprintln!("the token is not a valid header value");
                 return ExitCode::FAILURE;
             };
             headers.insert(http::header::AUTHORIZATION, auth);
-            headers.insert("dpop", proof);
+            if let Some(target) = target {
+                let Ok(proof) = target.proof.parse() else {
+                    eprintln!("the proof is not a valid header value");
+                    return ExitCode::FAILURE;
+                };
+                headers.insert("dpop", proof);
+            }
+            if let Some(certificate) = certificate {
+                request.extensions_mut().insert(certificate);
+            }
             validator
-                .validate_request::<serde_json::Value>(&target.method, &target.path, &headers)
+                .validate_http_request::<serde_json::Value, _>(&request)
                 .await
                 .map(jwt_gate::Verified::into_claims)
         }
@@ -219,6 +261,19 @@ async fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The first certificate in the PEM file `path` (the leaf: a file may go
+/// on with the chain, or the private key).
+fn read_certificate(path: &str) -> Result<ClientCertificate, String> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("--client-cert {path:?}: {e}"))?;
+    let first = pem
+        .find("-----BEGIN CERTIFICATE-----")
+        .and_then(|start| pem[start..].find(END).map(|end| &pem[start..start + end + END.len()]));
+    first
+        .and_then(ClientCertificate::from_pem)
+        .ok_or_else(|| format!("--client-cert {path:?}: no PEM CERTIFICATE in it"))
 }
 
 fn print_claims(claims: &Claims<serde_json::Value>) {

@@ -12,10 +12,13 @@
 //   identityserver  `scope` a JSON array, JWKS keys without `alg`
 //   auth0           issuer with a trailing slash, `aud` an array with a second audience
 // Every token carries "tenantId": "1741" and "admin": "false" (strings).
+// Certificate-bound tokens (RFC 8705): the client `orders-mtls` gets tokens
+// bound to the certificate its token request presents, which (as behind a
+// TLS-terminating proxy) arrives in the RFC 9440 `Client-Cert` header.
 // Control (POST, loopback only): /__control/rotate adds new signing keys (the
 // old ones stay published), /__control/retire unpublishes all but the newest.
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -68,12 +71,31 @@ function makeProvider(issuer) {
         response_types: [],
         token_endpoint_auth_method: 'client_secret_post',
       },
+      {
+        client_id: 'orders-mtls',
+        client_secret: 'orders-mtls-secret-orders-mtls-secret-orders-mtls',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_post',
+        tls_client_certificate_bound_access_tokens: true,
+      },
     ],
     jwks: { keys: published },
     ttl: { ClientCredentials: 3600 },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      mTLS: {
+        enabled: true,
+        certificateBoundAccessTokens: true,
+        // RFC 9440: `Client-Cert: :<base64 DER>:`, set by the proxy.
+        getCertificate: (ctx) => {
+          const value = ctx.get('client-cert');
+          const match = /^:([A-Za-z0-9+/]+=*):$/.exec(value.trim());
+          return match ? new X509Certificate(Buffer.from(match[1], 'base64')) : undefined;
+        },
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => 'api://orders',
