@@ -6,6 +6,14 @@
 //!    shared level); and the same hit through a validator trusting two
 //!    issuers; and through the Entra ID preset (client id, maximum age,
 //!    roles: the maximum age is checked again on every hit);
+//!    and certificate-bound tokens (RFC 8705) served from the cache through
+//!    `validate_http_request`, against an unbound token through the same
+//!    function: the certificate from the TLS stack (its thumbprint computed
+//!    when the connection's `ClientCertificate` was made: a comparison per
+//!    request), and from a proxy's RFC 9440 `Client-Cert` header (a 1 KiB
+//!    certificate, decoded from base64 and hashed the first time its value
+//!    is seen, then remembered); and what that first sight costs on its own
+//!    (`certificate/first_sight`: base64 decode and SHA-256 of 1 KiB);
 //! 2. 1 against 2 threads hammering one `Validator` with cache hits
 //!    (`validate_without_waiting`), as throughput;
 //! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
@@ -26,6 +34,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fixture::{AUDIENCE, ISSUER, claims, hmac32};
+use jwt_gate::mtls::{CertificateBinding, ClientCertificate};
 use jwt_gate::testing::SigningKey;
 use jwt_gate::{Algorithm, Claims, IssuerBuilder, KeySet, Validator};
 use serde_json::json;
@@ -164,7 +173,109 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         let _: Claims = validator.validate_without_waiting(&preset_token).unwrap();
         runs.push((name.into(), again(validator, preset_token.clone())));
     }
+    runs.extend(certificate_bound(&key));
     (runs, cached_validators)
+}
+
+/// A DER certificate of 1 KiB (an RSA-2048 client certificate's size): a
+/// SEQUENCE whose content the check never reads, only hashes.
+fn certificate_der() -> Vec<u8> {
+    let mut der = vec![0x30, 0x82, 0x03, 0xfc];
+    der.extend((0..1020).map(|i| (i * 7 % 251) as u8));
+    der
+}
+
+/// `validate_http_request` on `request` again and again, on one runtime.
+fn request_again(validator: Validator, request: http::Request<()>) -> Run {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(validator.validate_http_request::<(), _>(&request))
+        .expect("accepted");
+    Box::new(move |n| {
+        runtime.block_on(async {
+            for _ in 0..n {
+                black_box(
+                    validator
+                        .validate_http_request::<(), _>(black_box(&request))
+                        .await
+                        .unwrap(),
+                );
+            }
+        })
+    })
+}
+
+/// Cache hits through `validate_http_request`: an unbound token, and a
+/// certificate-bound one with its certificate from TLS and from a header.
+fn certificate_bound(key: &SigningKey) -> Vec<(String, Run)> {
+    let der = certificate_der();
+    let certificate = ClientCertificate::from_der(&der);
+    let bound = fixture::token(
+        key,
+        Algorithm::RS256,
+        json!({"typ": "at+jwt"}),
+        &claims(json!({
+            "exp": 4_102_444_800u64,
+            "cnf": {"x5t#S256": certificate.thumbprint()},
+        })),
+    );
+    let request = |token: &str| {
+        http::Request::get("/orders")
+            .header("authorization", format!("Bearer {token}"))
+            .body(())
+            .unwrap()
+    };
+    let with_binding = |binding: CertificateBinding| {
+        Validator::builder()
+            .keys(key.key_set("k1"))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .certificate_binding(binding)
+            .build()
+            .unwrap()
+    };
+    let mut tls = request(&bound);
+    tls.extensions_mut().insert(certificate);
+    let mut header = request(&bound);
+    let value = format!(
+        ":{}:",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    header
+        .headers_mut()
+        .insert("client-cert", value.parse().unwrap());
+    let value = value.into_bytes();
+    let first_sight: Run = Box::new(move |n| {
+        for _ in 0..n {
+            let der = base64_simd::STANDARD
+                .decode_to_vec(black_box(&value[1..value.len() - 1]))
+                .unwrap();
+            black_box(ClientCertificate::from_der(&der));
+        }
+    });
+    vec![
+        ("certificate/first_sight".into(), first_sight),
+        (
+            "RS256/request_hit".into(),
+            request_again(
+                validator(key.key_set("k1"), true),
+                request(&token(key, Algorithm::RS256)),
+            ),
+        ),
+        (
+            "RS256/bound_tls_hit".into(),
+            request_again(with_binding(CertificateBinding::allowed()), tls),
+        ),
+        (
+            "RS256/bound_header_hit".into(),
+            request_again(
+                with_binding(CertificateBinding::allowed().from_client_cert_header()),
+                header,
+            ),
+        ),
+    ]
 }
 
 fn hit_vs_cold(c: &mut Criterion) {
@@ -193,6 +304,15 @@ fn paired(_: &mut Criterion) {
         "RS256/multi_issuer_hit_over_hit".into(),
         json!(rounds::per_round(rounds, |r| times[multi][r] / times[single][r])),
     );
+    // What checking the certificate binding adds to a cache hit (ns).
+    let base = index("RS256/request_hit");
+    for row in ["RS256/bound_tls_hit", "RS256/bound_header_hit"] {
+        let bound = index(row);
+        out.insert(
+            format!("{row}_added_ns"),
+            json!(rounds::per_round(rounds, |r| times[bound][r] - times[base][r])),
+        );
+    }
     let (preset, plain) = (index("RS256/preset_hit"), index("RS256/preset_plain_hit"));
     out.insert(
         "RS256/preset_hit_over_plain_hit".into(),

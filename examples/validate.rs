@@ -268,9 +268,11 @@ async fn run() -> ExitCode {
 fn read_certificate(path: &str) -> Result<ClientCertificate, String> {
     const END: &str = "-----END CERTIFICATE-----";
     let pem = std::fs::read_to_string(path).map_err(|e| format!("--client-cert {path:?}: {e}"))?;
-    let first = pem
-        .find("-----BEGIN CERTIFICATE-----")
-        .and_then(|start| pem[start..].find(END).map(|end| &pem[start..start + end + END.len()]));
+    let first = pem.find("-----BEGIN CERTIFICATE-----").and_then(|start| {
+        pem[start..]
+            .find(END)
+            .map(|end| &pem[start..start + end + END.len()])
+    });
     first
         .and_then(ClientCertificate::from_pem)
         .ok_or_else(|| format!("--client-cert {path:?}: no PEM CERTIFICATE in it"))

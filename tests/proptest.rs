@@ -409,3 +409,76 @@ proptest! {
         let _ = check_proof(&proof);
     }
 }
+
+/// A certificate-bound token (far `exp`: the validator reads the system
+/// clock) and the DER it is bound to.
+static BOUND: std::sync::LazyLock<(String, Vec<u8>)> = std::sync::LazyLock::new(|| {
+    let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+    let thumbprint = jwt_gate::mtls::ClientCertificate::from_der(&der)
+        .thumbprint()
+        .to_owned();
+    let claims = serde_json::json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": "s", "exp": 4_102_444_800u64,
+        "cnf": {"x5t#S256": thumbprint},
+    });
+    let token = sign_with(
+        &hmac_key(32),
+        Algorithm::HS256,
+        Some("hmac"),
+        serde_json::json!({}),
+        &claims,
+    );
+    (token, der)
+});
+
+/// Header-value bytes: visible ASCII, space, tab and obs-text.
+fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        prop_oneof![
+            8 => proptest::char::range(' ', '~').prop_map(|c| c as u8),
+            1 => Just(b'\t'),
+            1 => 0x80u8..=0xff,
+        ],
+        0..300,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Any bytes a proxy header can hold, in any format: a typed refusal
+    /// of the bound token (never a panic, never a pass), and no effect on
+    /// an unbound one.
+    #[test]
+    fn proxy_certificate_headers_never_panic_and_never_pass(
+        format in prop_oneof![
+            Just(jwt_gate::mtls::HeaderFormat::ByteSequence),
+            Just(jwt_gate::mtls::HeaderFormat::EnvoyXfcc),
+            Just(jwt_gate::mtls::HeaderFormat::EscapedPem),
+            Just(jwt_gate::mtls::HeaderFormat::Base64Der),
+        ],
+        values in proptest::collection::vec(header_bytes(), 1..3),
+    ) {
+        let (token, _) = &*BOUND;
+        let validator = jwt_gate::Validator::builder()
+            .keys(hmac_key(32).key_set("hmac"))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .algorithms([Algorithm::HS256])
+            .certificate_binding(
+                jwt_gate::mtls::CertificateBinding::allowed().from_header("x-cert", format),
+            )
+            .build()
+            .unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        for value in &values {
+            headers.append("x-cert", http::HeaderValue::from_bytes(value).unwrap());
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let uri = http::Uri::from_static("/");
+        let result = runtime
+            .block_on(validator.validate_request::<()>(&http::Method::GET, &uri, &headers));
+        prop_assert!(matches!(result, Err(Error::CertificateMismatch { .. })), "{result:?}");
+    }
+}

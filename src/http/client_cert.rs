@@ -5,7 +5,7 @@
 //! URL-encoded PEM, bare base64 DER); and the check of a token's
 //! `cnf.x5t#S256` against it.
 
-use http::{Extensions, HeaderMap, HeaderName};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 
 use crate::jose::claims::Claims;
 use crate::jose::cnf::{ClientCertificate, Thumbprint, is_der_sequence, pem_der};
@@ -41,7 +41,7 @@ pub(crate) fn check<C>(
             _ => Ok(()),
         };
     };
-    match presented(&settings.source, headers, extensions) {
+    match presented(settings, headers, extensions) {
         Ok(Some(thumbprint)) if thumbprint == bound => Ok(()),
         Ok(Some(_)) => Err(Error::CertificateMismatch {
             reason: "the client certificate is not the one the token is bound to",
@@ -60,17 +60,22 @@ pub(crate) fn check<C>(
     }
 }
 
-/// The thumbprint of the request's client certificate from `source`:
-/// `Ok(None)` when there is none, `Err` when a proxy's header is there
-/// and cannot be read (why, for logs).
-pub(crate) fn presented(
-    source: &CertificateSource,
+/// The thumbprint of the request's client certificate from the settings'
+/// source: `Ok(None)` when there is none, `Err` when a proxy's header is
+/// there and cannot be read (why, for logs).
+fn presented(
+    settings: &MtlsSettings,
     headers: &HeaderMap,
     extensions: Option<&Extensions>,
 ) -> Result<Option<Thumbprint>, &'static str> {
-    match source {
+    match &settings.source {
         CertificateSource::Tls => Ok(extensions.and_then(tls_certificate)),
-        CertificateSource::Header { name, format } => from_header(headers, name, *format),
+        CertificateSource::Header { name, format } => {
+            let Some(value) = single(headers, name, *format)? else {
+                return Ok(None);
+            };
+            settings.thumbprint_of(value.as_bytes(), || read_value(value, *format))
+        }
     }
 }
 
@@ -93,11 +98,25 @@ fn tls_certificate(extensions: &Extensions) -> Option<Thumbprint> {
 }
 
 /// The certificate in the proxy's header `name`, written as `format`.
+#[cfg(test)]
 fn from_header(
     headers: &HeaderMap,
     name: &HeaderName,
     format: HeaderFormat,
 ) -> Result<Option<Thumbprint>, &'static str> {
+    match single(headers, name, format)? {
+        Some(value) => read_value(value, format),
+        None => Ok(None),
+    }
+}
+
+/// The proxy's header `name`: its one field line (Envoy's: its first),
+/// not over the size limit.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+    format: HeaderFormat,
+) -> Result<Option<&'h HeaderValue>, &'static str> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -110,6 +129,14 @@ fn from_header(
     if value.len() > MAX_HEADER_BYTES {
         return Err("the client certificate header is too large");
     }
+    Ok(Some(value))
+}
+
+/// The certificate in one header value written as `format`.
+fn read_value(
+    value: &HeaderValue,
+    format: HeaderFormat,
+) -> Result<Option<Thumbprint>, &'static str> {
     let value = value
         .to_str()
         .map_err(|_| "the client certificate header is not ASCII")?
@@ -290,7 +317,7 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use crate::validator::mtls::CertificateBinding;
 
     /// A small DER SEQUENCE standing for a certificate.
     const DER: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x01];
@@ -458,16 +485,33 @@ mod tests {
         );
     }
 
+    fn settings(binding: CertificateBinding) -> MtlsSettings {
+        binding.build().unwrap().unwrap()
+    }
+
     #[test]
     fn tls_source_reads_the_extension_only() {
+        let tls = settings(CertificateBinding::allowed());
         let mut ext = Extensions::new();
         let h = headers("client-cert", &[":MAMCAQE=:"]);
-        assert_eq!(presented(&CertificateSource::Tls, &h, Some(&ext)), Ok(None));
+        assert_eq!(presented(&tls, &h, Some(&ext)), Ok(None));
         ext.insert(ClientCertificate::from_der(DER));
-        assert_eq!(
-            presented(&CertificateSource::Tls, &h, Some(&ext)),
-            Ok(want())
-        );
-        assert_eq!(presented(&CertificateSource::Tls, &h, None), Ok(None));
+        assert_eq!(presented(&tls, &h, Some(&ext)), Ok(want()));
+        assert_eq!(presented(&tls, &h, None), Ok(None));
+    }
+
+    #[test]
+    fn header_values_remembered_only_when_they_held_a_certificate() {
+        let proxy = settings(CertificateBinding::allowed().from_client_cert_header());
+        let good = headers("client-cert", &[":MAMCAQE=:"]);
+        assert_eq!(presented(&proxy, &good, None), Ok(want()));
+        // The same bytes again: from memory, the same answer.
+        assert_eq!(presented(&proxy, &good, None), Ok(want()));
+        let bad = headers("client-cert", &[":MAMCAQ=:"]);
+        assert!(presented(&proxy, &bad, None).is_err());
+        assert!(presented(&proxy, &bad, None).is_err());
+        // A remembered value still counts once per field line.
+        let twice = headers("client-cert", &[":MAMCAQE=:", ":MAMCAQE=:"]);
+        assert!(presented(&proxy, &twice, None).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 use http::HeaderName;
 
+use crate::jose::cnf::Thumbprint;
 use crate::jose::error::ConfigError;
 
 /// Whether a validator accepts tokens bound to a client certificate
@@ -182,8 +183,24 @@ impl CertificateBinding {
         Ok(Some(MtlsSettings {
             mode: self.mode,
             source,
+            seen: moka::sync::Cache::builder()
+                .weigher(weigh)
+                .max_capacity(SEEN_BYTES)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }))
     }
+}
+
+/// Bytes of proxy header values remembered with their thumbprints: a few
+/// thousand clients' certificates.
+const SEEN_BYTES: u64 = 4 * 1024 * 1024;
+
+#[allow(
+    clippy::borrowed_box,
+    reason = "moka's weigher takes the key type by reference"
+)]
+fn weigh(value: &Box<[u8]>, _: &Thumbprint) -> u32 {
+    u32::try_from(value.len() + 64).unwrap_or(u32::MAX)
 }
 
 /// A validator's certificate-binding settings, checked.
@@ -191,6 +208,30 @@ impl CertificateBinding {
 pub(crate) struct MtlsSettings {
     pub(crate) mode: CertificateMode,
     pub(crate) source: CertificateSource,
+    /// A proxy's header values seen, with the thumbprint of the certificate
+    /// each holds: a proxy sends the same value with every request of a
+    /// client, so each is decoded and hashed once. Only values that held a
+    /// certificate are kept; a hit is the very same bytes.
+    seen: moka::sync::Cache<Box<[u8]>, Thumbprint, foldhash::fast::RandomState>,
+}
+
+impl MtlsSettings {
+    /// The thumbprint of the certificate in the header `value`, read by
+    /// `read` the first time this value is seen.
+    pub(crate) fn thumbprint_of(
+        &self,
+        value: &[u8],
+        read: impl FnOnce() -> Result<Option<Thumbprint>, &'static str>,
+    ) -> Result<Option<Thumbprint>, &'static str> {
+        if let Some(thumbprint) = self.seen.get(value) {
+            return Ok(Some(thumbprint));
+        }
+        let thumbprint = read()?;
+        if let Some(thumbprint) = thumbprint {
+            self.seen.insert(value.into(), thumbprint);
+        }
+        Ok(thumbprint)
+    }
 }
 
 #[cfg(test)]
