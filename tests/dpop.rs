@@ -290,6 +290,29 @@ async fn bearer_where_dpop_is_required_401() {
     assert_eq!(ok.status(), 200);
 }
 
+/// Required means required on every entry point: the token-only ones
+/// (which can check no proof) refuse every token.
+#[tokio::test]
+async fn dpop_required_holds_on_the_token_only_entry_points() {
+    let issuer = TestIssuer::start().await;
+    let v = validator(&issuer, Dpop::required());
+    let unbound = issuer.token().audience(AUD).sign();
+    let err = v.validate::<()>(&unbound).await.unwrap_err();
+    assert!(matches!(err, Error::DpopRequired), "{err:?}");
+    let err = v.validate_without_waiting::<()>(&unbound).unwrap_err();
+    assert!(matches!(err, Error::DpopRequired), "{err:?}");
+    let bound = issuer
+        .token()
+        .audience(AUD)
+        .dpop_bound(&DpopKey::generate(jwt_gate::Algorithm::ES256))
+        .sign();
+    let err = v.validate::<()>(&bound).await.unwrap_err();
+    assert!(matches!(err, Error::UnverifiedBinding), "{err:?}");
+    // Allowed: unbound tokens pass there.
+    let v = validator(&issuer, Dpop::allowed());
+    assert!(v.validate::<()>(&unbound).await.is_ok());
+}
+
 #[tokio::test]
 async fn dpop_off_keeps_bound_tokens_out() {
     let api = Api::start(Dpop::off()).await;

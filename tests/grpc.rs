@@ -236,6 +236,40 @@ async fn dpop_over_grpc_through_the_layer() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// The interceptor checks no proof: with DPoP required it lets no token in.
+#[tokio::test]
+async fn the_interceptor_refuses_every_token_where_dpop_is_required() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .dpop(jwt_gate::dpop::Dpop::required())
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (incoming, url) = bind().await;
+    let service = tonic::service::interceptor::InterceptedService::new(
+        Whoami {
+            calls: Arc::clone(&calls),
+        },
+        JwtInterceptor::new(validator).claims::<serde_json::Value>(),
+    );
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming),
+    );
+    let refused = ask(&url, Some(&token(&issuer).sign())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(
+        refused.message(),
+        "The resource requires a DPoP-bound access token and a DPoP proof"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn the_interceptor_validates_with_cached_keys() {
     let issuer = TestIssuer::start().await;

@@ -585,3 +585,40 @@ async fn jkt_and_x5t_both_enforced() {
         );
     }
 }
+
+/// Required means required on every entry point: the token-only ones
+/// (which see no certificate) refuse every token.
+#[tokio::test]
+async fn binding_required_holds_on_the_token_only_entry_points() {
+    let issuer = TestIssuer::start().await;
+    let v = validator(&issuer, CertificateBinding::required());
+    let unbound = issuer.token().audience(AUD).sign();
+    let err = v.validate::<()>(&unbound).await.unwrap_err();
+    assert!(matches!(err, Error::NotCertificateBound), "{err:?}");
+    let err = v.validate_without_waiting::<()>(&unbound).unwrap_err();
+    assert!(matches!(err, Error::NotCertificateBound), "{err:?}");
+    let alice = TestCertificate::self_signed("alice");
+    let bound = issuer
+        .token()
+        .audience(AUD)
+        .certificate_bound(&alice)
+        .sign();
+    let err = v.validate::<()>(&bound).await.unwrap_err();
+    assert!(matches!(err, Error::UnverifiedBinding), "{err:?}");
+}
+
+/// The future holds the request's head, not the request: a body that is
+/// `Send` but not `Sync` (hyper's is one) still makes a `Send` future, so
+/// it can be awaited in a spawned task.
+#[test]
+fn validate_http_request_is_send_for_a_body_that_is_not_sync() {
+    fn send<T: Send>(_: &T) {}
+    let keys = jwt_gate::KeySet::new().with_secret(None, &[7; 32]).unwrap();
+    let validator = Validator::builder()
+        .keys(keys)
+        .audience(AUD)
+        .build()
+        .unwrap();
+    let request = Request::new(std::cell::Cell::new(0u8));
+    send(&validator.validate_http_request::<(), _>(&request));
+}

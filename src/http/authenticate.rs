@@ -233,14 +233,16 @@ impl Validator {
     /// let verified = validator.validate_http_request::<(), _>(&request).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn validate_http_request<C, B>(
-        &self,
-        request: &Request<B>,
-    ) -> Result<Verified<C>, Error>
+    pub fn validate_http_request<'a, C, B>(
+        &'a self,
+        request: &'a Request<B>,
+    ) -> impl Future<Output = Result<Verified<C>, Error>> + Send + 'a
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        self.validate_head(Head::of(request)).await
+        // The head is taken before awaiting: the future holds no reference
+        // to the body (a body that is not `Sync` keeps it `Send`).
+        self.validate_head(Head::of(request))
     }
 
     async fn validate_head<C>(&self, head: Head<'_>) -> Result<Verified<C>, Error>
@@ -315,7 +317,8 @@ impl Validator {
 
     /// A bearer token with the keys held, never waiting (tonic's
     /// interceptor): its client certificate checked when it is bound to
-    /// one; a DPoP-bound token refused (no proof can be checked here).
+    /// one; a DPoP-bound token refused (no proof can be checked here), and
+    /// every token where DPoP is required.
     #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     pub(crate) fn bearer_without_waiting<C>(
         &self,
@@ -328,6 +331,9 @@ impl Validator {
     {
         let claims = self.validate_with_held_keys(token)?;
         client_cert::check(self.mtls(), &claims, headers, Some(extensions))?;
+        if self.dpop_mode() == DpopMode::Required {
+            return Err(Error::DpopRequired);
+        }
         not_dpop_bound(claims)
     }
 

@@ -209,9 +209,13 @@ impl Validator {
     /// As [`validate`](crate::validate), plus [`Error::KeysUnavailable`] when no usable keys
     /// could be obtained. With several issuers, an `iss` that names none of
     /// them is [`Error::InvalidIssuer`] before anything else is checked. A
-    /// token bound to a DPoP key is [`Error::UnverifiedBinding`] here
-    /// whatever the DPoP setting: a token alone proves no key; use
-    /// [`validate_request`](Self::validate_request) or the layer.
+    /// token bound to a DPoP key or a client certificate is
+    /// [`Error::UnverifiedBinding`] here whatever the settings: a token
+    /// alone proves no key or certificate; use
+    /// [`validate_request`](Self::validate_request) or the layer. With DPoP
+    /// or certificate binding *required*, every token is refused here
+    /// ([`Error::DpopRequired`], [`Error::NotCertificateBound`] for the
+    /// unbound ones): the policy holds on every entry point.
     pub async fn validate<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
@@ -221,7 +225,7 @@ impl Validator {
             None => self.validate_fetching(token).await,
         };
         result
-            .and_then(unbound)
+            .and_then(|claims| self.token_only(claims))
             .inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
     }
 
@@ -312,12 +316,29 @@ impl Validator {
     /// # Errors
     ///
     /// As [`validate`](crate::validate), plus [`Error::KeysUnavailable`] when no keys are
-    /// held yet (call [`warm_up`](Validator::warm_up) at startup).
+    /// held yet (call [`warm_up`](Validator::warm_up) at startup); bound
+    /// tokens, and with a binding required every token, as
+    /// [`validate`](Self::validate) says.
     pub fn validate_without_waiting<C>(&self, token: &str) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        self.validate_with_held_keys(token).and_then(unbound)
+        self.validate_with_held_keys(token)
+            .and_then(|claims| self.token_only(claims))
+    }
+
+    /// The token-only entry points' last check: no bound token (nothing
+    /// proves its key or certificate), and no token at all where a binding
+    /// is required.
+    fn token_only<C>(&self, claims: Claims<C>) -> Result<Claims<C>, Error> {
+        let claims = unbound(claims)?;
+        if self.dpop_mode() == DpopMode::Required {
+            return Err(Error::DpopRequired);
+        }
+        if self.certificate_mode() == CertificateMode::Required {
+            return Err(Error::NotCertificateBound);
+        }
+        Ok(claims)
     }
 
     pub(crate) fn validate_with_held_keys<C>(&self, token: &str) -> Result<Claims<C>, Error>
