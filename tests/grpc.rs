@@ -355,6 +355,24 @@ mod mtls {
         }
     }
 
+    impl Tls {
+        /// A tonic TLS server on loopback behind the layer; its address.
+        async fn serve_with_layer(&self, validator: Validator) -> String {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let router = tonic::transport::Server::builder()
+                .tls_config(self.server_config())
+                .unwrap()
+                .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
+                .add_service(Whoami {
+                    calls: Arc::new(AtomicUsize::new(0)),
+                });
+            tokio::spawn(router.serve_with_incoming(incoming));
+            addr
+        }
+    }
+
     fn bound_validator(issuer: &TestIssuer, binding: CertificateBinding) -> Validator {
         Validator::builder()
             .issuer(issuer.issuer())
@@ -398,17 +416,7 @@ mod mtls {
         let issuer = TestIssuer::start().await;
         let tls = Tls::new();
         let validator = bound_validator(&issuer, CertificateBinding::allowed());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let router = tonic::transport::Server::builder()
-            .tls_config(tls.server_config())
-            .unwrap()
-            .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
-            .add_service(Whoami {
-                calls: Arc::new(AtomicUsize::new(0)),
-            });
-        tokio::spawn(router.serve_with_incoming(incoming));
+        let addr = tls.serve_with_layer(validator).await;
         check_cases(&tls, &addr, &issuer, "Bearer").await;
     }
 
@@ -442,17 +450,7 @@ mod mtls {
         let issuer = TestIssuer::start().await;
         let tls = Tls::new();
         let validator = bound_validator(&issuer, CertificateBinding::required());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let router = tonic::transport::Server::builder()
-            .tls_config(tls.server_config())
-            .unwrap()
-            .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
-            .add_service(Whoami {
-                calls: Arc::new(AtomicUsize::new(0)),
-            });
-        tokio::spawn(router.serve_with_incoming(incoming));
+        let addr = tls.serve_with_layer(validator).await;
         let alice = TestCertificate::signed_by("alice", &tls.ca);
         let unbound = format!("Bearer {}", token(&issuer).sign());
         let channel = tls.channel(&addr, Some(&alice)).await;

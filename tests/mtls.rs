@@ -100,12 +100,13 @@ impl TlsApi {
     }
 
     fn bound_to(&self, cert: &TestCertificate) -> String {
-        self.issuer
-            .token()
-            .audience(AUD)
-            .certificate_bound(cert)
-            .sign()
+        bound_token(&self.issuer, cert)
     }
+}
+
+/// A token for this API bound to `cert`.
+fn bound_token(issuer: &TestIssuer, cert: &TestCertificate) -> String {
+    issuer.token().audience(AUD).certificate_bound(cert).sign()
 }
 
 fn challenge(res: &reqwest::Response) -> &str {
@@ -254,12 +255,7 @@ async fn client_cert_header_from_a_trusted_proxy() {
     let api = ProxiedApi::start(CertificateBinding::allowed().from_client_cert_header()).await;
     let alice = TestCertificate::self_signed("alice");
     let mallory = TestCertificate::self_signed("mallory");
-    let token = api
-        .issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let token = bound_token(&api.issuer, &alice);
     let header = |cert: &TestCertificate| format!(":{}:", base64_std(cert.der()));
     let res = api.get(&token, &[("client-cert", &header(&alice))]).await;
     assert_eq!(res.status(), 200);
@@ -312,12 +308,7 @@ async fn envoy_and_nginx_headers() {
     let xfcc = CertificateBinding::allowed()
         .from_header("x-forwarded-client-cert", HeaderFormat::EnvoyXfcc);
     let api = ProxiedApi::start(xfcc).await;
-    let token = api
-        .issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let token = bound_token(&api.issuer, &alice);
     let by_hash = format!(
         "By=spiffe://cluster.local/ns/orders/sa/api;Hash={};Subject=\"CN=alice,O=a;b\";URI=",
         sha256_hex(alice.der())
@@ -340,12 +331,7 @@ async fn envoy_and_nginx_headers() {
     let nginx =
         CertificateBinding::required().from_header("X-SSL-Client-Cert", HeaderFormat::EscapedPem);
     let api = ProxiedApi::start(nginx).await;
-    let token = api
-        .issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let token = bound_token(&api.issuer, &alice);
     let escaped = escape(alice.pem());
     assert_eq!(
         api.get(&token, &[("x-ssl-client-cert", &escaped)])
@@ -368,11 +354,7 @@ async fn envoy_and_nginx_headers() {
 async fn hostile_proxy_headers_get_typed_errors() {
     let issuer = TestIssuer::start().await;
     let alice = TestCertificate::self_signed("alice");
-    let token = issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let token = bound_token(&issuer, &alice);
     let good = base64_std(alice.der());
     let pem = alice.pem().to_owned();
     let cases: Vec<(HeaderFormat, Vec<Vec<u8>>)> = vec![
@@ -460,11 +442,7 @@ async fn validate_http_request_reads_the_tls_extension() {
     let issuer = TestIssuer::start().await;
     let validator = validator(&issuer, CertificateBinding::allowed());
     let alice = TestCertificate::self_signed("alice");
-    let token = issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let token = bound_token(&issuer, &alice);
     let request = |cert: Option<ClientCertificate>| {
         let mut request = Request::get("/claims")
             .header("authorization", format!("Bearer {token}"))
@@ -598,11 +576,7 @@ async fn binding_required_holds_on_the_token_only_entry_points() {
     let err = v.validate_without_waiting::<()>(&unbound).unwrap_err();
     assert!(matches!(err, Error::NotCertificateBound), "{err:?}");
     let alice = TestCertificate::self_signed("alice");
-    let bound = issuer
-        .token()
-        .audience(AUD)
-        .certificate_bound(&alice)
-        .sign();
+    let bound = bound_token(&issuer, &alice);
     let err = v.validate::<()>(&bound).await.unwrap_err();
     assert!(matches!(err, Error::UnverifiedBinding), "{err:?}");
 }

@@ -118,6 +118,8 @@ pub(crate) async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait a little rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let acceptor = acceptor.clone();
