@@ -104,6 +104,24 @@ async fn with_layer() -> Fixture {
     Fixture { issuer, url, calls }
 }
 
+/// A tonic server behind `JwtInterceptor`: its URL and call count.
+async fn with_interceptor(validator: Validator) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (incoming, url) = bind().await;
+    let service = tonic::service::interceptor::InterceptedService::new(
+        Whoami {
+            calls: Arc::clone(&calls),
+        },
+        JwtInterceptor::new(validator).claims::<serde_json::Value>(),
+    );
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming),
+    );
+    (url, calls)
+}
+
 async fn ask(url: &str, token: Option<&str>) -> Result<String, Status> {
     let auth = token.map(|t| format!("Bearer {t}"));
     ask_with(url, auth.as_deref(), None).await
@@ -248,19 +266,7 @@ async fn the_interceptor_refuses_every_token_where_dpop_is_required() {
         .build()
         .unwrap();
     validator.warm_up().await.unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (incoming, url) = bind().await;
-    let service = tonic::service::interceptor::InterceptedService::new(
-        Whoami {
-            calls: Arc::clone(&calls),
-        },
-        JwtInterceptor::new(validator).claims::<serde_json::Value>(),
-    );
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(incoming),
-    );
+    let (url, calls) = with_interceptor(validator).await;
     let refused = ask(&url, Some(&token(&issuer).sign())).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert_eq!(
@@ -274,19 +280,7 @@ async fn the_interceptor_refuses_every_token_where_dpop_is_required() {
 async fn the_interceptor_validates_with_cached_keys() {
     let issuer = TestIssuer::start().await;
     let validator = validator(&issuer);
-    let calls = Arc::new(AtomicUsize::new(0));
-    let (incoming, url) = bind().await;
-    let service = tonic::service::interceptor::InterceptedService::new(
-        Whoami {
-            calls: Arc::clone(&calls),
-        },
-        JwtInterceptor::new(validator.clone()).claims::<serde_json::Value>(),
-    );
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(incoming),
-    );
+    let (url, calls) = with_interceptor(validator.clone()).await;
     let good = token(&issuer).sign();
     // No keys held yet: the interceptor does not wait on the network.
     assert_eq!(
