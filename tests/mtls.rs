@@ -136,6 +136,44 @@ async fn matching_certificate_over_tls_200_and_the_handler_sees_the_thumbprint()
     );
 }
 
+/// A new connection that resumes an earlier TLS session carries the same
+/// client certificate (rustls keeps it with the session): still 200.
+#[tokio::test]
+async fn resumed_session_keeps_cert() {
+    let issuer = TestIssuer::start().await;
+    let ca = TestCertificate::ca("test CA");
+    let server = TestCertificate::signed_by("localhost", &ca);
+    let config = tls::server_config(server.der(), &server.key_der(), false).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let resumed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = app(validator(&issuer, CertificateBinding::required()));
+    tokio::spawn(tls::serve_counting(listener, config, app, resumed.clone()));
+    let alice = TestCertificate::self_signed("alice");
+    // No pooled connections: every request a new TLS connection.
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()])
+        .identity(reqwest::Identity::from_pem(alice.identity_pem().as_bytes()).unwrap())
+        .resolve("localhost", ([127, 0, 0, 1], 0).into())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let token = bound_token(&issuer, &alice);
+    for _ in 0..3 {
+        let res = client
+            .get(format!("https://localhost:{port}/claims"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert!(
+        resumed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "no handshake resumed: the test would prove nothing"
+    );
+}
+
 #[tokio::test]
 async fn bound_token_other_cert_401() {
     let api = TlsApi::start(CertificateBinding::allowed()).await;

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -115,6 +116,17 @@ pub(crate) async fn serve(
     config: Arc<rustls::ServerConfig>,
     app: axum::Router,
 ) {
+    serve_counting(listener, config, app, Arc::default()).await;
+}
+
+/// [`serve`], counting the handshakes that resumed an earlier session
+/// (whose client certificate rustls keeps with the session).
+pub(crate) async fn serve_counting(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    resumed: Arc<AtomicUsize>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
@@ -124,11 +136,15 @@ pub(crate) async fn serve(
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let resumed = Arc::clone(&resumed);
         tokio::spawn(async move {
             let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
             let Ok(Ok(tls)) = handshake.await else {
                 return;
             };
+            if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                resumed.fetch_add(1, Ordering::SeqCst);
+            }
             // The leaf certificate, hashed once for the connection.
             let certificate = tls
                 .get_ref()
