@@ -69,7 +69,7 @@ fn presented(
     extensions: Option<&Extensions>,
 ) -> Result<Option<Thumbprint>, &'static str> {
     match &settings.source {
-        CertificateSource::Tls => Ok(extensions.and_then(tls_certificate)),
+        CertificateSource::Tls => extensions.map_or(Ok(None), |e| tls_certificate(settings, e)),
         CertificateSource::Header { name, format } => {
             let Some(value) = single(headers, name, *format)? else {
                 return Ok(None);
@@ -80,21 +80,30 @@ fn presented(
 }
 
 /// The TLS stack's certificate: the extension an accept loop inserted,
-/// else (feature `tonic-tls`) the leaf of tonic's TLS peer certificates.
-fn tls_certificate(extensions: &Extensions) -> Option<Thumbprint> {
+/// else (feature `tonic-tls`) the leaf of tonic's TLS peer certificates,
+/// whose DER is hashed once and remembered like a proxy's header value.
+fn tls_certificate(
+    settings: &MtlsSettings,
+    extensions: &Extensions,
+) -> Result<Option<Thumbprint>, &'static str> {
     if let Some(cert) = extensions.get::<ClientCertificate>() {
-        return Some(cert.thumbprint_raw());
+        return Ok(Some(cert.thumbprint_raw()));
     }
     #[cfg(feature = "tonic-tls")]
     {
         use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
         if let Some(info) = extensions.get::<TlsConnectInfo<TcpConnectInfo>>() {
-            return info
-                .peer_certs()
-                .and_then(|chain| chain.first().map(|der| Thumbprint::of(der)));
+            let Some(chain) = info.peer_certs() else {
+                return Ok(None);
+            };
+            let Some(leaf) = chain.first() else {
+                return Ok(None);
+            };
+            return settings.thumbprint_of(leaf, || Ok(Some(Thumbprint::of(leaf))));
         }
     }
-    None
+    let _ = settings;
+    Ok(None)
 }
 
 /// The certificate in the proxy's header `name`, written as `format`.

@@ -208,10 +208,11 @@ fn weigh(value: &Box<[u8]>, _: &Thumbprint) -> u32 {
 pub(crate) struct MtlsSettings {
     pub(crate) mode: CertificateMode,
     pub(crate) source: CertificateSource,
-    /// A proxy's header values seen, with the thumbprint of the certificate
-    /// each holds: a proxy sends the same value with every request of a
-    /// client, so each is decoded and hashed once. Only values that held a
-    /// certificate are kept; a hit is the very same bytes.
+    /// A proxy's header values (or tonic's peer certificates' DER) seen,
+    /// with the thumbprint of the certificate each holds: they come again
+    /// with every request of a client, so each is decoded and hashed once.
+    /// Only values that held a certificate are kept; a hit is the very same
+    /// bytes.
     seen: moka::sync::Cache<Box<[u8]>, Thumbprint, foldhash::fast::RandomState>,
 }
 
