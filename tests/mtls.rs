@@ -53,6 +53,8 @@ struct TlsApi {
     url: String,
     ca: TestCertificate,
     issuer: TestIssuer,
+    /// Handshakes that resumed an earlier session.
+    resumed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TlsApi {
@@ -63,27 +65,37 @@ impl TlsApi {
         let config = tls::server_config(server.der(), &server.key_der(), false).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        tokio::spawn(tls::serve(
+        let resumed = std::sync::Arc::default();
+        let app = app(validator(&issuer, binding));
+        tokio::spawn(tls::serve_counting(
             listener,
             config,
-            app(validator(&issuer, binding)),
+            app,
+            std::sync::Arc::clone(&resumed),
         ));
         Self {
             url: format!("https://localhost:{port}/claims"),
             ca,
             issuer,
+            resumed,
+        }
+    }
+
+    /// A client trusting the API's CA, presenting `identity` if any.
+    fn client_builder(&self, identity: Option<&TestCertificate>) -> reqwest::ClientBuilder {
+        let builder = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(self.ca.pem().as_bytes()).unwrap()])
+            .resolve("localhost", ([127, 0, 0, 1], 0).into());
+        match identity {
+            Some(id) => {
+                builder.identity(reqwest::Identity::from_pem(id.identity_pem().as_bytes()).unwrap())
+            }
+            None => builder,
         }
     }
 
     fn client(&self, identity: Option<&TestCertificate>) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(self.ca.pem().as_bytes()).unwrap()])
-            .resolve("localhost", ([127, 0, 0, 1], 0).into());
-        if let Some(id) = identity {
-            builder = builder
-                .identity(reqwest::Identity::from_pem(id.identity_pem().as_bytes()).unwrap());
-        }
-        builder.build().unwrap()
+        self.client_builder(identity).build().unwrap()
     }
 
     async fn get(
@@ -140,28 +152,18 @@ async fn matching_certificate_over_tls_200_and_the_handler_sees_the_thumbprint()
 /// client certificate (rustls keeps it with the session): still 200.
 #[tokio::test]
 async fn resumed_session_keeps_cert() {
-    let issuer = TestIssuer::start().await;
-    let ca = TestCertificate::ca("test CA");
-    let server = TestCertificate::signed_by("localhost", &ca);
-    let config = tls::server_config(server.der(), &server.key_der(), false).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let resumed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let app = app(validator(&issuer, CertificateBinding::required()));
-    tokio::spawn(tls::serve_counting(listener, config, app, resumed.clone()));
+    let api = TlsApi::start(CertificateBinding::required()).await;
     let alice = TestCertificate::self_signed("alice");
     // No pooled connections: every request a new TLS connection.
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()])
-        .identity(reqwest::Identity::from_pem(alice.identity_pem().as_bytes()).unwrap())
-        .resolve("localhost", ([127, 0, 0, 1], 0).into())
+    let client = api
+        .client_builder(Some(&alice))
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let token = bound_token(&issuer, &alice);
+    let token = api.bound_to(&alice);
     for _ in 0..3 {
         let res = client
-            .get(format!("https://localhost:{port}/claims"))
+            .get(&api.url)
             .bearer_auth(&token)
             .send()
             .await
@@ -169,7 +171,7 @@ async fn resumed_session_keeps_cert() {
         assert_eq!(res.status(), StatusCode::OK);
     }
     assert!(
-        resumed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        api.resumed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
         "no handshake resumed: the test would prove nothing"
     );
 }
