@@ -560,8 +560,10 @@ async fn grpc_request_gets_trailers_only_status() {
     assert_eq!(res.headers()["grpc-message"], "The DPoP proof is invalid");
 }
 
-#[tokio::test]
-async fn validate_request_outside_tower() {
+/// An issuer, a validator with DPoP allowed for `https://api.example.com`,
+/// a client key and a token bound to it: for `validate_request` without a
+/// server.
+async fn outside_tower() -> (TestIssuer, Validator, DpopKey, String) {
     let issuer = TestIssuer::start().await;
     let validator = validator(
         &issuer,
@@ -569,6 +571,12 @@ async fn validate_request_outside_tower() {
     );
     let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
     let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    (issuer, validator, key, token)
+}
+
+#[tokio::test]
+async fn validate_request_outside_tower() {
+    let (_issuer, validator, key, token) = outside_tower().await;
     let proof = key
         .proof("DELETE", "https://api.example.com/orders/7")
         .access_token(&token)
@@ -805,13 +813,7 @@ async fn failed_check_does_not_consume_jti() {
 
 #[tokio::test]
 async fn hostile_dpop_headers_get_typed_errors() {
-    let issuer = TestIssuer::start().await;
-    let validator = validator(
-        &issuer,
-        Dpop::allowed().public_origin("https://api.example.com"),
-    );
-    let key = DpopKey::generate(jwt_gate::Algorithm::ES256);
-    let token = issuer.token().audience(AUD).dpop_bound(&key).sign();
+    let (_issuer, validator, key, token) = outside_tower().await;
     let run = |proofs: Vec<http::HeaderValue>| {
         let headers = dpop_headers(&token, proofs);
         let validator = validator.clone();

@@ -106,6 +106,15 @@ async fn with_layer() -> Fixture {
 
 /// A tonic server behind `JwtInterceptor`: its URL and call count.
 async fn with_interceptor(validator: Validator) -> (String, Arc<AtomicUsize>) {
+    intercepted_on(tonic::transport::Server::builder(), validator).await
+}
+
+/// `server` (plain, or with TLS) serving `Whoami` behind `JwtInterceptor`
+/// on loopback: its `http://` URL and call count.
+async fn intercepted_on(
+    mut server: tonic::transport::Server,
+    validator: Validator,
+) -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let (incoming, url) = bind().await;
     let service = tonic::service::interceptor::InterceptedService::new(
@@ -114,11 +123,7 @@ async fn with_interceptor(validator: Validator) -> (String, Arc<AtomicUsize>) {
         },
         JwtInterceptor::new(validator).claims::<serde_json::Value>(),
     );
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(incoming),
-    );
+    tokio::spawn(server.add_service(service).serve_with_incoming(incoming));
     (url, calls)
 }
 
@@ -420,23 +425,12 @@ mod mtls {
         let tls = Tls::new();
         let validator = bound_validator(&issuer, CertificateBinding::allowed());
         validator.warm_up().await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let service = tonic::service::interceptor::InterceptedService::new(
-            Whoami {
-                calls: Arc::new(AtomicUsize::new(0)),
-            },
-            JwtInterceptor::new(validator.clone()).claims::<serde_json::Value>(),
-        );
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .tls_config(tls.server_config())
-                .unwrap()
-                .add_service(service)
-                .serve_with_incoming(incoming),
-        );
-        check_cases(&tls, &addr, &issuer, "-").await;
+        let server = tonic::transport::Server::builder()
+            .tls_config(tls.server_config())
+            .unwrap();
+        let (url, _) = intercepted_on(server, validator).await;
+        let addr = url.trim_start_matches("http://");
+        check_cases(&tls, addr, &issuer, "-").await;
     }
 
     #[tokio::test]

@@ -106,19 +106,6 @@ fn tls_certificate(
     Ok(None)
 }
 
-/// The certificate in the proxy's header `name`, written as `format`.
-#[cfg(test)]
-fn from_header(
-    headers: &HeaderMap,
-    name: &HeaderName,
-    format: HeaderFormat,
-) -> Result<Option<Thumbprint>, &'static str> {
-    match single(headers, name, format)? {
-        Some(value) => read_value(value, format),
-        None => Ok(None),
-    }
-}
-
 /// The proxy's header `name`: its one field line (Envoy's: its first),
 /// not over the size limit.
 fn single<'h>(
@@ -328,6 +315,18 @@ mod tests {
     use super::*;
     use crate::validator::mtls::CertificateBinding;
 
+    /// The certificate in the proxy's header `name`, written as `format`.
+    fn from_header(
+        headers: &HeaderMap,
+        name: &HeaderName,
+        format: HeaderFormat,
+    ) -> Result<Option<Thumbprint>, &'static str> {
+        match single(headers, name, format)? {
+            Some(value) => read_value(value, format),
+            None => Ok(None),
+        }
+    }
+
     /// A small DER SEQUENCE standing for a certificate.
     const DER: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x01];
 
@@ -514,11 +513,14 @@ mod tests {
         let proxy = settings(CertificateBinding::allowed().from_client_cert_header());
         let good = headers("client-cert", &[":MAMCAQE=:"]);
         assert_eq!(presented(&proxy, &good, None), Ok(want()));
+        assert_eq!(proxy.remembered(), 1);
         // The same bytes again: from memory, the same answer.
         assert_eq!(presented(&proxy, &good, None), Ok(want()));
+        assert_eq!(proxy.remembered(), 1);
         let bad = headers("client-cert", &[":MAMCAQ=:"]);
         assert!(presented(&proxy, &bad, None).is_err());
         assert!(presented(&proxy, &bad, None).is_err());
+        assert_eq!(proxy.remembered(), 1);
         // A remembered value still counts once per field line.
         let twice = headers("client-cert", &[":MAMCAQE=:", ":MAMCAQE=:"]);
         assert!(presented(&proxy, &twice, None).is_err());

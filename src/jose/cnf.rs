@@ -16,6 +16,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::jose::error::Error;
+use crate::jose::token::unique_object;
 
 /// Which bindings the caller checks after validation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub(crate) struct Cnf {
 /// `jkt` (a non-empty string) or `x5t#S256` (base64url of 32 bytes, no
 /// padding), or both, and nothing else.
 pub(crate) fn read(cnf: &RawValue, accept: Bindings) -> Result<Cnf, Error> {
-    let Some(mut cnf) = crate::jose::dpop::object(cnf.get().as_bytes()) else {
+    let Some(mut cnf) = unique_object(cnf.get().as_bytes()) else {
         return Err(Error::claim("cnf"));
     };
     let jkt = match cnf.remove("jkt") {

@@ -241,6 +241,17 @@ impl Members {
     }
 }
 
+/// `json` as an object without duplicate members at any depth (RFC 7515
+/// §4: no two readers see different values), `None` otherwise: a DPoP
+/// proof's header, a `cnf` claim.
+pub(crate) fn unique_object(json: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let json = std::str::from_utf8(json).ok()?;
+    match serde_json::from_str::<Unique>(json).ok()?.0 {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
 /// A JSON value whose objects, at any depth, have no duplicate members, so
 /// that no two readers see different values (RFC 8725 §3.12): role paths,
 /// and DPoP proof headers with their `jwk`.
@@ -312,6 +323,18 @@ impl<'de> Visitor<'de> for UniqueVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unique_object_refuses_duplicates_at_any_depth() {
+        let parse = unique_object;
+        assert!(parse(br#"{"a":1,"b":{"c":[{"d":1}]}}"#).is_some());
+        assert!(parse(br#"{"a":1,"a":2}"#).is_none());
+        assert!(parse(br#"{"jwk":{"x":"1","x":"2"}}"#).is_none());
+        assert!(parse(br#"{"a":[{"b":1,"b":1}]}"#).is_none());
+        assert!(parse(b"[1]").is_none());
+        assert!(parse(b"{} x").is_none());
+        assert!(parse(b"\xff").is_none());
+    }
 
     fn b64(s: &str) -> String {
         B64.encode_to_string(s)

@@ -233,6 +233,13 @@ impl MtlsSettings {
         }
         Ok(thumbprint)
     }
+
+    /// How many values are remembered.
+    #[cfg(test)]
+    pub(crate) fn remembered(&self) -> u64 {
+        self.seen.run_pending_tasks();
+        self.seen.entry_count()
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,6 @@ use crate::jose::validate::validate_checked;
 use crate::jose::validation::Validation;
 
 pub(crate) use self::htu::normalize as normalize_htu;
-pub(crate) use self::object::parse as object;
 
 /// What a DPoP proof must meet besides naming its request: the algorithms
 /// accepted, how fresh it must be, and size limits.
@@ -258,7 +257,7 @@ pub(crate) struct ProofKey {
 
 /// Checks a proof's decoded JOSE header against `rules` and parses its key.
 pub(crate) fn proof_header(header: &[u8], rules: &DpopRules) -> Result<ProofKey, Error> {
-    let header = object::parse(header).ok_or(invalid("the proof header is malformed"))?;
+    let header = token::unique_object(header).ok_or(invalid("the proof header is malformed"))?;
     let typ = header.get("typ").and_then(Value::as_str);
     if !typ.is_some_and(is_dpop_typ) {
         return Err(invalid("the proof typ is not dpop+jwt"));
