@@ -54,6 +54,12 @@ pub mod mtls {
     };
 }
 
+/// Opaque tokens (RFC 7662 introspection, RFC 9701 signed answers): see
+/// [`ValidatorBuilder::introspection`].
+pub mod introspection {
+    pub use crate::remote::client_auth::ClientKey;
+    pub use crate::validator::introspection::{IntrospectWhen, Introspection};
+}
 pub use crate::http::authenticate::{AuthScheme, Verified};
 pub use crate::http::layer;
 pub use crate::http::layer::{
@@ -64,7 +70,7 @@ pub use crate::http::resource_metadata::{
     ProtectedResourceMetadata, ProtectedResourceMetadataBuilder, ProtectedResourceMetadataService,
 };
 pub use crate::jose::algorithm::{Algorithm, UnknownAlgorithm};
-pub use crate::jose::claims::{Claims, ClaimsRef, Scopes};
+pub use crate::jose::claims::{Claims, ClaimsOrigin, ClaimsRef, Scopes};
 pub use crate::jose::error::{ConfigError, Error};
 pub use crate::jose::jwks::{KeySet, SkippedKey};
 pub use crate::jose::time::UnixTime;

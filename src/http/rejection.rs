@@ -76,6 +76,9 @@ pub(crate) struct Challenge {
     pub(crate) scope: Option<Arc<str>>,
     /// The `DPoP` challenge, when the validator accepts DPoP.
     pub(crate) dpop: Option<Arc<DpopChallenge>>,
+    /// The header API keys arrive in, when the validator accepts them: a
+    /// request without credentials is told of the `ApiKey` scheme too.
+    pub(crate) api_key: Option<Arc<str>>,
 }
 
 /// What the `DPoP` challenge (RFC 9449 §7.1) says, and whether the `Bearer`
@@ -125,10 +128,12 @@ impl Error {
             Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
                 StatusCode::FORBIDDEN
             }
-            Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::KeysUnavailable { .. }
+            | Self::ReplayCheckUnavailable { .. }
+            | Self::IntrospectionUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingToken
+            | Self::InactiveToken
+            | Self::InvalidApiKey
             | Self::MalformedToken { .. }
             | Self::TooLarge { .. }
             | Self::DisallowedAlgorithm { .. }
@@ -162,7 +167,10 @@ impl Error {
         match self {
             Self::MissingToken
             | Self::KeysUnavailable { .. }
-            | Self::ReplayCheckUnavailable { .. } => None,
+            | Self::ReplayCheckUnavailable { .. }
+            | Self::IntrospectionUnavailable { .. } => None,
+            // Not a bearer token: the code goes on the `ApiKey` challenge.
+            Self::InvalidApiKey => Some("invalid_key"),
             Self::InvalidDpopProof { .. } => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::MalformedHeader => Some("invalid_request"),
@@ -189,7 +197,8 @@ impl Error {
             | Self::NotDpopBound
             | Self::DpopRequired
             | Self::CertificateMismatch { .. }
-            | Self::NotCertificateBound => Some("invalid_token"),
+            | Self::NotCertificateBound
+            | Self::InactiveToken => Some("invalid_token"),
         }
     }
 
@@ -209,6 +218,24 @@ impl Error {
     /// ```
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
         self.challenge(realm, None, None)
+    }
+
+    /// The `ApiKey` challenge (this crate's, documented in the README):
+    /// `ApiKey header="X-API-KEY"`, with `error="invalid_key"` for a key
+    /// that is not accepted.
+    fn api_key_challenge(&self, realm: Option<&str>, header: &str) -> Option<HeaderValue> {
+        let mut value = String::from("ApiKey");
+        let mut params = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(("realm", realm));
+        }
+        params.push(("header", header));
+        if matches!(self, Self::InvalidApiKey) {
+            params.push(("error", "invalid_key"));
+            params.push(("error_description", self.description()));
+        }
+        push_params(&mut value, &params);
+        HeaderValue::from_str(&value).ok()
     }
 
     /// Whether the error is about DPoP itself: it goes on the `DPoP`
@@ -245,10 +272,7 @@ impl Error {
         resource_metadata: Option<&str>,
         algs: Option<&str>,
     ) -> Option<HeaderValue> {
-        if matches!(
-            self,
-            Self::KeysUnavailable { .. } | Self::ReplayCheckUnavailable { .. }
-        ) {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             return None;
         }
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(6);
@@ -278,21 +302,26 @@ impl Error {
             params.push(("algs", algs));
         }
         let mut value = String::from(scheme);
-        for (i, (name, val)) in params.iter().enumerate() {
-            value.push_str(if i == 0 { " " } else { ", " });
-            value.push_str(name);
-            value.push_str("=\"");
-            for c in val.chars() {
-                if c == '"' || c == '\\' {
-                    value.push('\\');
-                }
-                value.push(c);
-            }
-            value.push('"');
-        }
+        push_params(&mut value, &params);
         HeaderValue::from_str(&value)
             .ok()
             .or_else(|| HeaderValue::from_str(scheme).ok())
+    }
+}
+
+/// ` name="value", …` after a scheme, values quoted and escaped.
+fn push_params(value: &mut String, params: &[(&str, &str)]) {
+    for (i, (name, val)) in params.iter().enumerate() {
+        value.push_str(if i == 0 { " " } else { ", " });
+        value.push_str(name);
+        value.push_str("=\"");
+        for c in val.chars() {
+            if c == '"' || c == '\\' {
+                value.push('\\');
+            }
+            value.push(c);
+        }
+        value.push('"');
     }
 }
 
@@ -337,6 +366,18 @@ pub(crate) fn response<B: Default>(
     });
     let realm = challenge.realm.as_deref();
     let scope = challenge.scope.as_deref();
+    let api_key = challenge
+        .api_key
+        .as_deref()
+        .filter(|_| matches!(error, Error::MissingToken | Error::InvalidApiKey))
+        .and_then(|header| error.api_key_challenge(realm, header));
+    if matches!(error, Error::InvalidApiKey) {
+        // About the key alone: no token challenge beside it.
+        if let Some(value) = api_key {
+            res.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        return res;
+    }
     match challenge.dpop.as_deref() {
         None => {
             // Without the validator's DPoP settings (axum's `IntoResponse`),
@@ -345,7 +386,7 @@ pub(crate) fn response<B: Default>(
             if let Some(value) =
                 error.scheme_challenge(scheme, true, realm, scope, resource_metadata, None)
             {
-                res.headers_mut().insert(WWW_AUTHENTICATE, value);
+                res.headers_mut().append(WWW_AUTHENTICATE, value);
             }
         }
         Some(dpop) => {
@@ -381,6 +422,9 @@ pub(crate) fn response<B: Default>(
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
         }
+    }
+    if let Some(value) = api_key {
+        res.headers_mut().append(WWW_AUTHENTICATE, value);
     }
     if error.status() == StatusCode::SERVICE_UNAVAILABLE {
         res.headers_mut().insert(RETRY_AFTER, RETRY_AFTER_SECS);

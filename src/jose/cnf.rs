@@ -214,11 +214,20 @@ impl fmt::Debug for ClientCertificate {
 /// whitespace around it; the body's lines may be split anywhere (nginx's
 /// deprecated `$ssl_client_cert` continues them with tabs).
 pub(crate) fn pem_der(pem: &str) -> Option<Vec<u8>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let rest = pem.trim().strip_prefix(BEGIN)?;
-    let (body, after) = rest.split_once(END)?;
-    if !after.is_empty() {
+    pem_block(pem, "CERTIFICATE")
+}
+
+/// The DER of a PEM document with exactly one block labelled `label`
+/// (`CERTIFICATE`, `PRIVATE KEY`), a DER SEQUENCE, and only whitespace
+/// around it.
+pub(crate) fn pem_block(pem: &str, label: &str) -> Option<Vec<u8>> {
+    let rest = pem
+        .trim()
+        .strip_prefix("-----BEGIN ")?
+        .strip_prefix(label)?
+        .strip_prefix("-----")?;
+    let (body, after) = rest.split_once("-----END ")?;
+    if after.strip_prefix(label)?.strip_prefix("-----")? != "" {
         return None;
     }
     let body: Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();

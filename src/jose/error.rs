@@ -189,6 +189,24 @@ pub enum Error {
     /// A [`RequireClaims`](crate::RequireClaims) guard's predicate refused
     /// the validated claims (HTTP 403 `insufficient_scope`).
     NotPermitted,
+    /// The authorization server says the opaque token is not active (RFC
+    /// 7662 §2.2 `"active": false`): unknown, expired, revoked, or not for
+    /// this resource (HTTP 401 `invalid_token`).
+    InactiveToken,
+    /// The authorization server could not say whether the token is active:
+    /// its introspection endpoint is unreachable, slow, answered an error
+    /// (our client credentials refused included: a setup problem, logged),
+    /// or an unreadable document; or too many introspections are in flight
+    /// (HTTP 503 with `Retry-After`, never 401: an outage is not the
+    /// caller's fault).
+    IntrospectionUnavailable {
+        /// Why, when known.
+        source: Option<Cause>,
+    },
+    /// The request's API key (`X-API-KEY`, or the configured header) is not
+    /// one the server knows, or has expired (HTTP 401, on the `ApiKey`
+    /// challenge).
+    InvalidApiKey,
     /// No usable signing keys could be obtained from the issuer (network,
     /// HTTP status, a bad document, no usable key): the server's fault, not
     /// the client's (HTTP 503 with `Retry-After`). Never a setup mistake:
@@ -251,6 +269,11 @@ impl Error {
                 "The request requires higher privileges than provided by the access token"
             }
             Self::KeysUnavailable { .. } => "The token signing keys are temporarily unavailable",
+            Self::InactiveToken => "The access token is not active",
+            Self::IntrospectionUnavailable { .. } => {
+                "The authorization server cannot be asked about the token at the moment"
+            }
+            Self::InvalidApiKey => "The API key is not accepted",
         }
     }
 
@@ -362,6 +385,11 @@ impl fmt::Display for Error {
             }
             Self::NotPermitted => f.write_str("claims do not satisfy the route's predicate"),
             Self::KeysUnavailable { .. } => f.write_str("signing keys unavailable"),
+            Self::InactiveToken => {
+                f.write_str("the authorization server says the token is not active")
+            }
+            Self::IntrospectionUnavailable { .. } => f.write_str("token introspection unavailable"),
+            Self::InvalidApiKey => f.write_str("unknown or expired API key"),
         }
     }
 }
@@ -377,6 +405,9 @@ impl std::error::Error for Error {
                 source: Some(source),
             }
             | Self::ReplayCheckUnavailable {
+                source: Some(source),
+            }
+            | Self::IntrospectionUnavailable {
                 source: Some(source),
             } => Some(&**source),
             _ => None,

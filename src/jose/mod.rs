@@ -9,6 +9,7 @@ pub(crate) mod claims;
 pub(crate) mod cnf;
 pub(crate) mod dpop;
 pub(crate) mod error;
+pub(crate) mod introspection;
 pub(crate) mod jwks;
 pub(crate) mod signature;
 pub(crate) mod time;

@@ -16,11 +16,31 @@ pub(crate) async fn discover(
     issuer: &str,
     cfg: &FetchConfig,
 ) -> Result<Url, FetchError> {
+    endpoint(client, issuer, cfg, "jwks_uri").await
+}
+
+/// Finds the issuer's `introspection_endpoint` (RFC 8414 §2), as
+/// [`discover`] finds its `jwks_uri`.
+pub(crate) async fn discover_introspection(
+    client: &reqwest::Client,
+    issuer: &str,
+    cfg: &FetchConfig,
+) -> Result<Url, FetchError> {
+    endpoint(client, issuer, cfg, "introspection_endpoint").await
+}
+
+/// The URL the issuer's metadata gives as `member`.
+async fn endpoint(
+    client: &reqwest::Client,
+    issuer: &str,
+    cfg: &FetchConfig,
+    member: &'static str,
+) -> Result<Url, FetchError> {
     let oidc = openid_configuration_url(issuer)?;
-    match fetch(client, &oidc, issuer, cfg).await {
+    match fetch(client, &oidc, issuer, cfg, member).await {
         Err(FetchError::Status(status)) if (400..500).contains(&status) => {
             tracing::debug!(target: "jwt_gate", status, "no OpenID configuration; trying RFC 8414 metadata");
-            fetch(client, &rfc8414_url(issuer)?, issuer, cfg).await
+            fetch(client, &rfc8414_url(issuer)?, issuer, cfg, member).await
         }
         other => other,
     }
@@ -51,6 +71,7 @@ async fn fetch(
     url: &Url,
     issuer: &str,
     cfg: &FetchConfig,
+    member: &'static str,
 ) -> Result<Url, FetchError> {
     let (body, _) = get(
         client,
@@ -77,15 +98,16 @@ async fn fetch(
             found: found.chars().take(256).collect(),
         });
     }
-    let jwks_uri =
-        doc.get("jwks_uri")
-            .and_then(|v| v.as_str())
-            .ok_or(FetchError::InvalidDocument(
-                "discovery document has no `jwks_uri`",
-            ))?;
-    let jwks_uri = parse(jwks_uri)?;
-    check_url(&jwks_uri, cfg.allow_http)?;
-    Ok(jwks_uri)
+    let url = doc
+        .get(member)
+        .and_then(|v| v.as_str())
+        .ok_or(FetchError::InvalidDocument(match member {
+            "jwks_uri" => "discovery document has no `jwks_uri`",
+            _ => "discovery document has no `introspection_endpoint`",
+        }))?;
+    let url = parse(url)?;
+    check_url(&url, cfg.allow_http)?;
+    Ok(url)
 }
 
 #[cfg(test)]

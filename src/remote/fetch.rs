@@ -10,8 +10,10 @@ use url::Url;
 
 use crate::jose::error::ConfigError;
 
-/// Why signing keys could not be fetched or used; the `source()` of
-/// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable).
+/// Why signing keys could not be fetched or used, or an introspection
+/// answer obtained; the `source()` of
+/// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable) and
+/// [`Error::IntrospectionUnavailable`](crate::Error::IntrospectionUnavailable).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -45,6 +47,9 @@ pub enum FetchError {
     NoUsableKeys,
     /// No keys yet, and the last failure's backoff has not elapsed.
     Backoff,
+    /// Every introspection slot stayed busy for the whole timeout
+    /// ([`Introspection::max_concurrent`](crate::introspection::Introspection::max_concurrent)).
+    Overloaded,
 }
 
 impl fmt::Display for FetchError {
@@ -62,6 +67,7 @@ impl fmt::Display for FetchError {
             ),
             Self::NoUsableKeys => f.write_str("the JWK Set holds no usable signing key"),
             Self::Backoff => f.write_str("waiting before retrying after a failed fetch"),
+            Self::Overloaded => f.write_str("too many introspections in flight"),
         }
     }
 }
@@ -150,15 +156,23 @@ pub(crate) async fn get(
     accept: &'static str,
     max_bytes: usize,
 ) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+    let request = client.get(url.clone()).header(ACCEPT, accept);
+    let (body, headers) = exchange(request, url, cfg, max_bytes).await?;
+    Ok((body, max_age(&headers)))
+}
+
+/// Sends `request` (to `url`): 200 only, same origin after redirects, body
+/// capped while it streams, the whole exchange under the timeout. Returns
+/// the body and the response headers.
+pub(crate) async fn exchange(
+    request: reqwest::RequestBuilder,
+    url: &Url,
+    cfg: &FetchConfig,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, http::HeaderMap), FetchError> {
     check_url(url, cfg.allow_http)?;
     let exchange = async {
-        let mut response = client
-            .get(url.clone())
-            .header(ACCEPT, accept)
-            .timeout(cfg.timeout)
-            .send()
-            .await
-            .map_err(network)?;
+        let mut response = request.timeout(cfg.timeout).send().await.map_err(network)?;
         if response.url().origin() != url.origin() {
             return Err(FetchError::CrossOriginRedirect);
         }
@@ -171,7 +185,7 @@ pub(crate) async fn get(
         {
             return Err(FetchError::TooLarge { limit: max_bytes });
         }
-        let max_age = max_age(response.headers());
+        let headers = std::mem::take(response.headers_mut());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(network)? {
             if body.len() + chunk.len() > max_bytes {
@@ -179,7 +193,7 @@ pub(crate) async fn get(
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((body, max_age))
+        Ok((body, headers))
     };
     tokio::time::timeout(cfg.timeout, exchange)
         .await

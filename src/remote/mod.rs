@@ -3,7 +3,9 @@
 //! store that keeps each issuer's keys fresh ([`key_store`]), and the
 //! stores that remember DPoP proofs ([`replay`]).
 
+pub(crate) mod client_auth;
 pub(crate) mod discovery;
 pub(crate) mod fetch;
+pub(crate) mod introspect;
 pub(crate) mod key_store;
 pub(crate) mod replay;

@@ -5,11 +5,13 @@
 mod certificate;
 mod discovery;
 mod dpop;
+mod introspection;
 mod server;
 mod signer;
 #[cfg(feature = "tonic")]
 mod text_codec;
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,8 +54,12 @@ pub enum IssuerMode {
 /// tokens minted with any claims, keys rotated and retired, faults on
 /// demand, and a count of every fetch. It also serves one issuer per tenant
 /// under `/tenants/{tenant}` ([`tenant_issuer`](Self::tenant_issuer), for
-/// issuer templates) and a token endpoint (`POST /token`, client
-/// credentials with an RFC 8707 `resource`, which becomes `aud`).
+/// issuer templates), a token endpoint (`POST /token`, client
+/// credentials with an RFC 8707 `resource`, which becomes `aud`), and an
+/// introspection endpoint (`POST /introspect`, RFC 7662, with RFC 9701 JWT
+/// answers on request) for the opaque tokens it mints
+/// ([`TokenBuilder::opaque`]) and the JWTs it signs, which it can
+/// [`revoke`](Self::revoke).
 ///
 /// Use it with [`ValidatorBuilder::allow_http`](crate::ValidatorBuilder::allow_http),
 /// since it speaks plain http. The server stops when the `TestIssuer` is
@@ -101,6 +107,15 @@ pub(crate) struct Shared {
     jwks_fetches: AtomicUsize,
     tenant_fetches: AtomicUsize,
     tokens_issued: AtomicUsize,
+    /// Opaque tokens issued, and their claims.
+    opaque: Mutex<HashMap<String, Value>>,
+    /// Tokens revoked (opaque or JWT).
+    revoked: Mutex<HashSet<String>>,
+    /// Calls to the introspection endpoint so far.
+    introspections: AtomicUsize,
+    /// The public keys of the introspection client's assertions
+    /// (`private_key_jwt`), when registered.
+    client_keys: Mutex<Option<crate::jose::jwks::KeySet>>,
 }
 
 impl fmt::Debug for TestIssuer {
@@ -183,6 +198,10 @@ impl TestIssuerBuilder {
             jwks_fetches: AtomicUsize::new(0),
             tenant_fetches: AtomicUsize::new(0),
             tokens_issued: AtomicUsize::new(0),
+            opaque: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(HashSet::new()),
+            introspections: AtomicUsize::new(0),
+            client_keys: Mutex::new(None),
         });
         let server = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
         TestIssuer { shared, server }
@@ -349,11 +368,45 @@ impl TestIssuer {
     pub fn jwks_fetches(&self) -> usize {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
     }
+
+    /// The introspection endpoint (also in the discovery document). A
+    /// resource server introspects as [`INTROSPECTION_CLIENT_ID`], with
+    /// `client_secret_basic` or `client_secret_post` and
+    /// [`INTROSPECTION_CLIENT_SECRET`], or with `private_key_jwt` once
+    /// [`register_client_key`](Self::register_client_key) named its key;
+    /// other credentials get 401 `invalid_client`.
+    pub fn introspection_endpoint(&self) -> String {
+        format!("http://{}/introspect", self.shared.addr)
+    }
+
+    /// Registers the public keys of the introspection client's assertions
+    /// (`private_key_jwt`, RFC 7523): `aud` must be the issuer, `iss` and
+    /// `sub` the client id.
+    pub fn register_client_key(&self, keys: crate::jose::jwks::KeySet) {
+        *lock(&self.shared.client_keys) = Some(keys);
+    }
+
+    /// Revokes `token` (opaque or JWT): introspection says
+    /// `"active": false` from now on.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.shared.revoked).insert(token.to_owned());
+    }
+
+    /// Calls to the introspection endpoint so far (answered or not).
+    pub fn introspections(&self) -> usize {
+        self.shared.introspections.load(Ordering::SeqCst)
+    }
 }
+
+/// The client id of [`TestIssuer`]'s introspection endpoint.
+pub const INTROSPECTION_CLIENT_ID: &str = "resource-server";
+/// The client secret of [`TestIssuer`]'s introspection endpoint.
+pub const INTROSPECTION_CLIENT_SECRET: &str = "resource-server-secret";
 
 /// A token being minted by a [`TestIssuer`]. Finish with [`sign`](Self::sign).
 #[must_use]
 pub struct TokenBuilder {
+    shared: Arc<Shared>,
     key: Arc<SigningKey>,
     alg: Algorithm,
     header: Value,
@@ -487,6 +540,17 @@ impl TokenBuilder {
         self
     }
 
+    /// An opaque token (43 random base64url characters) standing for these
+    /// claims: only the issuer's introspection endpoint can tell what it
+    /// is. The header is not used.
+    pub fn opaque(self) -> String {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).expect("random bytes");
+        let token = signer::b64(&bytes);
+        lock(&self.shared.opaque).insert(token.clone(), self.claims);
+        token
+    }
+
     /// Signs: `BASE64URL(header).BASE64URL(claims).BASE64URL(signature)`.
     pub fn sign(mut self) -> String {
         self.header["alg"] = self.alg.as_str().into();
@@ -504,11 +568,12 @@ fn signing_key(shared: &Shared) -> (String, Arc<SigningKey>) {
     (kid.clone(), Arc::clone(key))
 }
 
-pub(crate) fn new_token(shared: &Shared) -> TokenBuilder {
+pub(crate) fn new_token(shared: &Arc<Shared>) -> TokenBuilder {
     let (kid, key) = signing_key(shared);
     let now = UnixTime::now().as_secs();
     let jti = shared.next_jti.fetch_add(1, Ordering::Relaxed);
     TokenBuilder {
+        shared: Arc::clone(shared),
         alg: key.algorithm(),
         key,
         header: json!({ "typ": "at+jwt", "kid": kid }),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{IssuerMode, Shared, lock, new_token};
+use super::{IssuerMode, Shared, introspection, lock, new_token, signing_key};
 
 /// The JWK Set: every published key, newest last.
 pub(crate) fn jwks(shared: &Shared) -> Value {
@@ -36,6 +36,9 @@ pub(crate) fn document(shared: &Shared) -> Value {
         "issuer": shared.issuer,
         "jwks_uri": format!("{base}{}", lock(&shared.jwks_path)),
         "token_endpoint": format!("{base}/token"),
+        "introspection_endpoint": format!("{base}/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_signing_alg_values_supported": [signing_key(shared).1.algorithm().as_str()],
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["none"],
         "response_types_supported": ["code"],
@@ -93,6 +96,7 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
         (None, "/.well-known/openid-configuration") => Some(&shared.discovery_fetches),
         (None, "/.well-known/oauth-authorization-server") => Some(&shared.metadata_fetches),
         (None, p) if p == jwks_path => Some(&shared.jwks_fetches),
+        (None, "/introspect") => Some(&shared.introspections),
         _ => None,
     };
     if let Some(counter) = counter {
@@ -138,6 +142,14 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
             let (status, body) = token_response(&shared, &body);
             respond(&mut stream, status, body.to_string().as_bytes(), None).await;
         }
+        "/introspect" if head.starts_with("POST ") => {
+            let Some(body) = read_body(&mut stream, &head, request[head_len..].to_vec()).await
+            else {
+                return respond(&mut stream, 400, b"", None).await;
+            };
+            let (status, content_type, body) = introspection::answer(&shared, &head, &body);
+            respond_as(&mut stream, status, content_type, body.as_bytes()).await;
+        }
         _ => respond(&mut stream, 404, b"", None).await,
     }
 }
@@ -167,7 +179,7 @@ async fn read_body(stream: &mut TcpStream, head: &str, mut body: Vec<u8>) -> Opt
 /// The token endpoint: the client credentials grant (RFC 6749 §4.4) with a
 /// resource indicator (RFC 8707), which becomes the token's `aud`. Any
 /// `client_id` is accepted (a public test client).
-fn token_response(shared: &Shared, form: &[u8]) -> (u16, Value) {
+fn token_response(shared: &Arc<Shared>, form: &[u8]) -> (u16, Value) {
     let error = |code: &str, description: &str| {
         (
             400,
@@ -223,8 +235,29 @@ async fn respond(stream: &mut TcpStream, status: u16, body: &[u8], max_age: Opti
     let cache = max_age.map_or(String::new(), |s| {
         format!("Cache-Control: public, max-age={s}\r\n")
     });
+    write_response(stream, status, "application/json", &cache, body).await;
+}
+
+async fn respond_as(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+    write_response(
+        stream,
+        status,
+        content_type,
+        "Cache-Control: no-store\r\n",
+        body,
+    )
+    .await;
+}
+
+async fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    cache: &str,
+    body: &[u8],
+) {
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cache}Connection: close\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{cache}Connection: close\r\n\r\n",
         http::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())

@@ -132,6 +132,37 @@ impl SigningKey {
         }
     }
 
+    /// The private key as PKCS#8 DER (`None` for an HMAC secret): to hand
+    /// to code that signs with it, such as a
+    /// [`ClientKey`](crate::introspection::ClientKey).
+    pub fn to_pkcs8(&self) -> Option<Vec<u8>> {
+        use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der};
+        match &self.key {
+            PrivateKey::Rsa(kp) => {
+                let der: Pkcs8V1Der<'static> = kp.as_der().ok()?;
+                Some(der.as_ref().to_vec())
+            }
+            PrivateKey::Ec(kp) => kp.to_pkcs8v1().ok().map(|d| d.as_ref().to_vec()),
+            PrivateKey::Ed(kp) => kp.to_pkcs8v1().ok().map(|d| d.as_ref().to_vec()),
+            PrivateKey::Hmac(_) => None,
+        }
+    }
+
+    /// The private key as a PEM `PRIVATE KEY` (PKCS#8) document (`None`
+    /// for an HMAC secret).
+    pub fn to_pkcs8_pem(&self) -> Option<String> {
+        let b64 = base64_simd::STANDARD.encode_to_string(self.to_pkcs8()?);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        Some(format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        ))
+    }
+
     /// The algorithm the key was made for.
     pub fn algorithm(&self) -> Algorithm {
         self.alg

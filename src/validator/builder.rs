@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::dpop::Dpop;
+use super::introspection::Introspection;
 use super::issuers::{Prototype, Trusted};
 use super::mtls::CertificateBinding;
 use super::{Constraints, Issuers, Validator};
@@ -30,6 +31,7 @@ pub(crate) struct IssuerSettings {
     keys: Option<KeySet>,
     fetch: FetchConfig,
     client: Option<reqwest::Client>,
+    introspection: Option<Introspection>,
     /// A mistake a preset found in its arguments, reported by `build()`.
     pub(crate) preset_error: Option<ConfigError>,
 }
@@ -304,6 +306,17 @@ macro_rules! issuer_setters {
             pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
                 self.settings.fetch.backoff_min = min;
                 self.settings.fetch.backoff_max = max;
+                self
+            }
+
+            /// Opaque tokens (RFC 7662): the authorization server is asked
+            /// whether a token is active, by the client the resource server
+            /// authenticates as, and its answer goes through the same rules
+            /// as a JWT's claims. See [`Introspection`](crate::introspection::Introspection).
+            ///
+            /// Defaults to none: a token that is not a JWT is malformed.
+            pub fn introspection(mut self, introspection: Introspection) -> Self {
+                self.settings.introspection = Some(introspection);
                 self
             }
 
@@ -589,9 +602,16 @@ impl IssuerSettings {
         self.check()?;
         let source = self.source()?;
         let client = self.client(client)?;
+        let introspection = match self.introspection {
+            Some(introspection) => {
+                Some(introspection.build(self.issuer.as_deref(), &self.fetch, client.clone())?)
+            }
+            None => None,
+        };
         Ok(Trusted {
             rules: self.rules,
             store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+            introspection,
         })
     }
 
@@ -609,6 +629,12 @@ impl IssuerSettings {
             ));
         }
         self.check()?;
+        if self.introspection.is_some() {
+            return Err(ConfigError::new(
+                "introspection",
+                "a template's issuers cannot introspect: trust each one that does with trust()",
+            ));
+        }
         let client = self.client(client)?;
         let shared_store = match (&self.keys, &self.jwks_uri) {
             (None, None) => None,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::introspection::{IntrospectWhen, Introspector, looks_like_jwt};
 use crate::jose::error::{ConfigError, Error};
 use crate::jose::token::decode_b64;
 use crate::jose::validation::Validation;
@@ -24,6 +25,8 @@ use crate::remote::key_store::{KeyStatus, KeyStore, Source};
 pub(crate) struct Trusted {
     pub(crate) rules: Validation,
     pub(crate) store: Arc<KeyStore>,
+    /// Opaque tokens, when the issuer introspects them.
+    pub(crate) introspection: Option<Introspector>,
 }
 
 impl fmt::Debug for Trusted {
@@ -279,7 +282,11 @@ impl Prototype {
         let rules = template
             .aliases_for(tenant)
             .fold(self.rules.clone().issuer(issuer), Validation::issuer_alias);
-        Trusted { rules, store }
+        Trusted {
+            rules,
+            store,
+            introspection: None,
+        }
     }
 }
 
@@ -293,6 +300,11 @@ pub(crate) struct Registry {
     discovered: moka::sync::Cache<String, Arc<Trusted>, foldhash::fast::RandomState>,
     /// The largest token any issuer accepts: bigger ones are not decoded.
     max_token_bytes: usize,
+    /// The issuer opaque tokens go to (it introspects tokens that are not
+    /// JWTs): a token names no issuer, so there is at most one.
+    opaque: Option<usize>,
+    /// Some issuer introspects every token, JWTs included.
+    introspects_jwts: bool,
 }
 
 impl Registry {
@@ -318,7 +330,15 @@ impl Registry {
             .map(|r| r.max_token_bytes)
             .max()
             .unwrap_or(0);
+        let opaque = fixed.iter().position(|(_, t)| t.introspection.is_some());
+        let introspects_jwts = fixed.iter().any(|(_, t)| {
+            t.introspection
+                .as_ref()
+                .is_some_and(|i| i.when == IntrospectWhen::Always)
+        });
         Self {
+            opaque,
+            introspects_jwts,
             fixed,
             by_issuer,
             templates,
@@ -327,6 +347,46 @@ impl Registry {
                 .time_to_idle(idle)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             max_token_bytes,
+        }
+    }
+
+    /// Checks that opaque tokens have one place to go.
+    pub(crate) fn check_introspection(fixed: &[(Box<str>, Trusted)]) -> Result<(), ConfigError> {
+        if fixed
+            .iter()
+            .filter(|(_, t)| t.introspection.is_some())
+            .count()
+            > 1
+        {
+            return Err(ConfigError::new(
+                "introspection",
+                "more than one issuer introspects: an opaque token names no issuer, so only one may",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The introspecting issuer `token` goes to, if introspection judges
+    /// it: an opaque token to the one issuer that introspects, a JWT to
+    /// its issuer when that one introspects every token.
+    pub(crate) fn introspecting(&self, token: &str) -> Option<Result<Picked<'_>, Error>> {
+        if !looks_like_jwt(token) {
+            return self.opaque.map(|i| Ok(Picked::Fixed(&self.fixed[i].1)));
+        }
+        if !self.introspects_jwts {
+            return None;
+        }
+        match self.pick(token) {
+            Ok(picked)
+                if picked
+                    .introspection
+                    .as_ref()
+                    .is_some_and(|i| i.takes(token)) =>
+            {
+                Some(Ok(picked))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod builder;
 pub(crate) mod dpop;
+pub(crate) mod introspection;
 pub(crate) mod issuers;
 pub(crate) mod mtls;
 mod multi_issuer;
@@ -15,6 +16,8 @@ use serde::de::DeserializeOwned;
 
 pub use self::builder::{IssuerBuilder, ValidatorBuilder};
 use self::dpop::{DpopMode, DpopSettings};
+#[cfg(doc)]
+use self::introspection::IntrospectWhen;
 use self::issuers::{Picked, Registry, Trusted};
 use self::mtls::{CertificateMode, MtlsSettings};
 pub use self::multi_issuer::MultiIssuerBuilder;
@@ -171,6 +174,28 @@ impl Validator {
         .filter(|scopes| !scopes.is_empty())
     }
 
+    /// The introspecting issuer `token` goes to, when introspection judges
+    /// it (see [`IntrospectWhen`](introspection::IntrospectWhen)).
+    fn introspecting(&self, token: &str) -> Option<Result<Picked<'_>, Error>> {
+        match &self.inner.issuers {
+            Issuers::One(trusted) => trusted
+                .introspection
+                .as_ref()
+                .filter(|i| i.takes(token))
+                .map(|_| Ok(Picked::Fixed(trusted))),
+            Issuers::Many(registry) => registry.introspecting(token),
+        }
+    }
+
+    /// How many introspection calls went to the authorization server(s).
+    pub fn introspection_calls(&self) -> u64 {
+        let one = |t: &Trusted| t.introspection.as_ref().map_or(0, |i| i.calls());
+        match &self.inner.issuers {
+            Issuers::One(trusted) => one(trusted),
+            Issuers::Many(registry) => registry.fixed().map(one).sum(),
+        }
+    }
+
     /// The issuer configuration `token` is checked against: with several
     /// issuers, the one its unverified `iss` names (no network call).
     fn pick(&self, token: &str) -> Result<Picked<'_>, Error> {
@@ -235,6 +260,13 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        if let Some(picked) = self.introspecting(token) {
+            let trusted = picked?;
+            if let Some(introspection) = &trusted.introspection {
+                let bindings = self.inner.constraints.bindings();
+                return introspection.introspect(token, &trusted, bindings).await;
+            }
+        }
         let trusted = self.pick(token)?;
         let snapshot = trusted.store.keys().await.map_err(keys_unavailable)?;
         let result = self.verify(token, &trusted.rules, &snapshot.keys);
@@ -253,6 +285,14 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        if let Some(picked) = self.introspecting(token) {
+            let trusted = match picked {
+                Ok(trusted) => trusted,
+                Err(e) => return Some(Err(e)),
+            };
+            let introspection = trusted.introspection.as_ref()?;
+            return introspection.cached(token, &trusted.rules, self.inner.constraints.bindings());
+        }
         let at = std::time::Instant::now();
         if let Some(result) = self.cached_claims(token, at) {
             return Some(result);
@@ -345,6 +385,9 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        if let Some(picked) = self.introspecting(token) {
+            return self.introspected_without_waiting(token, picked?);
+        }
         let at = std::time::Instant::now();
         if let Some(result) = self.cached_claims(token, at) {
             return result;
@@ -360,6 +403,34 @@ impl Validator {
             store.refetch_for_unknown_kid_in_background();
         }
         result
+    }
+
+    /// An opaque token without waiting: its cached answer, else the call is
+    /// started in the background (with a tokio runtime) and this request
+    /// is told to retry ([`Error::IntrospectionUnavailable`], 503).
+    fn introspected_without_waiting<C>(
+        &self,
+        token: &str,
+        trusted: Picked<'_>,
+    ) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let Some(introspection) = &trusted.introspection else {
+            return Err(Error::malformed("not three dot-separated segments"));
+        };
+        let bindings = self.inner.constraints.bindings();
+        if let Some(result) = introspection.cached(token, &trusted.rules, bindings) {
+            return result;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let validator = self.clone();
+            let token = token.to_owned();
+            runtime.spawn(async move {
+                let _ = validator.validate_fetching::<C>(&token).await;
+            });
+        }
+        Err(Error::IntrospectionUnavailable { source: None })
     }
 
     /// Renamed [`validate_without_waiting`](Self::validate_without_waiting):

@@ -209,6 +209,7 @@ impl MultiIssuerBuilder {
             .map_err(|why| ConfigError::new("trust_template", why))?;
             templates.push((template, builder.into_prototype(client.as_ref())?));
         }
+        Registry::check_introspection(&fixed)?;
         let registry = Registry::new(fixed, templates, self.max_discovered, self.idle);
         let constraints = Constraints {
             dpop: self.dpop.build()?,

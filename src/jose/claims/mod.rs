@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-pub(crate) use self::payload::check;
+pub(crate) use self::payload::{check, granted, introspected};
 pub use self::scopes::Scopes;
 use crate::jose::cnf::{Bindings, Thumbprint};
 use crate::jose::error::Error;
@@ -73,6 +73,26 @@ struct Registered {
     /// `cnf.x5t#S256` (RFC 8705 §3.1): the thumbprint of the client
     /// certificate the token is bound to.
     x5t: Option<Thumbprint>,
+    /// Who vouched for these claims.
+    origin: ClaimsOrigin,
+}
+
+/// Who vouched for a request's claims: [`Claims::origin`].
+///
+/// The binding a token carries (a DPoP key, a client certificate) is told
+/// apart by [`Claims::dpop_thumbprint`] and
+/// [`Claims::certificate_thumbprint`], whichever way it was validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClaimsOrigin {
+    /// A JWT whose signature verified with the issuer's keys.
+    #[default]
+    Jwt,
+    /// An opaque token (or any token, when introspection is always used)
+    /// the authorization server said is active (RFC 7662).
+    Introspection,
+    /// An API key the server is configured with: the claims it stands for.
+    ApiKey,
 }
 
 /// A string claim: a range of the payload when JSON had no escapes in it
@@ -183,6 +203,12 @@ impl<'a> ClaimsRef<'a> {
         self.registered.x5t
     }
 
+    /// Who vouched for these claims: a JWT's signature, introspection, or
+    /// an API key.
+    pub fn origin(&self) -> ClaimsOrigin {
+        self.registered.origin
+    }
+
     /// Any top-level claim of the payload, deserialized as `T`;
     /// `Ok(None)` when the token has no such member. The payload is read
     /// again for it (registered claims are at hand without that).
@@ -287,6 +313,14 @@ impl<C> Claims<C> {
     /// certificate, so this is the thumbprint that matched.
     pub fn certificate_thumbprint(&self) -> Option<&str> {
         self.registered().certificate_thumbprint()
+    }
+
+    /// Who vouched for these claims: a JWT's signature
+    /// ([`ClaimsOrigin::Jwt`]), the authorization server by introspection,
+    /// or an API key. How the request carried them is
+    /// [`AuthScheme`](crate::AuthScheme).
+    pub fn origin(&self) -> ClaimsOrigin {
+        self.inner.registered.origin
     }
 
     /// The granted scopes: from `scope` (a space-separated string, or a JSON

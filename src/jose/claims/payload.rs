@@ -11,7 +11,9 @@ use serde_json::value::RawValue;
 
 use super::rules;
 use super::value::Val;
-use super::{Claims, ClaimsRef, Inner, Registered, Scopes, Text, check_revoked, check_times};
+use super::{
+    Claims, ClaimsOrigin, ClaimsRef, Inner, Registered, Scopes, Text, check_revoked, check_times,
+};
 use crate::jose::cnf::{self, Bindings};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
@@ -65,6 +67,71 @@ pub(crate) fn check<C: DeserializeOwned>(
             })
         }
     }
+}
+
+/// [`check`] for the claims of an introspection response (RFC 7662 §2.2,
+/// `active` already seen true): the same rules, the same `Claims<C>`, told
+/// apart by [`Claims::origin`].
+pub(crate) fn introspected<C: DeserializeOwned>(
+    payload: Vec<u8>,
+    rules: &Validation,
+    now: UnixTime,
+    bindings: Bindings,
+) -> Result<Claims<C>, Error> {
+    let mut claims = check::<C>(payload, rules, now, false, bindings)?;
+    if let Some(inner) = Arc::get_mut(&mut claims.inner) {
+        inner.registered.origin = ClaimsOrigin::Introspection;
+    }
+    Ok(claims)
+}
+
+/// The claims an API key stands for, from its configured JSON object: the
+/// registered claims read with their types checked, none required (`exp`,
+/// when present, is when the key stops working), no binding; your `C`
+/// deserialized.
+pub(crate) fn granted<C: DeserializeOwned>(payload: &str) -> Result<Claims<C>, Error> {
+    let payload: Box<str> = payload.into();
+    let rules = Validation::new();
+    let mut raw = Raw::wanting(&rules, false);
+    let mut de = serde_json::Deserializer::from_str(&payload);
+    let custom = C::deserialize(OnePass {
+        de: &mut de,
+        raw: &mut raw,
+    })
+    .and_then(|custom| de.end().map(|()| custom))
+    .map_err(|e| Error::InvalidClaims {
+        claim: None,
+        source: Some(Arc::new(e)),
+    })?;
+    if let Some(e) = raw.error {
+        return Err(e);
+    }
+    let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, &payload));
+    let registered = Registered {
+        iss: text(raw.iss),
+        sub: text(raw.sub),
+        aud: raw
+            .aud
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| Text::new(a, &payload))
+            .collect(),
+        exp: raw.exp.map_or(UnixTime::from_secs(u64::MAX), floor),
+        nbf: raw.nbf.map(ceil),
+        iat: raw.iat.map(ceil),
+        jti: text(raw.jti),
+        client_id: text(raw.client_id.or(raw.azp).or(raw.cid)),
+        scopes: raw.scope.or(raw.scp).unwrap_or_default(),
+        origin: ClaimsOrigin::ApiKey,
+        ..Registered::default()
+    };
+    Ok(Claims {
+        inner: Arc::new(Inner {
+            payload,
+            registered,
+            custom,
+        }),
+    })
 }
 
 /// The registered claims as found, before any check, and the first rule
@@ -500,6 +567,7 @@ impl<'de> Raw<'de> {
                 .map(|tid| Text::new(tid.0, payload)),
             jkt: None,
             x5t: None,
+            origin: ClaimsOrigin::Jwt,
         };
         let view = ClaimsRef {
             payload,
