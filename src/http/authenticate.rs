@@ -9,7 +9,7 @@ use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
 
 use crate::http::client_cert;
-use crate::http::extract::{Credential, DPOP, credential};
+use crate::http::extract::{Credential, DPOP, request_credential};
 use crate::http::layer::Authenticated;
 use crate::http::rejection::{self, Challenge, DpopChallenge};
 use crate::jose::claims::Claims;
@@ -45,6 +45,9 @@ pub enum AuthScheme {
     /// bound to (RFC 9449); the key's thumbprint is
     /// [`Claims::dpop_thumbprint`].
     Dpop,
+    /// An API key (`X-API-KEY`, or the header of
+    /// [`ApiKeys::header`](crate::ApiKeys::header)).
+    ApiKey,
 }
 
 impl AuthScheme {
@@ -249,8 +252,7 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let credential =
-            credential(head.headers, head.uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let credential = self.credential(head)?.ok_or(Error::MissingToken)?;
         let pending = match self.authenticate_now(head, credential) {
             Pending::Fetch => self.authenticate_fetching(head).await?,
             pending => pending,
@@ -266,6 +268,7 @@ impl Validator {
     pub fn reject<B: Default>(&self, error: &Error, request_headers: &HeaderMap) -> Response<B> {
         let challenge = Challenge {
             dpop: self.dpop_challenge(),
+            api_key: self.api_keys().map(|k| std::sync::Arc::clone(&k.display)),
             ..Challenge::default()
         };
         rejection::response(error, &challenge, Some(request_headers), B::default)
@@ -286,6 +289,12 @@ impl Validator {
         }))
     }
 
+    /// The request's credential: an API key when keys are accepted and one
+    /// is there, else its token (see `extract`).
+    pub(crate) fn credential<'h>(&self, head: Head<'h>) -> Result<Option<Credential<'h>>, Error> {
+        request_credential(head.headers, head.uri, self.dpop_mode(), self.api_keys())
+    }
+
     /// What can be decided now: the token from the cache or the keys held,
     /// then its certificate, and (DPoP) the proof, the nonce, and an
     /// in-process replay store.
@@ -297,6 +306,9 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        if let Credential::ApiKey(key) = credential {
+            return Pending::Done(self.api_key_claims(key));
+        }
         match self.validate_if_ready::<C>(credential.token()) {
             None => Pending::Fetch,
             Some(Err(e)) => Pending::Done(Err(e)),
@@ -309,8 +321,7 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let credential =
-            credential(head.headers, head.uri, self.dpop_mode())?.ok_or(Error::MissingToken)?;
+        let credential = self.credential(head)?.ok_or(Error::MissingToken)?;
         let claims = self.validate_fetching::<C>(credential.token()).await?;
         Ok(self.check_credential(claims, credential, head))
     }
@@ -388,6 +399,8 @@ impl Validator {
                 return Pending::Done(verified);
             }
             Credential::Dpop { token, proof } => (token, proof),
+            // Answered by `authenticate_now` before any token check.
+            Credential::ApiKey(_) => return Pending::Done(Err(Error::MalformedApiKey)),
         };
         let Some(settings) = self.dpop() else {
             return Pending::Done(Err(Error::MalformedHeader));
@@ -407,6 +420,21 @@ impl Validator {
                 }
             }
         }
+    }
+}
+
+impl Validator {
+    /// The claims an API key stands for.
+    fn api_key_claims<C>(&self, key: &str) -> Result<Verified<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        let keys = self.api_keys().ok_or(Error::InvalidApiKey)?;
+        Ok(Verified {
+            claims: keys.claims(key)?,
+            scheme: AuthScheme::ApiKey,
+            dpop_nonce: None,
+        })
     }
 }
 

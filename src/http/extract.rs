@@ -6,6 +6,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, Uri};
 
 use crate::jose::error::Error;
+use crate::validator::api_keys::ApiKeySettings;
 use crate::validator::dpop::DpopMode;
 
 /// The `DPoP` proof header (RFC 9449 §4.1).
@@ -15,15 +16,63 @@ pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Credential<'a> {
     Bearer(&'a str),
-    Dpop { token: &'a str, proof: &'a str },
+    Dpop {
+        token: &'a str,
+        proof: &'a str,
+    },
+    /// An API key (never logged).
+    ApiKey(&'a str),
 }
 
 impl<'a> Credential<'a> {
+    /// The token, or the API key.
     pub(crate) fn token(&self) -> &'a str {
         match self {
-            Self::Bearer(token) | Self::Dpop { token, .. } => token,
+            Self::Bearer(token) | Self::Dpop { token, .. } | Self::ApiKey(token) => token,
         }
     }
+}
+
+/// The request's credential: its API key when the validator accepts keys
+/// and the request carries one, else its token as `mode` accepts it (see
+/// [`credential`]).
+pub(crate) fn request_credential<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    mode: DpopMode,
+    api_keys: Option<&ApiKeySettings>,
+) -> Result<Option<Credential<'a>>, Error> {
+    if let Some(keys) = api_keys
+        && let Some(key) = api_key(&keys.header, headers, uri)?
+    {
+        return Ok(Some(Credential::ApiKey(key)));
+    }
+    credential(headers, uri, mode)
+}
+
+/// The request's API key, if it carries one: exactly one non-empty header
+/// value of visible ASCII without spaces, and no token beside it (no
+/// `Authorization` header, no query token): else
+/// [`Error::MalformedApiKey`].
+fn api_key<'a>(
+    header: &HeaderName,
+    headers: &'a HeaderMap,
+    uri: &Uri,
+) -> Result<Option<&'a str>, Error> {
+    let mut values = headers.get_all(header).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() || headers.contains_key(AUTHORIZATION) || has_query_token(uri) {
+        return Err(Error::MalformedApiKey);
+    }
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.contains(' '))
+        .ok_or(Error::MalformedApiKey)?;
+    Ok(Some(key))
 }
 
 /// The request's credential as `mode` accepts it: `Bearer <token>`, or

@@ -124,7 +124,7 @@ impl Error {
     /// 503 when keys are unavailable, 401 for everything else.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedHeader => StatusCode::BAD_REQUEST,
+            Self::MalformedHeader | Self::MalformedApiKey => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
                 StatusCode::FORBIDDEN
             }
@@ -173,7 +173,7 @@ impl Error {
             Self::InvalidApiKey => Some("invalid_key"),
             Self::InvalidDpopProof { .. } => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
-            Self::MalformedHeader => Some("invalid_request"),
+            Self::MalformedHeader | Self::MalformedApiKey => Some("invalid_request"),
             Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::NotPermitted => {
                 Some("insufficient_scope")
             }
@@ -230,12 +230,18 @@ impl Error {
             params.push(("realm", realm));
         }
         params.push(("header", header));
-        if matches!(self, Self::InvalidApiKey) {
-            params.push(("error", "invalid_key"));
+        if let Some(code) = self.bearer_code().filter(|_| self.is_api_key()) {
+            params.push(("error", code));
             params.push(("error_description", self.description()));
         }
         push_params(&mut value, &params);
         HeaderValue::from_str(&value).ok()
+    }
+
+    /// Whether the error is about the API key: it goes on the `ApiKey`
+    /// challenge alone.
+    fn is_api_key(&self) -> bool {
+        matches!(self, Self::InvalidApiKey | Self::MalformedApiKey)
     }
 
     /// Whether the error is about DPoP itself: it goes on the `DPoP`
@@ -369,9 +375,9 @@ pub(crate) fn response<B: Default>(
     let api_key = challenge
         .api_key
         .as_deref()
-        .filter(|_| matches!(error, Error::MissingToken | Error::InvalidApiKey))
+        .filter(|_| matches!(error, Error::MissingToken) || error.is_api_key())
         .and_then(|header| error.api_key_challenge(realm, header));
-    if matches!(error, Error::InvalidApiKey) {
+    if error.is_api_key() {
         // About the key alone: no token challenge beside it.
         if let Some(value) = api_key {
             res.headers_mut().insert(WWW_AUTHENTICATE, value);

@@ -207,6 +207,10 @@ pub enum Error {
     /// one the server knows, or has expired (HTTP 401, on the `ApiKey`
     /// challenge).
     InvalidApiKey,
+    /// The request's API key header is empty, repeated, or sent beside a
+    /// token (`Authorization`, or a query token): one credential per
+    /// request (HTTP 400 `invalid_request`, on the `ApiKey` challenge).
+    MalformedApiKey,
     /// No usable signing keys could be obtained from the issuer (network,
     /// HTTP status, a bad document, no usable key): the server's fault, not
     /// the client's (HTTP 503 with `Retry-After`). Never a setup mistake:
@@ -274,6 +278,9 @@ impl Error {
                 "The authorization server cannot be asked about the token at the moment"
             }
             Self::InvalidApiKey => "The API key is not accepted",
+            Self::MalformedApiKey => {
+                "The request must carry exactly one API key, and no token beside it"
+            }
         }
     }
 
@@ -390,6 +397,9 @@ impl fmt::Display for Error {
             }
             Self::IntrospectionUnavailable { .. } => f.write_str("token introspection unavailable"),
             Self::InvalidApiKey => f.write_str("unknown or expired API key"),
+            Self::MalformedApiKey => {
+                f.write_str("API key header empty, repeated, or beside a token")
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::api_keys::ApiKeys;
 use super::dpop::Dpop;
 use super::introspection::Introspection;
 use super::issuers::{Prototype, Trusted};
@@ -357,6 +358,7 @@ pub struct ValidatorBuilder {
     token_cache: (u64, u64),
     dpop: Dpop,
     certificate_binding: CertificateBinding,
+    api_keys: Option<ApiKeys>,
 }
 
 /// The token cache's bounds unless set: 50 000 tokens, 64 MiB.
@@ -369,6 +371,7 @@ impl Default for ValidatorBuilder {
             token_cache: TOKEN_CACHE_DEFAULT,
             dpop: Dpop::off(),
             certificate_binding: CertificateBinding::off(),
+            api_keys: None,
         }
     }
 }
@@ -437,6 +440,7 @@ impl ValidatorBuilder {
         let constraints = Constraints {
             dpop: self.dpop.build()?,
             mtls: self.certificate_binding.build()?,
+            api_keys: self.api_keys.map(ApiKeys::build).transpose()?,
         };
         Ok(Validator::new(
             Issuers::One(trusted),
@@ -464,6 +468,15 @@ impl ValidatorBuilder {
     /// certificate is refused.
     pub fn certificate_binding(mut self, binding: CertificateBinding) -> Self {
         self.certificate_binding = binding;
+        self
+    }
+
+    /// API keys accepted instead of a token, in `X-API-KEY` (or the header
+    /// they name), each standing for its claims. See [`ApiKeys`].
+    ///
+    /// Defaults to none: the header is not read.
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = Some(keys);
         self
     }
 }

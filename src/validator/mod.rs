@@ -1,6 +1,7 @@
 //! [`Validator`]: the async front door, its builders, the trusted issuers
 //! and the verified-token cache.
 
+pub(crate) mod api_keys;
 mod builder;
 pub(crate) mod dpop;
 pub(crate) mod introspection;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use self::api_keys::ApiKeySettings;
 pub use self::builder::{IssuerBuilder, ValidatorBuilder};
 use self::dpop::{DpopMode, DpopSettings};
 #[cfg(doc)]
@@ -77,6 +79,8 @@ struct Inner {
 pub(crate) struct Constraints {
     pub(crate) dpop: Option<Arc<DpopSettings>>,
     pub(crate) mtls: Option<MtlsSettings>,
+    /// API keys accepted instead of a token.
+    pub(crate) api_keys: Option<ApiKeySettings>,
 }
 
 impl Constraints {
@@ -151,6 +155,11 @@ impl Validator {
     /// Whether this validator accepts DPoP (allowed or required).
     pub fn dpop_mode(&self) -> DpopMode {
         self.dpop().map_or(DpopMode::Off, |d| d.mode)
+    }
+
+    /// The API keys accepted, if any.
+    pub(crate) fn api_keys(&self) -> Option<&ApiKeySettings> {
+        self.inner.constraints.api_keys.as_ref()
     }
 
     /// The certificate-binding settings, when allowed or required.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::api_keys::ApiKeys;
 use super::builder::{IssuerBuilder, IssuerSettings, TOKEN_CACHE_DEFAULT};
 use super::dpop::Dpop;
 use super::issuers::{IssuerTemplate, Registry, Trusted};
@@ -54,6 +55,7 @@ pub struct MultiIssuerBuilder {
     client: Option<reqwest::Client>,
     dpop: Dpop,
     certificate_binding: CertificateBinding,
+    api_keys: Option<ApiKeys>,
 }
 
 impl Default for MultiIssuerBuilder {
@@ -67,6 +69,7 @@ impl Default for MultiIssuerBuilder {
             client: None,
             dpop: Dpop::off(),
             certificate_binding: CertificateBinding::off(),
+            api_keys: None,
         }
     }
 }
@@ -132,6 +135,12 @@ impl MultiIssuerBuilder {
     /// Defaults to [`CertificateBinding::off`].
     pub fn certificate_binding(mut self, binding: CertificateBinding) -> Self {
         self.certificate_binding = binding;
+        self
+    }
+
+    /// See [`ValidatorBuilder::api_keys`](crate::ValidatorBuilder::api_keys).
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = Some(keys);
         self
     }
 
@@ -214,6 +223,7 @@ impl MultiIssuerBuilder {
         let constraints = Constraints {
             dpop: self.dpop.build()?,
             mtls: self.certificate_binding.build()?,
+            api_keys: self.api_keys.map(ApiKeys::build).transpose()?,
         };
         Ok(Validator::with_registry(
             registry,

@@ -28,7 +28,7 @@ pub use crate::http::rejection::{DefaultRejection, RejectionBody};
 
 use self::require_scopes::Requirement;
 use crate::http::authenticate::{AuthScheme, Head, Pending, Verified};
-use crate::http::extract::{credential, other_scheme_only};
+use crate::http::extract::other_scheme_only;
 use crate::http::rejection::{self, Challenge, ErasedBody};
 use crate::jose::claims::{Claims, Granted, Scopes};
 use crate::jose::error::Error;
@@ -151,6 +151,7 @@ impl JwtAuthLayer {
     pub fn new(validator: Validator) -> Self {
         let challenge = Challenge {
             dpop: validator.dpop_challenge(),
+            api_key: validator.api_keys().map(|k| Arc::clone(&k.display)),
             ..Challenge::default()
         };
         let mut settings = Settings {
@@ -340,7 +341,7 @@ where
         let settings = &self.shared.settings;
         let validator = &settings.validator;
         let mode = validator.dpop_mode();
-        let verdict = match credential(req.headers(), req.uri(), mode) {
+        let verdict = match validator.credential(Head::of(&req)) {
             // Another scheme (Basic, an API key, …) is not ours to judge
             // when the layer is optional: the handler sees no claims.
             Err(_) if settings.optional && other_scheme_only(req.headers(), req.uri(), mode) => {
