@@ -44,6 +44,13 @@
 //! default with a header) accepts bound and unbound tokens, `--mtls
 //! required` only bound ones. `/claims` shows the matched `x5t#S256`. For
 //! TLS ending in the server itself, see the `mtls` example.
+//!
+//! Opaque tokens and API keys take the `validate` example's flags:
+//! `--introspect --introspect-client-id ID` (secret from
+//! `--introspect-client-secret` or `JWT_GATE_INTROSPECT_SECRET`) and
+//! `--api-keys FILE` (keys arrive in `X-API-KEY`). `/claims` says
+//! `"origin": "jwt"`, `"introspection"` or `"api_key"`, and
+//! `"authenticated": "api_key"` for a key.
 
 #[path = "support/flags.rs"]
 mod flags;
@@ -58,7 +65,8 @@ use jwt_gate::dpop::{Dpop, DpopMode, DpopNonces, RedisReplayStore};
 use jwt_gate::mtls::{CertificateBinding, CertificateMode, HeaderFormat};
 use jwt_gate::testing::TestIssuer;
 use jwt_gate::{
-    AuthScheme, Claims, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles, RequireScopes,
+    AuthScheme, Claims, ClaimsOrigin, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles,
+    RequireScopes,
 };
 use serde_json::{Value, json};
 
@@ -73,11 +81,17 @@ fn usage() -> String {
 async fn claims(claims: Option<Claims<Value>>, scheme: Option<AuthScheme>) -> Json<Value> {
     let how = match scheme {
         Some(AuthScheme::Dpop) => "dpop",
+        Some(AuthScheme::ApiKey) => "api_key",
         _ => "bearer",
     };
     Json(match claims {
         Some(claims) => json!({
             "authenticated": how,
+            "origin": match claims.origin() {
+                ClaimsOrigin::Introspection => "introspection",
+                ClaimsOrigin::ApiKey => "api_key",
+                _ => "jwt",
+            },
             "dpop_jkt": claims.dpop_thumbprint(),
             "x5t#S256": claims.certificate_thumbprint(),
             "roles": claims.roles().iter().collect::<Vec<_>>(),

@@ -47,6 +47,25 @@
 //!     --client-cert client.pem
 //! ```
 //!
+//! Opaque tokens (RFC 7662): `--introspect --introspect-client-id ID`
+//! with `--introspect-client-secret S` (or the environment variable
+//! `JWT_GATE_INTROSPECT_SECRET`, which keeps the secret out of the process
+//! list) asks the issuer's introspection endpoint (discovered, or
+//! `--introspect-endpoint URL`) about tokens that are not JWTs, as the
+//! client jwt-gate authenticates as (`--introspect-auth basic|post`,
+//! default basic; not the token's client, which `--client-id` matches).
+//! `--introspect-when always` asks about JWTs too; `--introspect-jwt` asks
+//! for RFC 9701 signed answers and accepts only those.
+//!
+//! ```text
+//! echo "$OPAQUE" | JWT_GATE_INTROSPECT_SECRET=... cargo run --example validate -- \
+//!     --issuer https://auth.example.com --audience api://orders --introspect --introspect-client-id orders-api
+//! ```
+//!
+//! API keys: with `--api-keys FILE` (JSON: `[{"sha256": "<hex SHA-256 of
+//! the key>", "claims": {…}}]`), stdin holds an API key instead of a
+//! token, checked as `X-API-KEY`: the claims printed are the entry's.
+//!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
 //! arguments, unknown flags and setup mistakes (a `ConfigError`) exit 2.
@@ -64,7 +83,7 @@ use jwt_gate::mtls::{CertificateBinding, ClientCertificate};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: validate {} [--dpop-proof PROOF --url URL [--method M]] [--client-cert PEM_FILE] < token",
+        "usage: validate {} [--dpop-proof PROOF --url URL [--method M]] [--client-cert PEM_FILE] < token (or key, with --api-keys)",
         flags::SHARED
     );
     ExitCode::from(2)
@@ -177,6 +196,7 @@ async fn run() -> ExitCode {
         }
     };
     let roles = keys.roles.clone();
+    let api_key = keys.api_keys.is_some();
     let builder = match keys.into_builder() {
         Ok(builder) => builder,
         Err(flags::BadFlag(why)) => {
@@ -206,6 +226,18 @@ async fn run() -> ExitCode {
     }
     let token = token.trim();
     let validated = match (&target, certificate) {
+        (_, _) if api_key => {
+            let Ok(key) = http::HeaderValue::from_str(token) else {
+                eprintln!("the key is not a valid header value");
+                return ExitCode::FAILURE;
+            };
+            let mut request = http::Request::new(());
+            request.headers_mut().insert("x-api-key", key);
+            validator
+                .validate_http_request::<serde_json::Value, _>(&request)
+                .await
+                .map(jwt_gate::Verified::into_claims)
+        }
         (None, None) => validator.validate::<serde_json::Value>(token).await,
         (target, certificate) => {
             // The request the token came on: its scheme and proof, and the

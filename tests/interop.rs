@@ -15,7 +15,8 @@ use std::time::Duration;
 mod common;
 
 use common::TenantClaims;
-use jwt_gate::{Claims, Error, IssuerBuilder, Validator};
+use jwt_gate::introspection::Introspection;
+use jwt_gate::{Claims, ClaimsOrigin, Error, IssuerBuilder, Validator};
 
 const RESOURCES: [&str; 4] = [
     "api://orders",
@@ -79,9 +80,12 @@ impl Provider {
             .spawn()
             .expect("node starts");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout
             .read_line(&mut line)
             .expect("the provider's ready line");
+        // Drained, so that a later write cannot kill the provider (EPIPE).
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let ready: serde_json::Value = serde_json::from_str(&line).expect("JSON ready line");
         Self {
             child,
@@ -114,6 +118,23 @@ impl Provider {
             .to_owned()
     }
 
+    /// Revokes `token` at the provider's revocation endpoint (RFC 7009),
+    /// as the client it was issued to.
+    async fn revoke(&self, token: &str) {
+        let body = format!(
+            "token={token}&client_id=orders-service&client_secret=orders-service-secret-orders-service-secret"
+        );
+        let res = self
+            .http
+            .post(format!("{}/token/revocation", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+
     async fn control(&self, action: &str) {
         let res = self
             .http
@@ -134,6 +155,81 @@ impl Provider {
             .build()
             .unwrap()
     }
+}
+
+/// The resource server's client at the provider, for introspection.
+fn introspection(max_cache_age: Duration) -> Introspection {
+    Introspection::client_secret_basic(
+        "orders-api",
+        "orders-api-secret-orders-api-secret-orders-api",
+    )
+    .max_cache_age(max_cache_age)
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected_as_json_and_signed_jwt_and_revocation_is_seen() {
+    if !available() {
+        return;
+    }
+    let provider = Provider::start("default");
+    let token = provider.token("api://orders/opaque").await;
+    assert!(!token.contains('.'), "an opaque token: {token}");
+    for signed in [false, true] {
+        let mut settings = introspection(Duration::from_secs(60));
+        if signed {
+            settings = settings.signed_responses();
+        }
+        let validator = Validator::builder()
+            .issuer(&provider.issuer)
+            .audience("api://orders/opaque")
+            .require_scopes(["orders.read"])
+            .allow_http()
+            .introspection(settings)
+            .build()
+            .unwrap();
+        let claims: Claims<TenantClaims> = validator
+            .validate(&token)
+            .await
+            .unwrap_or_else(|e| panic!("signed: {signed}: {e}"));
+        assert_eq!(claims.tenant_id, "1741");
+        assert!(!claims.admin);
+        assert_eq!(claims.client_id(), Some("orders-service"));
+        assert_eq!(claims.origin(), ClaimsOrigin::Introspection);
+        // A JWT from the same provider is still validated locally.
+        let jwt = provider.token("api://orders").await;
+        assert!(matches!(
+            validator.validate::<()>(&jwt).await,
+            Err(Error::InvalidAudience)
+        ));
+        assert_eq!(validator.introspection_calls(), 1);
+    }
+
+    let max_age = Duration::from_millis(500);
+    let validator = Validator::builder()
+        .issuer(&provider.issuer)
+        .audience("api://orders/opaque")
+        .allow_http()
+        .introspection(introspection(max_age))
+        .build()
+        .unwrap();
+    validator.validate::<()>(&token).await.unwrap();
+    provider.revoke(&token).await;
+    tokio::time::sleep(max_age + Duration::from_millis(100)).await;
+    let revoked = validator.validate::<()>(&token).await;
+    assert!(matches!(revoked, Err(Error::InactiveToken)), "{revoked:?}");
+    // Wrong credentials: 503, never 401.
+    let wrong = Validator::builder()
+        .issuer(&provider.issuer)
+        .audience("api://orders/opaque")
+        .allow_http()
+        .introspection(Introspection::client_secret_basic("orders-api", "wrong"))
+        .build()
+        .unwrap();
+    let fresh = provider.token("api://orders/opaque").await;
+    assert!(matches!(
+        wrong.validate::<()>(&fresh).await,
+        Err(Error::IntrospectionUnavailable { .. })
+    ));
 }
 
 fn kid(token: &str) -> String {

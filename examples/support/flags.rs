@@ -4,7 +4,8 @@
 //! flags first and hands the rest here; a flag neither knows is an error
 //! (exit 2 with the usage line).
 
-use jwt_gate::{Validator, ValidatorBuilder, providers};
+use jwt_gate::introspection::{IntrospectWhen, Introspection};
+use jwt_gate::{ApiKeys, Validator, ValidatorBuilder, providers};
 
 /// A flag was given without its value, or flags that cannot go together.
 #[derive(Debug)]
@@ -37,10 +38,90 @@ pub(crate) struct KeyFlags {
     /// The preset's own arguments: `--region`, `--user-pool`, `--tenant`,
     /// `--base-url`, `--realm`, `--domain`, `--auth-server`.
     preset_args: Vec<(String, String)>,
+    introspect: IntrospectFlags,
+    /// `--api-keys FILE`.
+    pub(crate) api_keys: Option<String>,
+}
+
+/// `--introspect` and its settings.
+#[derive(Default)]
+struct IntrospectFlags {
+    on: bool,
+    client_id: Option<String>,
+    secret: Option<String>,
+    endpoint: Option<String>,
+    auth: Option<String>,
+    when: Option<String>,
+    signed: bool,
+    max_cache_age: Option<u64>,
+}
+
+impl IntrospectFlags {
+    /// The introspection settings, when `--introspect` was given.
+    fn settings(self) -> Result<Option<Introspection>, BadFlag> {
+        if !self.on {
+            let given = self.client_id.is_some()
+                || self.secret.is_some()
+                || self.endpoint.is_some()
+                || self.auth.is_some()
+                || self.when.is_some()
+                || self.signed
+                || self.max_cache_age.is_some();
+            return match given {
+                true => Err(BadFlag(
+                    "the --introspect-* flags go with --introspect".into(),
+                )),
+                false => Ok(None),
+            };
+        }
+        let id = self
+            .client_id
+            .ok_or_else(|| BadFlag("--introspect needs --introspect-client-id".into()))?;
+        let secret = self
+            .secret
+            .or_else(|| std::env::var("JWT_GATE_INTROSPECT_SECRET").ok())
+            .ok_or_else(|| {
+                BadFlag(
+                    "--introspect needs --introspect-client-secret or JWT_GATE_INTROSPECT_SECRET"
+                        .into(),
+                )
+            })?;
+        let mut settings = match self.auth.as_deref() {
+            None | Some("basic" | "client_secret_basic") => {
+                Introspection::client_secret_basic(id, secret)
+            }
+            Some("post" | "client_secret_post") => Introspection::client_secret_post(id, secret),
+            Some(other) => {
+                return Err(BadFlag(format!(
+                    "--introspect-auth {other:?}: basic or post"
+                )));
+            }
+        };
+        settings = match self.when.as_deref() {
+            None | Some("opaque") => settings,
+            Some("always") => settings.when(IntrospectWhen::Always),
+            Some(other) => {
+                return Err(BadFlag(format!(
+                    "--introspect-when {other:?}: opaque or always"
+                )));
+            }
+        };
+        if let Some(endpoint) = self.endpoint {
+            settings = settings.endpoint(endpoint);
+        }
+        if self.signed {
+            settings = settings.signed_responses();
+        }
+        if let Some(secs) = self.max_cache_age {
+            settings = settings.max_cache_age(std::time::Duration::from_secs(secs));
+        }
+        Ok(Some(settings))
+    }
 }
 
 /// The shared flags, for usage lines.
 pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL | --preset NAME [preset flags]) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]
+  [--introspect --introspect-client-id ID [--introspect-client-secret S (else JWT_GATE_INTROSPECT_SECRET)] [--introspect-endpoint URL] [--introspect-auth basic|post] [--introspect-when opaque|always] [--introspect-jwt] [--introspect-max-age SECS]] [--api-keys FILE]
   presets: cognito --region R --user-pool ID (with --client-id) | entra --tenant TID | keycloak --base-url URL --realm R
            | auth0 --domain D | okta --domain D [--auth-server ID] | zitadel --domain D | google
            (also --user-pool-id, --tenant-id, --authorization-server)";
@@ -143,6 +224,45 @@ impl KeyFlags {
                 self.allow_http = true;
                 Box::new(ValidatorBuilder::allow_http)
             }
+            "--introspect" => {
+                self.introspect.on = true;
+                return Ok(true);
+            }
+            "--introspect-jwt" => {
+                self.introspect.signed = true;
+                return Ok(true);
+            }
+            "--introspect-client-id" => {
+                self.introspect.client_id = Some(value()?);
+                return Ok(true);
+            }
+            "--introspect-client-secret" => {
+                self.introspect.secret = Some(value()?);
+                return Ok(true);
+            }
+            "--introspect-endpoint" => {
+                self.introspect.endpoint = Some(value()?);
+                return Ok(true);
+            }
+            "--introspect-auth" => {
+                self.introspect.auth = Some(value()?);
+                return Ok(true);
+            }
+            "--introspect-when" => {
+                self.introspect.when = Some(value()?);
+                return Ok(true);
+            }
+            "--introspect-max-age" => {
+                let secs = value()?;
+                self.introspect.max_cache_age = Some(secs.parse().map_err(|_| {
+                    BadFlag(format!("--introspect-max-age {secs:?}: whole seconds"))
+                })?);
+                return Ok(true);
+            }
+            "--api-keys" => {
+                self.api_keys = Some(value()?);
+                return Ok(true);
+            }
             _ => return Ok(false),
         };
         self.steps.push(step);
@@ -211,6 +331,16 @@ impl KeyFlags {
         } else {
             base.client_ids(client_ids)
         };
-        Ok(self.steps.into_iter().fold(base, |b, step| step(b)))
+        let mut builder = self.steps.into_iter().fold(base, |b, step| step(b));
+        if let Some(introspection) = self.introspect.settings()? {
+            builder = builder.introspection(introspection);
+        }
+        if let Some(path) = &self.api_keys {
+            let keys = ApiKeys::new()
+                .from_file(path)
+                .map_err(|e| BadFlag(format!("--api-keys {path:?}: {e}")))?;
+            builder = builder.api_keys(keys);
+        }
+        Ok(builder)
     }
 }

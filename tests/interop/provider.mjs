@@ -12,6 +12,11 @@
 //   identityserver  `scope` a JSON array, JWKS keys without `alg`
 //   auth0           issuer with a trailing slash, `aud` an array with a second audience
 // Every token carries "tenantId": "1741" and "admin": "false" (strings).
+// Opaque tokens (RFC 7662): the resource api://orders/opaque gets opaque
+// access tokens, which the resource server `orders-api` (client_secret_basic)
+// introspects at /token/introspection, as JSON or, when it asks with
+// `Accept: application/token-introspection+jwt`, as an RS256-signed RFC 9701
+// JWT; `orders-service` revokes them at /token/revocation.
 // Certificate-bound tokens (RFC 8705): the client `orders-mtls` gets tokens
 // bound to the certificate its token request presents, which (as behind a
 // TLS-terminating proxy) arrives in the RFC 9440 `Client-Cert` header.
@@ -72,6 +77,15 @@ function makeProvider(issuer) {
         token_endpoint_auth_method: 'client_secret_post',
       },
       {
+        client_id: 'orders-api',
+        client_secret: 'orders-api-secret-orders-api-secret-orders-api',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        introspection_signed_response_alg: 'RS256',
+      },
+      {
         client_id: 'orders-mtls',
         client_secret: 'orders-mtls-secret-orders-mtls-secret-orders-mtls',
         grant_types: ['client_credentials'],
@@ -86,6 +100,9 @@ function makeProvider(issuer) {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      jwtIntrospection: { enabled: true },
+      revocation: { enabled: true },
       mTLS: {
         enabled: true,
         certificateBoundAccessTokens: true,
@@ -101,6 +118,14 @@ function makeProvider(issuer) {
         defaultResource: () => 'api://orders',
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resourceIndicator) => {
+          if (resourceIndicator === 'api://orders/opaque') {
+            return {
+              scope: 'orders.read orders.write',
+              audience: resourceIndicator,
+              accessTokenTTL: 3600,
+              accessTokenFormat: 'opaque',
+            };
+          }
           const alg = RESOURCES[resourceIndicator];
           if (!alg) throw new Error(`unknown resource ${resourceIndicator}`);
           return {
