@@ -14,6 +14,15 @@
 //!    certificate, decoded from base64 and hashed the first time its value
 //!    is seen, then remembered); and what that first sight costs on its own
 //!    (`certificate/first_sight`: base64 decode and SHA-256 of 1 KiB);
+//!    and opaque tokens (RFC 7662): an introspection cache hit
+//!    (`introspection/hit`) against a JWT cache hit through the same
+//!    validator (`introspection/jwt_hit`), both `validate_without_waiting`
+//!    after a real introspection at a `TestIssuer` on loopback (nothing on
+//!    the network while measured); and API keys through
+//!    `validate_http_request` (`api_key/16_keys`, `api_key/1000_keys`:
+//!    SHA-256 of the key, then a constant-time comparison with every
+//!    configured hash), against `RS256/request_hit`, a token through the
+//!    same function;
 //! 2. 1 against 2 threads hammering one `Validator` with cache hits
 //!    (`validate_without_waiting`), as throughput;
 //! 3. a mixed workload: 10 000 distinct live ES256 tokens round-robin plus
@@ -174,7 +183,81 @@ fn contenders() -> (Vec<(String, Run)>, Vec<Warmed>) {
         runs.push((name.into(), again(validator, preset_token.clone())));
     }
     runs.extend(certificate_bound(&key));
+    runs.extend(introspected());
+    runs.extend(api_keys());
     (runs, cached_validators)
+}
+
+/// An opaque token and a JWT, each a cache hit of one validator that
+/// introspects opaque tokens at a `TestIssuer` (kept running, though the
+/// hits never reach it).
+fn introspected() -> Vec<(String, Run)> {
+    use jwt_gate::introspection::Introspection;
+    use jwt_gate::testing::{INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TestIssuer};
+    let runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap(),
+    ));
+    let issuer: &'static TestIssuer = Box::leak(Box::new(runtime.block_on(TestIssuer::start())));
+    let day = std::time::Duration::from_secs(24 * 3600);
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUDIENCE)
+        .allow_http()
+        .introspection(
+            Introspection::client_secret_basic(
+                INTROSPECTION_CLIENT_ID,
+                INTROSPECTION_CLIENT_SECRET,
+            )
+            .max_cache_age(day),
+        )
+        .build()
+        .unwrap();
+    let opaque = issuer.token().audience(AUDIENCE).expires_in(day).opaque();
+    let jwt = issuer.token().audience(AUDIENCE).expires_in(day).sign();
+    for token in [&opaque, &jwt] {
+        let _: Claims = runtime.block_on(validator.validate(token)).expect("valid");
+    }
+    vec![
+        ("introspection/hit".into(), again(validator.clone(), opaque)),
+        ("introspection/jwt_hit".into(), again(validator, jwt)),
+    ]
+}
+
+/// An API key found among 16 and among 1 000, through
+/// `validate_http_request`.
+fn api_keys() -> Vec<(String, Run)> {
+    let mut runs = Vec::new();
+    for n in [16, 1000] {
+        let keys = (0..n).fold(jwt_gate::ApiKeys::new(), |keys, i| {
+            keys.key(
+                &format!("key-{i:04}-0123456789abcdef0123456789abcdef"),
+                json!({"sub": format!("job-{i}"), "tenantId": "1741", "scope": "orders.read"}),
+            )
+        });
+        let validator = Validator::builder()
+            .keys(hmac32().key_set("k1"))
+            .audience(AUDIENCE)
+            .api_keys(keys)
+            .build()
+            .unwrap();
+        // The last configured key: every comparison is made anyway.
+        let request = http::Request::get("/orders")
+            .header(
+                "x-api-key",
+                format!("key-{:04}-0123456789abcdef0123456789abcdef", n - 1),
+            )
+            .body(())
+            .unwrap();
+        runs.push((
+            format!("api_key/{n}_keys"),
+            request_again(validator, request),
+        ));
+    }
+    runs
 }
 
 /// A DER certificate of 1 KiB (an RSA-2048 client certificate's size): a
@@ -311,6 +394,20 @@ fn paired(_: &mut Criterion) {
         out.insert(
             format!("{row}_added_ns"),
             json!(rounds::per_round(rounds, |r| times[bound][r] - times[base][r])),
+        );
+    }
+    // Opaque tokens against JWTs, API keys against tokens (goals ≤ 1.2 and
+    // ≤ 0.5 µs).
+    let (opaque, jwt) = (index("introspection/hit"), index("introspection/jwt_hit"));
+    out.insert(
+        "introspection/hit_over_jwt_hit".into(),
+        json!(rounds::per_round(rounds, |r| times[opaque][r] / times[jwt][r])),
+    );
+    for row in ["api_key/16_keys", "api_key/1000_keys"] {
+        let key = index(row);
+        out.insert(
+            format!("{row}_over_request_hit"),
+            json!(rounds::per_round(rounds, |r| times[key][r] / times[base][r])),
         );
     }
     let (preset, plain) = (index("RS256/preset_hit"), index("RS256/preset_plain_hit"));

@@ -534,3 +534,75 @@ async fn the_layer_hands_handlers_the_same_claims_and_answers_503_on_outage() {
     assert_eq!(response.headers()["retry-after"], "5");
     assert!(!response.headers().contains_key("www-authenticate"));
 }
+
+#[tokio::test]
+async fn a_dpop_bound_opaque_token_needs_its_proof_on_every_request_cached_or_not() {
+    use jwt_gate::dpop::Dpop;
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer, basic())
+        .dpop(Dpop::allowed().public_origin("https://api.example.com"))
+        .build()
+        .unwrap();
+    let key = jwt_gate::testing::DpopKey::generate(Algorithm::ES256);
+    let token = issuer.token().audience(AUD).dpop_bound(&key).opaque();
+    let uri: http::Uri = "/orders".parse().unwrap();
+    let headers = |scheme: &str, proof: Option<String>| {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "authorization",
+            format!("{scheme} {token}").parse().unwrap(),
+        );
+        if let Some(proof) = proof {
+            h.insert("dpop", proof.parse().unwrap());
+        }
+        h
+    };
+    let proof = || {
+        Some(
+            key.proof("GET", "https://api.example.com/orders")
+                .access_token(&token)
+                .sign(),
+        )
+    };
+    for _ in 0..2 {
+        let verified = validator
+            .validate_request::<()>(&http::Method::GET, &uri, &headers("DPoP", proof()))
+            .await
+            .unwrap();
+        assert_eq!(verified.scheme(), AuthScheme::Dpop);
+        assert_eq!(verified.claims().dpop_thumbprint(), Some(key.thumbprint()));
+        assert_eq!(verified.claims().origin(), ClaimsOrigin::Introspection);
+    }
+    // Cached now, still: no proof, or as Bearer, is refused.
+    let no_proof = validator
+        .validate_request::<()>(&http::Method::GET, &uri, &headers("DPoP", None))
+        .await;
+    assert!(matches!(no_proof, Err(Error::InvalidDpopProof { .. })));
+    let bearer = validator
+        .validate_request::<()>(&http::Method::GET, &uri, &headers("Bearer", None))
+        .await;
+    assert!(matches!(bearer, Err(Error::UnverifiedBinding)));
+    assert_eq!(issuer.introspections(), 1);
+}
+
+#[tokio::test]
+async fn forget_token_asks_again_at_once() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer, basic()).build().unwrap();
+    let token = opaque(&issuer);
+    validator.validate::<()>(&token).await.unwrap();
+    // Served by this thread's front copy too.
+    validator.validate_without_waiting::<()>(&token).unwrap();
+    issuer.revoke(&token);
+    validator.validate_without_waiting::<()>(&token).unwrap();
+    validator.forget_token(&token);
+    assert!(matches!(
+        validator.validate::<()>(&token).await,
+        Err(Error::InactiveToken)
+    ));
+    assert!(matches!(
+        validator.validate_without_waiting::<()>(&token),
+        Err(Error::InactiveToken)
+    ));
+    assert_eq!(issuer.introspections(), 2);
+}

@@ -227,7 +227,7 @@ pub(crate) fn pem_block(pem: &str, label: &str) -> Option<Vec<u8>> {
         .strip_prefix(label)?
         .strip_prefix("-----")?;
     let (body, after) = rest.split_once("-----END ")?;
-    if after.strip_prefix(label)?.strip_prefix("-----")? != "" {
+    if !after.strip_prefix(label)?.strip_prefix("-----")?.is_empty() {
         return None;
     }
     let body: Vec<u8> = body.bytes().filter(|b| !b.is_ascii_whitespace()).collect();

@@ -110,7 +110,8 @@ fn client_authenticated<'f>(
             .require_claim("sub", INTROSPECTION_CLIENT_ID);
         return field("client_assertion_type")
             == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-            && crate::validate::<()>(assertion, &keys, &rules, UnixTime::now()).is_ok();
+            && crate::jose::validate::validate::<()>(assertion, &keys, &rules, UnixTime::now())
+                .is_ok();
     }
     field("client_id") == Some(INTROSPECTION_CLIENT_ID)
         && field("client_secret") == Some(INTROSPECTION_CLIENT_SECRET)
@@ -141,4 +142,143 @@ fn is_active(shared: &Shared, token: &str, claims: &Value) -> bool {
     !lock(&shared.revoked).contains(token)
         && claims["exp"].as_u64().is_none_or(|exp| exp > now)
         && claims["nbf"].as_u64().is_none_or(|nbf| nbf <= now)
+}
+
+/// RFC 9701 answers as this issuer signs them, read by the resource
+/// server's check, rule by rule.
+#[cfg(test)]
+mod jwt_answers {
+    use serde_json::json;
+
+    use crate::jose::algorithm::Algorithm;
+    use crate::jose::introspection::{JwtResponseRules, Verdict, read_jwt};
+    use crate::jose::time::UnixTime;
+    use crate::testing::SigningKey;
+
+    const AS: &str = "https://as.example";
+    const NOW: u64 = 1_767_225_600;
+
+    fn rules() -> JwtResponseRules<'static> {
+        JwtResponseRules {
+            issuer: AS,
+            client_id: "rs",
+            algorithms: &[Algorithm::ES256],
+            leeway_secs: 60,
+        }
+    }
+
+    fn answer(key: &SigningKey, header: serde_json::Value, claims: serde_json::Value) -> String {
+        key.sign_token(&header, &claims)
+    }
+
+    fn good_claims() -> serde_json::Value {
+        json!({
+            "iss": AS, "aud": "rs", "iat": NOW,
+            "token_introspection": {"active": true, "sub": "u1", "exp": NOW + 60},
+        })
+    }
+
+    #[test]
+    fn a_signed_answer_is_read() {
+        let key = SigningKey::generate(Algorithm::ES256);
+        let keys = key.key_set("k");
+        let header = json!({"kid": "k", "typ": "token-introspection+jwt"});
+        let jwt = answer(&key, header, good_claims());
+        let Verdict::Active(claims) =
+            read_jwt(jwt.as_bytes(), &keys, rules(), UnixTime::from_secs(NOW)).unwrap()
+        else {
+            panic!("inactive")
+        };
+        let claims: serde_json::Value = serde_json::from_slice(&claims).unwrap();
+        assert_eq!(claims["sub"], "u1");
+        assert_eq!(claims["iss"], AS);
+        let typ = json!({"kid": "k", "typ": "application/token-introspection+jwt"});
+        assert!(
+            read_jwt(
+                answer(&key, typ, good_claims()).as_bytes(),
+                &keys,
+                rules(),
+                UnixTime::from_secs(NOW)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn each_rule_of_rfc_9701_refuses_alone() {
+        let key = SigningKey::generate(Algorithm::ES256);
+        let keys = key.key_set("k");
+        let header = json!({"kid": "k", "typ": "token-introspection+jwt"});
+        let with = |name: &str, value: serde_json::Value| {
+            let mut claims = good_claims();
+            claims[name] = value;
+            claims
+        };
+        let without = |name: &str| {
+            let mut claims = good_claims();
+            claims.as_object_mut().unwrap().remove(name);
+            claims
+        };
+        let cases = [
+            (
+                "wrong typ",
+                json!({"kid": "k", "typ": "JWT"}),
+                good_claims(),
+            ),
+            ("no typ", json!({"kid": "k"}), good_claims()),
+            (
+                "wrong iss",
+                header.clone(),
+                with("iss", json!("https://evil")),
+            ),
+            (
+                "wrong aud",
+                header.clone(),
+                with("aud", json!("someone-else")),
+            ),
+            ("no iat", header.clone(), without("iat")),
+            ("future iat", header.clone(), with("iat", json!(NOW + 3600))),
+            (
+                "no token_introspection",
+                header.clone(),
+                without("token_introspection"),
+            ),
+            (
+                "string active",
+                header.clone(),
+                with("token_introspection", json!({"active": "true"})),
+            ),
+        ];
+        for (why, header, claims) in cases {
+            let jwt = answer(&key, header, claims);
+            assert!(
+                read_jwt(jwt.as_bytes(), &keys, rules(), UnixTime::from_secs(NOW)).is_err(),
+                "{why}"
+            );
+        }
+        // Another key's signature, or an algorithm not allowed.
+        let other = SigningKey::generate(Algorithm::ES256);
+        let jwt = answer(&other, header.clone(), good_claims());
+        assert!(read_jwt(jwt.as_bytes(), &keys, rules(), UnixTime::from_secs(NOW)).is_err());
+        let rsa = SigningKey::generate(Algorithm::RS256);
+        let jwt = answer(&rsa, header, good_claims());
+        assert!(
+            read_jwt(
+                jwt.as_bytes(),
+                &rsa.key_set("k"),
+                rules(),
+                UnixTime::from_secs(NOW)
+            )
+            .is_err()
+        );
+        assert!(
+            read_jwt(
+                b"{\"active\":true}",
+                &keys,
+                rules(),
+                UnixTime::from_secs(NOW)
+            )
+            .is_err()
+        );
+    }
 }

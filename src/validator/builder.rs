@@ -616,9 +616,11 @@ impl IssuerSettings {
         let source = self.source()?;
         let client = self.client(client)?;
         let introspection = match self.introspection {
-            Some(introspection) => {
-                Some(introspection.build(self.issuer.as_deref(), &self.fetch, client.clone())?)
-            }
+            Some(introspection) => Some(Box::new(introspection.build(
+                self.issuer.as_deref(),
+                &self.fetch,
+                client.clone(),
+            )?)),
             None => None,
         };
         Ok(Trusted {

@@ -25,8 +25,9 @@ use crate::remote::key_store::{KeyStatus, KeyStore, Source};
 pub(crate) struct Trusted {
     pub(crate) rules: Validation,
     pub(crate) store: Arc<KeyStore>,
-    /// Opaque tokens, when the issuer introspects them.
-    pub(crate) introspection: Option<Introspector>,
+    /// Opaque tokens, when the issuer introspects them (boxed: most
+    /// issuers do not).
+    pub(crate) introspection: Option<Box<Introspector>>,
 }
 
 impl fmt::Debug for Trusted {

@@ -294,16 +294,25 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let at = std::time::Instant::now();
+        // A JWT validated before first (its hit pays nothing for
+        // introspection), unless the token cannot be a JWT (its header
+        // would start `{"`, base64url `eyJ`): opaque tokens never enter
+        // the token cache.
+        let maybe_jwt = token.starts_with("eyJ");
+        if maybe_jwt && let Some(result) = self.cached_claims(token, at) {
+            return Some(result);
+        }
         if let Some(picked) = self.introspecting(token) {
             let trusted = match picked {
                 Ok(trusted) => trusted,
                 Err(e) => return Some(Err(e)),
             };
             let introspection = trusted.introspection.as_ref()?;
-            return introspection.cached(token, &trusted.rules, self.inner.constraints.bindings());
+            let bindings = self.inner.constraints.bindings();
+            return introspection.cached(token, &trusted.rules, bindings, at);
         }
-        let at = std::time::Instant::now();
-        if let Some(result) = self.cached_claims(token, at) {
+        if !maybe_jwt && let Some(result) = self.cached_claims(token, at) {
             return Some(result);
         }
         let trusted = match self.pick(token) {
@@ -394,11 +403,16 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
+        let at = std::time::Instant::now();
+        // In the order of `validate_if_ready`.
+        let maybe_jwt = token.starts_with("eyJ");
+        if maybe_jwt && let Some(result) = self.cached_claims(token, at) {
+            return result;
+        }
         if let Some(picked) = self.introspecting(token) {
             return self.introspected_without_waiting(token, picked?);
         }
-        let at = std::time::Instant::now();
-        if let Some(result) = self.cached_claims(token, at) {
+        if !maybe_jwt && let Some(result) = self.cached_claims(token, at) {
             return result;
         }
         let trusted = self.pick(token)?;
@@ -429,7 +443,8 @@ impl Validator {
             return Err(Error::malformed("not three dot-separated segments"));
         };
         let bindings = self.inner.constraints.bindings();
-        if let Some(result) = introspection.cached(token, &trusted.rules, bindings) {
+        let at = std::time::Instant::now();
+        if let Some(result) = introspection.cached(token, &trusted.rules, bindings, at) {
             return result;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -456,13 +471,23 @@ impl Validator {
         self.validate_without_waiting(token)
     }
 
-    /// Drops `token` from the verified-token cache (every thread's copy
-    /// included): its next use is validated afresh. For a token your
+    /// Drops `token` from the verified-token cache and the introspection
+    /// answers (every thread's copy included): its next use is validated
+    /// afresh (an opaque token: introspected again). For a token your
     /// application learns is revoked; [`ValidatorBuilder::revoked_when`]
     /// refuses revoked tokens on every hit without this.
     pub fn forget_token(&self, token: &str) {
         if let Some(cache) = &self.inner.token_cache {
             cache.forget(token);
+        }
+        let forget = |t: &Trusted| {
+            if let Some(introspection) = &t.introspection {
+                introspection.forget(token);
+            }
+        };
+        match &self.inner.issuers {
+            Issuers::One(trusted) => forget(trusted),
+            Issuers::Many(registry) => registry.fixed().for_each(forget),
         }
     }
 
