@@ -57,19 +57,11 @@ fn keys() -> ApiKeys {
 }
 
 async fn get_with(base: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut req = reqwest::Client::new().get(format!("{base}{path}"));
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    req.send().await.unwrap()
+    common::get_with(&format!("{base}{path}"), headers).await
 }
 
 fn challenges(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    common::challenges(res)
 }
 
 #[tokio::test]

@@ -88,11 +88,7 @@ impl Api {
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self.http.get(self.url(path));
-        for (name, value) in headers {
-            req = req.header(*name, *value);
-        }
-        req.send().await.unwrap()
+        common::get_with(&self.url(path), headers).await
     }
 
     /// `GET /claims` with `Authorization: Bearer <token>` (and a `DPoP`
@@ -112,11 +108,7 @@ impl Api {
 }
 
 fn challenges(res: &reqwest::Response) -> Vec<String> {
-    res.headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    common::challenges(res)
 }
 
 /// `Authorization: DPoP <token>` and these `DPoP` header values, for

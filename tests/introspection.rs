@@ -410,24 +410,25 @@ async fn always_mode_asks_about_jwts_too_and_sees_revocation() {
     ));
 }
 
+/// One issuer of a multi-issuer validator, introspecting or not.
+fn trusted(issuer: &TestIssuer, introspects: bool) -> IssuerBuilder {
+    let builder = IssuerBuilder::new()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http();
+    match introspects {
+        true => builder.introspection(basic()),
+        false => builder,
+    }
+}
+
 #[tokio::test]
 async fn with_several_issuers_opaque_tokens_go_to_the_one_that_introspects() {
     let a = TestIssuer::start().await;
     let b = TestIssuer::start().await;
     let validator = Validator::multi_issuer()
-        .trust(
-            IssuerBuilder::new()
-                .issuer(a.issuer())
-                .audience(AUD)
-                .allow_http()
-                .introspection(basic()),
-        )
-        .trust(
-            IssuerBuilder::new()
-                .issuer(b.issuer())
-                .audience(AUD)
-                .allow_http(),
-        )
+        .trust(trusted(&a, true))
+        .trust(trusted(&b, false))
         .build()
         .unwrap();
     let claims: Claims<TenantClaims> = validator.validate(&opaque(&a)).await.unwrap();
@@ -437,20 +438,8 @@ async fn with_several_issuers_opaque_tokens_go_to_the_one_that_introspects() {
     assert_eq!(a.introspections(), 1);
     // Two issuers cannot both take tokens that name no issuer.
     let err = Validator::multi_issuer()
-        .trust(
-            IssuerBuilder::new()
-                .issuer(a.issuer())
-                .audience(AUD)
-                .allow_http()
-                .introspection(basic()),
-        )
-        .trust(
-            IssuerBuilder::new()
-                .issuer(b.issuer())
-                .audience(AUD)
-                .allow_http()
-                .introspection(basic()),
-        )
+        .trust(trusted(&a, true))
+        .trust(trusted(&b, true))
         .build()
         .unwrap_err();
     assert_eq!(err.setting(), "introspection");

@@ -146,30 +146,37 @@ impl ClientKey {
     }
 
     fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let rng = SystemRandom::new();
         match &*self.key {
-            PrivateKey::Rsa(kp) => {
-                let padding: &'static dyn sig::RsaEncoding = match self.alg {
-                    Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &sig::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &sig::RSA_PSS_SHA384,
-                    Algorithm::PS512 => &sig::RSA_PSS_SHA512,
-                    _ => &sig::RSA_PKCS1_SHA256,
-                };
-                let mut out = vec![0; kp.public_modulus_len()];
-                kp.sign(padding, &rng, message, &mut out)
-                    .expect("RSA signing with a key that loaded");
-                out
-            }
-            PrivateKey::Ec(kp) => kp
-                .sign(&rng, message)
-                .expect("ECDSA signing with a key that loaded")
-                .as_ref()
-                .to_vec(),
+            PrivateKey::Rsa(kp) => sign_rsa(kp, self.alg, message),
+            PrivateKey::Ec(kp) => sign_ecdsa(kp, message),
             PrivateKey::Ed(kp) => kp.sign(message).as_ref().to_vec(),
         }
     }
+}
+
+/// An RSA signature with `alg`'s padding and hash (RS* PKCS#1 v1.5, PS*
+/// PSS); RS256 for anything else.
+pub(crate) fn sign_rsa(kp: &rsa::KeyPair, alg: Algorithm, message: &[u8]) -> Vec<u8> {
+    let padding: &'static dyn sig::RsaEncoding = match alg {
+        Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
+        Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
+        Algorithm::PS256 => &sig::RSA_PSS_SHA256,
+        Algorithm::PS384 => &sig::RSA_PSS_SHA384,
+        Algorithm::PS512 => &sig::RSA_PSS_SHA512,
+        _ => &sig::RSA_PKCS1_SHA256,
+    };
+    let mut out = vec![0; kp.public_modulus_len()];
+    kp.sign(padding, &SystemRandom::new(), message, &mut out)
+        .expect("RSA signing with a key that loaded");
+    out
+}
+
+/// An ECDSA signature in JOSE's fixed-length form.
+pub(crate) fn sign_ecdsa(kp: &EcdsaKeyPair, message: &[u8]) -> Vec<u8> {
+    kp.sign(&SystemRandom::new(), message)
+        .expect("ECDSA signing with a key that loaded")
+        .as_ref()
+        .to_vec()
 }
 
 /// How the resource server authenticates as a client.

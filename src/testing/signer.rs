@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use aws_lc_rs::{hmac, rsa};
 use serde_json::{Value, json};
@@ -12,6 +11,7 @@ use crate::jose::algorithm::{Algorithm, Family};
 use crate::jose::error::ConfigError;
 use crate::jose::jwks::KeySet;
 use crate::jose::signature::min_hmac_len;
+use crate::remote::client_auth::{sign_ecdsa, sign_rsa};
 
 /// A private key that signs tokens, for tests: RSA, P-256, P-384, P-521,
 /// Ed25519 or an HMAC secret.
@@ -180,27 +180,9 @@ impl SigningKey {
             self.alg.family(),
             "{alg} does not fit this key"
         );
-        let rng = SystemRandom::new();
         match &self.key {
-            PrivateKey::Rsa(kp) => {
-                let padding: &'static dyn sig::RsaEncoding = match alg {
-                    Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &sig::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &sig::RSA_PSS_SHA384,
-                    Algorithm::PS512 => &sig::RSA_PSS_SHA512,
-                    _ => &sig::RSA_PKCS1_SHA256,
-                };
-                let mut out = vec![0; kp.public_modulus_len()];
-                kp.sign(padding, &rng, message, &mut out)
-                    .expect("RSA signing");
-                out
-            }
-            PrivateKey::Ec(kp) => kp
-                .sign(&rng, message)
-                .expect("ECDSA signing")
-                .as_ref()
-                .to_vec(),
+            PrivateKey::Rsa(kp) => sign_rsa(kp, alg, message),
+            PrivateKey::Ec(kp) => sign_ecdsa(kp, message),
             PrivateKey::Ed(kp) => kp.sign(message).as_ref().to_vec(),
             PrivateKey::Hmac(secret) => {
                 let algorithm = match alg {

@@ -246,3 +246,21 @@ pub fn redis_server(port: u16) -> std::io::Result<std::process::Child> {
     }
     panic!("redis-server did not listen on port {port}");
 }
+
+/// `GET url` with these headers, by reqwest.
+pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+/// The `WWW-Authenticate` values of a response, in order.
+pub fn challenges(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}

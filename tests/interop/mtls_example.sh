@@ -58,8 +58,7 @@ set -e
 target/debug/examples/axum "${args[@]}" --client-cert-header Client-Cert --mtls required \
   --listen 127.0.0.1:0 > "$work/axum.log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do grep -q '^listening on http://' "$work/axum.log" && break; sleep 0.1; done
-base=$(sed -n 's/^listening on //p' "$work/axum.log" | head -n1)
+base=$(listening "$work/axum.log")
 [ -n "$base" ] || fail "the axum example did not start: $(cat "$work/axum.log")"
 # status TOKEN [CLIENT-CERT]: the HTTP status of GET /claims.
 status() {

@@ -18,3 +18,9 @@ token() {
     fetch(token_endpoint, { method: "POST", body }).then((r) => r.json()).then((j) => console.log(j.access_token));
   ' "$1" "${2:-orders.read}"
 }
+# listening LOG: waits (up to 10 s) for an axum example's `listening on URL`
+# line in LOG and prints URL (nothing if none came).
+listening() {
+  for _ in $(seq 1 100); do grep -q '^listening on http://' "$1" && break; sleep 0.1; done
+  sed -n 's/^listening on //p' "$1" | head -n1
+}
