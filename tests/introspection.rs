@@ -175,8 +175,42 @@ async fn the_cached_answer_ends_at_the_tokens_exp() {
     ));
 }
 
+/// Captures the `tracing` events of this thread: (level, message).
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<(tracing::Level, String)>>>);
+
+impl tracing::Subscriber for Logs {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                use std::fmt::Write as _;
+                let _ = write!(self.0, "{}={value:?} ", field.name());
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        self.0
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), message.0));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 #[tokio::test]
 async fn wrong_client_credentials_are_our_setup_not_the_callers_fault() {
+    let logs = Logs::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
     let issuer = TestIssuer::start().await;
     for introspection in [
         Introspection::client_secret_basic(INTROSPECTION_CLIENT_ID, "wrong"),
@@ -194,6 +228,15 @@ async fn wrong_client_credentials_are_our_setup_not_the_callers_fault() {
         );
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(matches!(fetch_error(&err), FetchError::Status(401)));
+        // The operator is told whose fault it is; the secret is not logged.
+        let logs = logs.0.lock().unwrap().clone();
+        assert!(
+            logs.iter()
+                .any(|(level, message)| *level == tracing::Level::ERROR
+                    && message.contains("refused our client credentials")),
+            "{logs:?}"
+        );
+        assert!(!logs.iter().any(|(_, m)| m.contains("wrong")), "{logs:?}");
     }
     // client_secret_post with the right secret works.
     let validator = builder(
