@@ -638,3 +638,24 @@ async fn forget_token_asks_again_at_once() {
     ));
     assert_eq!(issuer.introspections(), 2);
 }
+
+#[tokio::test]
+async fn warm_up_discovers_the_introspection_endpoint_and_fails_fast_without_one() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer, basic()).build().unwrap();
+    validator.warm_up().await.unwrap();
+    // A provider that does not offer introspection: told at startup, as 503.
+    let mut document = issuer.discovery_document();
+    document
+        .as_object_mut()
+        .unwrap()
+        .remove("introspection_endpoint");
+    issuer.override_discovery(Some(document));
+    let validator = builder(&issuer, basic()).build().unwrap();
+    let err = validator.warm_up().await.unwrap_err();
+    assert!(
+        matches!(err, Error::IntrospectionUnavailable { .. }),
+        "{err:?}"
+    );
+    assert!(matches!(fetch_error(&err), FetchError::InvalidDocument(_)));
+}

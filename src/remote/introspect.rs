@@ -88,7 +88,9 @@ impl IntrospectionClient {
             .unwrap_or_else(|_| Err(FetchError::Network("timed out".into())))
     }
 
-    async fn endpoint(&self) -> Result<&Url, FetchError> {
+    /// The endpoint: the configured one, or the discovered one (looked up
+    /// now if it has not been yet).
+    pub(crate) async fn endpoint(&self) -> Result<&Url, FetchError> {
         match &self.endpoint {
             Endpoint::Fixed(url) => Ok(url),
             Endpoint::Discovered { issuer, url } => {

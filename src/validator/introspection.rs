@@ -386,6 +386,16 @@ impl Introspector {
         self.when == IntrospectWhen::Always || !looks_like_jwt(token)
     }
 
+    /// Finds the endpoint now (discovery), within the timeout, for
+    /// [`Validator::warm_up`](crate::Validator::warm_up).
+    pub(crate) async fn warm_up(&self) -> Result<(), Error> {
+        match tokio::time::timeout(self.timeout, self.client.endpoint()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(unavailable(e)),
+            Err(_) => Err(unavailable(FetchError::Network("timed out".into()))),
+        }
+    }
+
     /// How many calls went to the authorization server.
     pub(crate) fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)

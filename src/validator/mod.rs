@@ -32,7 +32,7 @@ use crate::jose::time::UnixTime;
 use crate::jose::validate::validate_checked;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::FetchError;
-use crate::remote::key_store::{KeyStatus, KeyStore};
+use crate::remote::key_store::KeyStatus;
 
 /// The async front door: keys fetched by discovery or from a JWKS URL (or
 /// given), kept fresh in the background, and [`validate`](crate::validate) with the system
@@ -215,20 +215,26 @@ impl Validator {
     }
 
     /// Fetches keys now if none are loaded, so that startup fails fast on a
-    /// misconfigured or unreachable issuer. With several issuers: every
-    /// issuer configured up front, one after another (templated issuers are
-    /// discovered on first use).
+    /// misconfigured or unreachable issuer; an issuer that introspects also
+    /// has its introspection endpoint discovered now. With several issuers:
+    /// every issuer configured up front, one after another (templated
+    /// issuers are discovered on first use).
     ///
     /// # Errors
     ///
-    /// [`Error::KeysUnavailable`], with the [`FetchError`] as its source.
+    /// [`Error::KeysUnavailable`], with the [`FetchError`] as its source;
+    /// [`Error::IntrospectionUnavailable`] when the introspection endpoint
+    /// cannot be discovered.
     pub async fn warm_up(&self) -> Result<(), Error> {
-        let stores: Vec<&Arc<KeyStore>> = match &self.inner.issuers {
-            Issuers::One(trusted) => vec![&trusted.store],
-            Issuers::Many(registry) => registry.fixed().map(|t| &t.store).collect(),
+        let issuers: Vec<&Trusted> = match &self.inner.issuers {
+            Issuers::One(trusted) => vec![trusted],
+            Issuers::Many(registry) => registry.fixed().collect(),
         };
-        for store in stores {
-            store.keys().await.map_err(keys_unavailable)?;
+        for trusted in issuers {
+            trusted.store.keys().await.map_err(keys_unavailable)?;
+            if let Some(introspection) = &trusted.introspection {
+                introspection.warm_up().await?;
+            }
         }
         Ok(())
     }
