@@ -9,7 +9,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::TenantClaims;
 use jwt_gate::testing::TestIssuer;
-use jwt_gate::{ApiKeys, AuthScheme, Claims, ClaimsOrigin, JwtAuthLayer, RequireScopes, Validator};
+use jwt_gate::{
+    ApiKeys, AuthScheme, Claims, ClaimsOrigin, JwtAuthLayer, RequireRoles, RequireScopes, Validator,
+};
 use serde_json::{Value, json};
 
 const AUD: &str = "api://orders";
@@ -21,6 +23,7 @@ async fn start(keys: ApiKeys) -> (String, TestIssuer) {
         .issuer(issuer.issuer())
         .audience(AUD)
         .allow_http()
+        .roles_from("roles")
         .api_keys(keys)
         .build()
         .unwrap();
@@ -43,6 +46,10 @@ async fn start(keys: ApiKeys) -> (String, TestIssuer) {
             "/admin",
             get(|| async { "admin" }).layer(RequireScopes::all(["admin"])),
         )
+        .route(
+            "/billing",
+            get(|| async { "billing" }).layer(RequireRoles::any(["billing-admin"])),
+        )
         .layer(JwtAuthLayer::new(validator).claims::<TenantClaims>());
     (common::serve(app).await, issuer)
 }
@@ -51,7 +58,7 @@ fn keys() -> ApiKeys {
     ApiKeys::new()
         .key(
             KEY,
-            json!({"sub": "billing-job", "tenantId": "1741", "admin": "false", "scope": "orders.read"}),
+            json!({"sub": "billing-job", "tenantId": "1741", "admin": "false", "scope": "orders.read", "roles": ["billing-admin"]}),
         )
         .key("expired-key", json!({"sub": "old", "tenantId": 1, "exp": 1_000_000_000}))
 }
@@ -88,9 +95,19 @@ async fn a_good_key_gives_the_handler_the_same_claims_as_a_token() {
     let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
     assert_eq!(body["tenantId"], "1741");
     assert_eq!(body["origin"], "Jwt");
-    // Route guards read the key's scopes like a token's.
+    // Route guards read the key's scopes and roles (the validator's
+    // `roles_from`) like a token's.
     let res = get_with(&base, "/admin", &[("x-api-key", KEY)]).await;
     assert_eq!(res.status(), 403);
+    let res = get_with(&base, "/billing", &[("x-api-key", KEY)]).await;
+    assert_eq!(res.status(), 200);
+    let res = get_with(
+        &base,
+        "/billing",
+        &[("authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+    assert_eq!(res.status(), 403, "the token has no such role");
 }
 
 #[tokio::test]

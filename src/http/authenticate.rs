@@ -431,7 +431,7 @@ impl Validator {
     {
         let keys = self.api_keys().ok_or(Error::InvalidApiKey)?;
         Ok(Verified {
-            claims: keys.claims(key)?,
+            claims: keys.claims(key, self.rules())?,
             scheme: AuthScheme::ApiKey,
             dpop_nonce: None,
         })

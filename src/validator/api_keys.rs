@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::jose::claims::{self, Claims};
 use crate::jose::error::{ConfigError, Error};
 use crate::jose::time::UnixTime;
+use crate::jose::validation::Validation;
 
 /// The API keys a validator accepts, each mapped to the claims it stands
 /// for, for [`ValidatorBuilder::api_keys`](crate::ValidatorBuilder::api_keys).
@@ -27,8 +28,9 @@ use crate::jose::time::UnixTime;
 /// SHA-256 is kept; the key presented is hashed and compared with every
 /// configured hash in constant time. Its claims object deserializes into
 /// the same `Claims<C>` as a token's (registered claims such as `sub` and
-/// `scope` included, so route guards apply); an `exp` in it is when the key
-/// stops working. The validator's token rules (issuer, audience) do not
+/// `scope` included, and roles from the validator's
+/// [`roles_from`](crate::ValidatorBuilder::roles_from) paths, so route
+/// guards apply); an `exp` in it is when the key stops working. The validator's token rules (issuer, audience) do not
 /// apply: the key is the server's own grant.
 ///
 /// Keys are never logged, and never held in memory after hashing.
@@ -174,7 +176,8 @@ impl ApiKeys {
             let claims: Arc<str> = claims.to_string().into();
             // The registered claims must have their types (`exp` a number,
             // `scope` a string or array, …): checked now, not per request.
-            claims::granted::<()>(&claims).map_err(|e| format!("claims of a key: {e}"))?;
+            claims::granted::<()>(&claims, &Validation::new())
+                .map_err(|e| format!("claims of a key: {e}"))?;
             Ok(Entry {
                 digest,
                 claims,
@@ -229,8 +232,9 @@ impl fmt::Debug for ApiKeySettings {
 }
 
 impl ApiKeySettings {
-    /// The claims `key` stands for, as `C`.
-    pub(crate) fn claims<C>(&self, key: &str) -> Result<Claims<C>, Error>
+    /// The claims `key` stands for, as `C`, its roles read with `rules`
+    /// (the validator's).
+    pub(crate) fn claims<C>(&self, key: &str, rules: &Validation) -> Result<Claims<C>, Error>
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
@@ -242,7 +246,7 @@ impl ApiKeySettings {
         let claims = match entry.typed.get().cloned().and_then(Claims::<C>::from_any) {
             Some(claims) => claims,
             None => {
-                let claims = claims::granted::<C>(&entry.claims).inspect_err(|e| {
+                let claims = claims::granted::<C>(&entry.claims, rules).inspect_err(|e| {
                     tracing::warn!(target: "jwt_gate", error = %e, "an API key's claims do not fit the handler's claims type");
                 })?;
                 let _ = entry.typed.set(claims.to_any());

@@ -87,12 +87,15 @@ pub(crate) fn introspected<C: DeserializeOwned>(
 
 /// The claims an API key stands for, from its configured JSON object: the
 /// registered claims read with their types checked, none required (`exp`,
-/// when present, is when the key stops working), no binding; your `C`
+/// when present, is when the key stops working), no binding; the roles of
+/// `rules`' claim paths and its implied scopes, as for a token; your `C`
 /// deserialized.
-pub(crate) fn granted<C: DeserializeOwned>(payload: &str) -> Result<Claims<C>, Error> {
+pub(crate) fn granted<C: DeserializeOwned>(
+    payload: &str,
+    rules: &Validation,
+) -> Result<Claims<C>, Error> {
     let payload: Box<str> = payload.into();
-    let rules = Validation::new();
-    let mut raw = Raw::wanting(&rules, false);
+    let mut raw = Raw::wanting(rules, false);
     let mut de = serde_json::Deserializer::from_str(&payload);
     let custom = C::deserialize(OnePass {
         de: &mut de,
@@ -106,6 +109,11 @@ pub(crate) fn granted<C: DeserializeOwned>(payload: &str) -> Result<Claims<C>, E
     if let Some(e) = raw.error {
         return Err(e);
     }
+    let wanted = std::mem::take(&mut raw.wanted);
+    let roles = rules::roles(
+        |name| Raw::lookup(&wanted, &payload, name),
+        &rules.roles_from,
+    )?;
     let text = |t: Option<Cow<'_, str>>| t.map(|t| Text::new(t, &payload));
     let registered = Registered {
         iss: text(raw.iss),
@@ -121,7 +129,8 @@ pub(crate) fn granted<C: DeserializeOwned>(payload: &str) -> Result<Claims<C>, E
         iat: raw.iat.map(ceil),
         jti: text(raw.jti),
         client_id: text(raw.client_id.or(raw.azp).or(raw.cid)),
-        scopes: raw.scope.or(raw.scp).unwrap_or_default(),
+        scopes: implied(raw.scope.or(raw.scp).unwrap_or_default(), rules),
+        roles,
         origin: ClaimsOrigin::ApiKey,
         ..Registered::default()
     };
