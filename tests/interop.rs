@@ -15,7 +15,7 @@ use std::time::Duration;
 mod common;
 
 use common::TenantClaims;
-use jwt_gate::introspection::Introspection;
+use jwt_gate::introspection::{ClientKey, Introspection};
 use jwt_gate::{Claims, ClaimsOrigin, Error, IssuerBuilder, Validator};
 
 const RESOURCES: [&str; 4] = [
@@ -31,6 +31,8 @@ struct Provider {
     issuer: String,
     token_endpoint: String,
     base: String,
+    /// The private key of `orders-api-jwt` (private_key_jwt), PKCS#8 PEM.
+    client_key_pem: String,
     http: reqwest::Client,
 }
 
@@ -92,6 +94,7 @@ impl Provider {
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
             token_endpoint: ready["token_endpoint"].as_str().unwrap().to_owned(),
             base: format!("http://127.0.0.1:{}", ready["port"]),
+            client_key_pem: ready["client_key_pem"].as_str().unwrap().to_owned(),
             http: reqwest::Client::new(),
         }
     }
@@ -167,7 +170,7 @@ fn introspection(max_cache_age: Duration) -> Introspection {
 }
 
 #[tokio::test]
-async fn opaque_tokens_are_introspected_as_json_and_signed_jwt_and_revocation_is_seen() {
+async fn opaque_tokens_are_introspected_as_json_signed_jwt_and_with_private_key_jwt() {
     if !available() {
         return;
     }
@@ -203,6 +206,20 @@ async fn opaque_tokens_are_introspected_as_json_and_signed_jwt_and_revocation_is
         ));
         assert_eq!(validator.introspection_calls(), 1);
     }
+
+    // private_key_jwt: an ES256 assertion for the provider's issuer.
+    let key = ClientKey::from_pkcs8_pem(jwt_gate::Algorithm::ES256, &provider.client_key_pem)
+        .unwrap()
+        .kid("rs-1");
+    let validator = Validator::builder()
+        .issuer(&provider.issuer)
+        .audience("api://orders/opaque")
+        .allow_http()
+        .introspection(Introspection::private_key_jwt("orders-api-jwt", key))
+        .build()
+        .unwrap();
+    let claims: Claims<TenantClaims> = validator.validate(&token).await.unwrap();
+    assert_eq!(claims.tenant_id, "1741");
 
     let max_age = Duration::from_millis(500);
     let validator = Validator::builder()

@@ -4,7 +4,7 @@
 //
 //   node provider.mjs [--mode default|identityserver|auth0]
 //
-// Prints one JSON line when ready: {"issuer", "token_endpoint", "port"}.
+// Prints one JSON line when ready: {"issuer", "token_endpoint", "port", "client_key_pem"}.
 // Resources (the token's audience) choose the signing algorithm:
 //   api://orders (RS256), api://orders/ps256, api://orders/es256, api://orders/eddsa
 // Modes:
@@ -16,7 +16,9 @@
 // access tokens, which the resource server `orders-api` (client_secret_basic)
 // introspects at /token/introspection, as JSON or, when it asks with
 // `Accept: application/token-introspection+jwt`, as an RS256-signed RFC 9701
-// JWT; `orders-service` revokes them at /token/revocation.
+// JWT; `orders-api-jwt` introspects with private_key_jwt (its private key in
+// the ready line as `client_key_pem`); `orders-service` revokes them at
+// /token/revocation.
 // Certificate-bound tokens (RFC 8705): the client `orders-mtls` gets tokens
 // bound to the certificate its token request presents, which (as behind a
 // TLS-terminating proxy) arrives in the RFC 9440 `Client-Cert` header.
@@ -65,6 +67,12 @@ function keySet() {
 
 let published = keySet();
 
+// The key of `orders-api-jwt`, a resource server that introspects with
+// private_key_jwt (RFC 7523): its public half registered below, its private
+// half (PKCS#8 PEM) in the ready line, for the resource server.
+const rsClientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsClientJwk = { ...rsClientKey.publicKey.export({ format: 'jwk' }), kid: 'rs-1', alg: 'ES256', use: 'sig' };
+
 function makeProvider(issuer) {
   const provider = new Provider(issuer, {
     clients: [
@@ -84,6 +92,14 @@ function makeProvider(issuer) {
         response_types: [],
         token_endpoint_auth_method: 'client_secret_basic',
         introspection_signed_response_alg: 'RS256',
+      },
+      {
+        client_id: 'orders-api-jwt',
+        grant_types: ['client_credentials'],
+        redirect_uris: [],
+        response_types: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [rsClientJwk] },
       },
       {
         client_id: 'orders-mtls',
@@ -186,7 +202,12 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   issuerUrl = `http://127.0.0.1:${port}${mode === 'auth0' ? '/' : ''}`;
   handler = makeProvider(issuerUrl).callback();
-  console.log(JSON.stringify({ issuer: issuerUrl, token_endpoint: `http://127.0.0.1:${port}/token`, port }));
+  console.log(JSON.stringify({
+    issuer: issuerUrl,
+    token_endpoint: `http://127.0.0.1:${port}/token`,
+    port,
+    client_key_pem: rsClientKey.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  }));
 });
 
 process.on('SIGTERM', () => process.exit(0));
