@@ -13,7 +13,6 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 
-use crate::http::extract::bearer_token;
 use crate::http::rejection::grpc_code;
 use crate::jose::claims::Claims;
 use crate::jose::error::Error;
@@ -88,9 +87,11 @@ pub fn auth_scheme<T>(
 }
 
 /// A tonic interceptor: validates the `authorization` metadata with the
-/// keys already held and inserts `Claims<C>` into the request extensions.
+/// keys already held (or, when the validator takes
+/// [API keys](crate::ApiKeys), the `x-api-key` metadata) and inserts
+/// `Claims<C>` into the request extensions.
 ///
-/// Bearer tokens only: an interceptor sees neither the request's URL nor a
+/// Bearer tokens and API keys only: an interceptor sees neither the request's URL nor a
 /// way to await a replay store, so a DPoP-bound token is refused here
 /// (`Unauthenticated`). A certificate-bound token (RFC 8705) is checked
 /// against the validator's [certificate source](crate::mtls::CertificateSource):
@@ -146,10 +147,9 @@ where
         mut request: ::tonic::Request<()>,
     ) -> Result<::tonic::Request<()>, ::tonic::Status> {
         let headers = request.metadata().clone().into_headers();
-        let token = bearer_token(&headers, &http::Uri::default())?.ok_or(Error::MissingToken)?;
-        let claims =
-            self.validator
-                .bearer_without_waiting::<C>(token, &headers, request.extensions())?;
+        let claims = self
+            .validator
+            .intercepted::<C>(&headers, request.extensions())?;
         request.extensions_mut().insert(claims);
         Ok(request)
     }

@@ -468,3 +468,74 @@ fn errors_map_to_tonic_statuses() {
     let status = Status::from(&jwt_gate::Error::KeysUnavailable { source: None });
     assert_eq!(status.code(), Code::Unavailable);
 }
+
+/// A call with these metadata pairs.
+async fn ask_with_metadata(url: &str, metadata: &[(&'static str, &str)]) -> Result<String, Status> {
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    let mut request = tonic::Request::new("who am I?".to_owned());
+    for (name, value) in metadata {
+        request.metadata_mut().insert(*name, value.parse().unwrap());
+    }
+    let path = http::uri::PathAndQuery::from_static("/test.Whoami/Ask");
+    client
+        .unary(request, path, Text)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn api_keys_through_the_interceptor_and_the_layer() {
+    let issuer = TestIssuer::start().await;
+    let keys = jwt_gate::ApiKeys::new().key(
+        "k3y-for-tenant-1741",
+        serde_json::json!({"sub": "billing-job", "tenantId": "1741", "scope": "orders.read"}),
+    );
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .api_keys(keys)
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    let (intercepted, _) = with_interceptor(validator.clone()).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (incoming, layered) = bind().await;
+    let router = tonic::transport::Server::builder()
+        .layer(JwtAuthLayer::new(validator).claims::<serde_json::Value>())
+        .add_service(Whoami {
+            calls: Arc::clone(&calls),
+        });
+    tokio::spawn(router.serve_with_incoming(incoming));
+    let bearer = format!("Bearer {}", token(&issuer).sign());
+    for (url, scheme) in [(&intercepted, "-"), (&layered, "ApiKey")] {
+        assert_eq!(
+            ask_with_metadata(url, &[("x-api-key", "k3y-for-tenant-1741")])
+                .await
+                .unwrap(),
+            format!(r#"billing-job "1741" {scheme}"#)
+        );
+        for refused in [
+            vec![("x-api-key", "not-a-key")],
+            vec![
+                ("x-api-key", "k3y-for-tenant-1741"),
+                ("authorization", bearer.as_str()),
+            ],
+        ] {
+            let status = ask_with_metadata(url, &refused).await.unwrap_err();
+            assert_eq!(status.code(), Code::Unauthenticated, "{url} {refused:?}");
+        }
+        // A token still works beside the keys.
+        assert!(
+            ask_with_metadata(url, &[("authorization", bearer.as_str())])
+                .await
+                .is_ok()
+        );
+    }
+}

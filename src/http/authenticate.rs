@@ -326,6 +326,27 @@ impl Validator {
         Ok(self.check_credential(claims, credential, head))
     }
 
+    /// A request to tonic's interceptor: its API key when the validator
+    /// accepts keys and it carries one, else its bearer token as
+    /// [`bearer_without_waiting`](Self::bearer_without_waiting) takes it.
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
+    pub(crate) fn intercepted<C>(
+        &self,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<Claims<C>, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
+        match request_credential(headers, &Uri::default(), DpopMode::Off, self.api_keys())? {
+            Some(Credential::ApiKey(key)) => self.api_key_claims(key).map(Verified::into_claims),
+            Some(credential) => {
+                self.bearer_without_waiting(credential.token(), headers, extensions)
+            }
+            None => Err(Error::MissingToken),
+        }
+    }
+
     /// A bearer token with the keys held, never waiting (tonic's
     /// interceptor): its client certificate checked when it is bound to
     /// one; a DPoP-bound token refused (no proof can be checked here), and
