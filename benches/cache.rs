@@ -18,7 +18,9 @@
 //!    (`introspection/hit`) against a JWT cache hit through the same
 //!    validator (`introspection/jwt_hit`), both `validate_without_waiting`
 //!    after a real introspection at a `TestIssuer` on loopback (nothing on
-//!    the network while measured); and API keys through
+//!    the network while measured), and the SHA-256 of the opaque token
+//!    alone (`introspection/digest`, what keying that cache by digest
+//!    costs); and API keys through
 //!    `validate_http_request` (`api_key/16_keys`, `api_key/1000_keys`:
 //!    SHA-256 of the key, then a constant-time comparison with every
 //!    configured hash), against `RS256/request_hit`, a token through the
@@ -221,9 +223,20 @@ fn introspected() -> Vec<(String, Run)> {
     for token in [&opaque, &jwt] {
         let _: Claims = runtime.block_on(validator.validate(token)).expect("valid");
     }
+    // What keying the cache by digest costs: SHA-256 of the token alone.
+    let token = opaque.clone();
+    let digest: Run = Box::new(move |n| {
+        for _ in 0..n {
+            black_box(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                black_box(token.as_bytes()),
+            ));
+        }
+    });
     vec![
         ("introspection/hit".into(), again(validator.clone(), opaque)),
         ("introspection/jwt_hit".into(), again(validator, jwt)),
+        ("introspection/digest".into(), digest),
     ]
 }
 

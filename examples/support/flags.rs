@@ -232,24 +232,20 @@ impl KeyFlags {
                 self.introspect.signed = true;
                 return Ok(true);
             }
-            "--introspect-client-id" => {
-                self.introspect.client_id = Some(value()?);
-                return Ok(true);
-            }
-            "--introspect-client-secret" => {
-                self.introspect.secret = Some(value()?);
-                return Ok(true);
-            }
-            "--introspect-endpoint" => {
-                self.introspect.endpoint = Some(value()?);
-                return Ok(true);
-            }
-            "--introspect-auth" => {
-                self.introspect.auth = Some(value()?);
-                return Ok(true);
-            }
-            "--introspect-when" => {
-                self.introspect.when = Some(value()?);
+            "--introspect-client-id"
+            | "--introspect-client-secret"
+            | "--introspect-endpoint"
+            | "--introspect-auth"
+            | "--introspect-when" => {
+                let introspect = &mut self.introspect;
+                let slot = match flag {
+                    "--introspect-client-id" => &mut introspect.client_id,
+                    "--introspect-client-secret" => &mut introspect.secret,
+                    "--introspect-endpoint" => &mut introspect.endpoint,
+                    "--introspect-auth" => &mut introspect.auth,
+                    _ => &mut introspect.when,
+                };
+                *slot = Some(value()?);
                 return Ok(true);
             }
             "--introspect-max-age" => {

@@ -9,6 +9,7 @@ use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 
 use crate::jose::claims::Claims;
 use crate::jose::cnf::{ClientCertificate, Thumbprint, is_der_sequence, pem_der};
+use crate::jose::digest::hex_32;
 use crate::jose::error::Error;
 use crate::validator::mtls::{CertificateMode, CertificateSource, HeaderFormat, MtlsSettings};
 
@@ -276,20 +277,6 @@ fn unquote(raw: &str) -> Option<String> {
     Some(out)
 }
 
-/// 64 hex digits as 32 bytes.
-fn hex_32(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let digit = |c: u8| char::from(c).to_digit(16);
-        *byte = u8::try_from(digit(pair[0])? << 4 | digit(pair[1])?).ok()?;
-    }
-    Some(out)
-}
-
 /// `%XX` decoded (`+` stays `+`: this is not a form); `None` for a bad
 /// escape or text that is not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
@@ -436,13 +423,10 @@ mod tests {
         assert!(read(HeaderFormat::Base64Der, &[":MAMCAQE=:"]).is_err());
     }
 
+    use crate::jose::digest::sha256;
+
     fn hex(t: &[u8]) -> String {
         t.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn sha256(der: &[u8]) -> [u8; 32] {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-        d.as_ref().try_into().unwrap()
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //! claims then go through the same rules as a JWT's
 //! ([`claims::introspected`](crate::jose::claims::introspected)).
 
-use std::mem::MaybeUninit;
-
 use serde_json::{Map, Value};
 
 use crate::jose::algorithm::Algorithm;
+use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
-use crate::jose::token::{self, MAX_SIGNATURE_LEN, unique_object};
+use crate::jose::token::unique_object;
+use crate::jose::validate::verify_signed;
 
 /// What the authorization server said.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,31 +99,20 @@ pub(crate) fn read_jwt(
     let jwt = std::str::from_utf8(jwt)
         .map_err(|_| "the JWT response is not text")?
         .trim_ascii();
-    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
-    let jws = token::parse(jwt, 64 * 1024, &mut header_buf)
-        .map_err(|_| "the JWT response is not a compact JWS (an encrypted response?)")?;
-    let header =
-        token::Header::parse(&jws.header).map_err(|_| "the JWT response header is malformed")?;
-    let alg = Algorithm::parse(&header.alg)
-        .filter(|alg| rules.algorithms.contains(alg))
-        .ok_or("the JWT response's algorithm is not allowed")?;
-    let (verifier, _, _) = keys
-        .select(header.kid.as_deref(), alg)
-        .map_err(|_| "no key of the issuer verifies the JWT response")?;
-    let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
-    let signature = token::decode_b64_into(jws.signature_b64, &mut buf)
-        .ok()
-        .flatten()
-        .ok_or("the JWT response's signature is malformed")?;
-    if !verifier.verify(jws.signing_input.as_bytes(), signature) {
-        return Err("the JWT response's signature does not verify");
-    }
-    let typ = header.typ.as_deref().unwrap_or_default();
+    let signed = verify_signed(jwt, keys, rules.algorithms, 64 * 1024).map_err(|e| match e {
+        Error::MalformedToken { .. } | Error::TooLarge { .. } => {
+            "the JWT response is not a compact JWS (an encrypted response?)"
+        }
+        Error::DisallowedAlgorithm { .. } => "the JWT response's algorithm is not allowed",
+        Error::UnknownKey { .. } => "no key of the issuer verifies the JWT response",
+        _ => "the JWT response's signature does not verify",
+    })?;
+    let typ = signed.typ.as_deref().unwrap_or_default();
     let typ = typ.strip_prefix("application/").unwrap_or(typ);
     if !typ.eq_ignore_ascii_case(JWT_TYP) {
         return Err("the JWT response's typ is not token-introspection+jwt");
     }
-    let mut payload = unique_object(&jws.payload)
+    let mut payload = unique_object(&signed.payload)
         .ok_or("the JWT response's payload is not a JSON object without duplicate members")?;
     if payload.get("iss").and_then(Value::as_str) != Some(rules.issuer) {
         return Err("the JWT response's iss is not the issuer");

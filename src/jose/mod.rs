@@ -7,6 +7,7 @@
 pub(crate) mod algorithm;
 pub(crate) mod claims;
 pub(crate) mod cnf;
+pub(crate) mod digest;
 pub(crate) mod dpop;
 pub(crate) mod error;
 pub(crate) mod introspection;

@@ -116,6 +116,47 @@ pub(crate) fn validate_checked<C: DeserializeOwned>(
     Ok((claims, tag))
 }
 
+/// A compact JWS whose signature verified, its payload not yet read.
+#[derive(Debug)]
+pub(crate) struct Signed {
+    /// The header's `typ`, as sent.
+    pub(crate) typ: Option<String>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Verifies a compact JWS of at most `max_bytes` with `keys` under one of
+/// `algorithms` (the key chosen as [`validate`] chooses it): for what is
+/// checked off the request path (RFC 9701 introspection answers, the test
+/// issuer's own tokens). [`validate`] keeps its own pass, which allocates
+/// nothing before the signature.
+pub(crate) fn verify_signed(
+    jws: &str,
+    keys: &KeySet,
+    algorithms: &[Algorithm],
+    max_bytes: usize,
+) -> Result<Signed, Error> {
+    let mut header_buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
+    let parsed = token::parse(jws, max_bytes, &mut header_buf)?;
+    let header = token::Header::parse(&parsed.header)?;
+    let alg = Algorithm::parse(&header.alg);
+    let alg = match alg {
+        Some(alg) if algorithms.contains(&alg) => alg,
+        _ => return Err(Error::DisallowedAlgorithm { alg }),
+    };
+    let (verifier, _, _) = keys.select(header.kid.as_deref(), alg)?;
+    let mut buf = [MaybeUninit::uninit(); MAX_SIGNATURE_LEN];
+    let signature = token::decode_b64_into(parsed.signature_b64, &mut buf)
+        .map_err(|_| Error::malformed("signature is not canonical base64url"))?
+        .ok_or(Error::InvalidSignature)?;
+    if !verifier.verify(parsed.signing_input.as_bytes(), signature) {
+        return Err(Error::InvalidSignature);
+    }
+    Ok(Signed {
+        typ: header.typ.map(String::from),
+        payload: parsed.payload,
+    })
+}
+
 /// A key whose JWK names an `issuer` (Entra ID publishes one per key, with
 /// `{tenantid}` for multi-tenant keys) verifies only tokens of that issuer:
 /// with one key set shared across tenants, a key must not vouch for a token

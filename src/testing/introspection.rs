@@ -3,8 +3,6 @@
 //! verdict on opaque tokens it minted and JWTs it signed, revocation, and
 //! RFC 9701 JWT answers when asked for.
 
-use std::mem::MaybeUninit;
-
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
@@ -12,7 +10,7 @@ use super::{INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, lock, 
 use crate::jose::algorithm::Algorithm;
 use crate::jose::jwks::KeySet;
 use crate::jose::time::UnixTime;
-use crate::jose::token;
+use crate::jose::validate::verify_signed;
 use crate::jose::validation::Validation;
 
 const JWT_ANSWER: &str = "application/token-introspection+jwt";
@@ -123,17 +121,9 @@ fn claims_of(shared: &Shared, token: &str) -> Option<Value> {
     if let Some(claims) = lock(&shared.opaque).get(token) {
         return Some(claims.clone());
     }
-    let mut buf = [MaybeUninit::uninit(); token::HEADER_INLINE];
-    let jws = token::parse(token, 64 * 1024, &mut buf).ok()?;
-    let header = token::Header::parse(&jws.header).ok()?;
-    let alg = Algorithm::parse(&header.alg)?;
     let keys = KeySet::from_jwks(&super::server::jwks(shared)).ok()?;
-    let (verifier, _, _) = keys.select(header.kid.as_deref(), alg).ok()?;
-    let signature = token::decode_b64(jws.signature_b64).ok()?;
-    if !verifier.verify(jws.signing_input.as_bytes(), &signature) {
-        return None;
-    }
-    serde_json::from_slice(&jws.payload).ok()
+    let signed = verify_signed(token, &keys, &Algorithm::ALL, 64 * 1024).ok()?;
+    serde_json::from_slice(&signed.payload).ok()
 }
 
 /// Not revoked, not expired, already valid.

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::jose::claims::{self, Claims};
+use crate::jose::digest::{hex_32, sha256};
 use crate::jose::error::{ConfigError, Error};
 use crate::jose::time::UnixTime;
 use crate::jose::validation::Validation;
@@ -282,25 +283,8 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
 fn parse_hex(hex: &str) -> Result<[u8; 32], String> {
-    let hex = hex.trim();
-    let bad = || "a SHA-256 is 64 hex digits".to_owned();
-    if hex.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0; 32];
-    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-        let pair = std::str::from_utf8(pair).map_err(|_| bad())?;
-        out[i] = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    hex_32(hex.trim()).ok_or_else(|| "a SHA-256 is 64 hex digits".to_owned())
 }
 
 /// `x-api-key` as people write it: `X-API-KEY` for the default, else the

@@ -24,6 +24,7 @@ use super::issuers::Trusted;
 use crate::jose::algorithm::Algorithm;
 use crate::jose::claims::{self, Claims};
 use crate::jose::cnf::Bindings;
+use crate::jose::digest::sha256;
 use crate::jose::error::{ConfigError, Error};
 use crate::jose::introspection::{self as response, JwtResponseRules, Verdict};
 use crate::jose::time::UnixTime;
@@ -732,10 +733,7 @@ where
 
 /// The cache key: SHA-256 of the token, so no raw token is held.
 fn key(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut key = [0; 32];
-    key.copy_from_slice(digest.as_ref());
-    key
+    sha256(token.as_bytes())
 }
 
 /// An introspection failure: 503, and a log line that says whose fault.
@@ -760,6 +758,7 @@ fn unavailable(e: FetchError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::digest::hex_32;
 
     #[test]
     fn jwt_shape_routes() {
@@ -771,10 +770,12 @@ mod tests {
 
     #[test]
     fn cache_keys_hold_no_raw_tokens() {
-        let token = "2YotnFZFEjr1zCsicMWpAA";
-        let k = key(token);
-        assert_ne!(&k[..token.len().min(32)], token.as_bytes());
-        assert_eq!(k, key(token));
-        assert_ne!(k, key("2YotnFZFEjr1zCsicMWpAB"));
+        // The key is the token's SHA-256 (FIPS 180-2's "abc" example), not
+        // the token.
+        assert_eq!(
+            key("abc"),
+            hex_32("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad").unwrap()
+        );
+        assert_ne!(key("2YotnFZFEjr1zCsicMWpAA"), key("2YotnFZFEjr1zCsicMWpAB"));
     }
 }
