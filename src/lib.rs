@@ -78,6 +78,7 @@ pub use crate::jose::validate::validate;
 pub use crate::jose::validation::Validation;
 pub use crate::remote::fetch::FetchError;
 pub use crate::remote::key_store::KeyStatus;
+pub use crate::remote::snapshot::KeySnapshot;
 pub use crate::validator::api_keys::ApiKeys;
 pub use crate::validator::issuers::IssuerTemplate;
 pub use crate::validator::token_cache::TokenCacheStats;

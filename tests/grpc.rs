@@ -465,7 +465,10 @@ fn errors_map_to_tonic_statuses() {
         required: "a".into(),
     });
     assert_eq!(status.code(), Code::PermissionDenied);
-    let status = Status::from(&jwt_gate::Error::KeysUnavailable { source: None });
+    let status = Status::from(&jwt_gate::Error::KeysUnavailable {
+        source: None,
+        retry_after: None,
+    });
     assert_eq!(status.code(), Code::Unavailable);
 }
 

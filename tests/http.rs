@@ -277,7 +277,8 @@ async fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
         .await
         .unwrap();
     assert_eq!(res.status(), 503);
-    assert_eq!(res.headers()["retry-after"], "5");
+    // The key store's first backoff (1 s by default), not a fixed guess.
+    assert_eq!(res.headers()["retry-after"], "1");
     assert!(res.headers().get("www-authenticate").is_none());
     assert_eq!(api.calls(), 0);
 }
@@ -412,7 +413,11 @@ async fn error_is_an_axum_response_with_the_same_mapping() {
         res.headers()["www-authenticate"],
         r#"Bearer error="insufficient_scope", error_description="The request requires higher privileges than provided by the access token", scope="orders.write""#
     );
-    let res = jwt_gate::Error::KeysUnavailable { source: None }.into_response();
+    let res = jwt_gate::Error::KeysUnavailable {
+        source: None,
+        retry_after: None,
+    }
+    .into_response();
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "5");
     assert!(res.headers().get("www-authenticate").is_none());
@@ -797,4 +802,59 @@ async fn role_and_predicate_guards_answer_403_with_exact_challenges() {
     // Roles of the wrong shape make the token invalid, not role-less.
     let bad = issuer.token().audience(AUD).claim("roles", [1, 2]).sign();
     assert_eq!(call("/admin", Some(bad)).await.0, 401);
+}
+
+/// `Retry-After` says what the key store will do: the rest of its backoff
+/// when the IdP is down, one second when the keys are still on their way
+/// (the request's wait ran out, the fetch goes on).
+#[tokio::test]
+async fn retry_after_on_503_follows_the_key_stores_backoff_and_fetch() {
+    let issuer = TestIssuer::start().await;
+    let down = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .retry_backoff(Duration::from_secs(7), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let slow = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .max_key_wait(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let app = |v: Validator| {
+        Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(JwtAuthLayer::new(v))
+    };
+    let (down_base, slow_base) = (serve(app(down)).await, serve(app(slow)).await);
+    let token = issuer.token().audience(AUD).sign();
+    let client = reqwest::Client::new();
+    let call = |base: String| {
+        let req = client
+            .get(base)
+            .header("authorization", format!("Bearer {token}"));
+        async move { req.send().await.unwrap() }
+    };
+
+    issuer.set_mode(IssuerMode::Down);
+    for _ in 0..2 {
+        let res = call(down_base.clone()).await;
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "7");
+        assert!(res.headers().get("www-authenticate").is_none());
+    }
+
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(2)));
+    let started = std::time::Instant::now();
+    let res = call(slow_base.clone()).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
 }

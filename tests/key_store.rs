@@ -97,26 +97,36 @@ async fn rotated_key_is_picked_up_with_one_refetch_and_retired_key_is_refused() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_kids_fail_fast_with_one_refetch_per_cooldown() {
     let issuer = TestIssuer::start().await;
+    let wait = Duration::from_millis(200);
     let validator = builder(&issuer)
         .fetch_timeout(Duration::from_secs(3))
+        .max_key_wait(wait)
         .unknown_kid_cooldown(Duration::from_secs(60))
         .build()
         .unwrap();
     validator.warm_up().await.unwrap();
     assert_eq!(issuer.jwks_fetches(), 1);
 
-    // The issuer turns slow: a request that waited on it would take 2 s.
-    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(2)));
-    let first = {
-        let (validator, t) = (
-            validator.clone(),
-            issuer.token().audience(AUD).kid("kid-first").sign(),
-        );
-        tokio::spawn(async move { validator.validate::<()>(&t).await })
-    };
-    eventually("the first refetch to start", || issuer.jwks_fetches() == 2).await;
+    // The issuer turns slow: the refetch takes 1 s, more than a request
+    // may wait for it.
+    issuer.set_mode(IssuerMode::Slow(Duration::from_secs(1)));
+    let first = issuer.token().audience(AUD).kid("kid-first").sign();
+    let started = Instant::now();
+    let err = validator.validate::<()>(&first).await.unwrap_err();
+    assert!(
+        started.elapsed() < wait * 3,
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(fetch_error(&err), FetchError::StillFetching),
+        "{err:?}"
+    );
+    assert_eq!(issuer.jwks_fetches(), 2, "the refetch goes on");
 
-    let mut slowest = Duration::ZERO;
+    // Random kids meanwhile join that one fetch (each for at most its
+    // wait), and fail fast once it is done.
+    let (mut slowest, mut still_fetching, mut unknown) = (Duration::ZERO, 0, 0);
     for i in 0..10_000 {
         let t = issuer
             .token()
@@ -124,24 +134,154 @@ async fn random_kids_fail_fast_with_one_refetch_per_cooldown() {
             .kid(&format!("random-{i}"))
             .sign();
         let started = Instant::now();
-        let err = validator.validate::<()>(&t).await.unwrap_err();
+        match validator.validate::<()>(&t).await.unwrap_err() {
+            Error::UnknownKey { .. } => unknown += 1,
+            err @ Error::KeysUnavailable { .. } => {
+                assert!(matches!(fetch_error(&err), FetchError::StillFetching));
+                still_fetching += 1;
+            }
+            err => panic!("{err:?}"),
+        }
         slowest = slowest.max(started.elapsed());
-        assert!(matches!(err, Error::UnknownKey { .. }), "{err:?}");
     }
+    assert!(slowest < wait * 3, "a request waited {slowest:?}");
     assert!(
-        slowest < Duration::from_millis(1000),
-        "a request waited {slowest:?}"
+        still_fetching <= 5,
+        "{still_fetching} waited on the refetch"
     );
-    assert!(matches!(
-        first.await.unwrap(),
-        Err(Error::UnknownKey { .. })
-    ));
+    assert!(unknown >= 9_995);
     assert_eq!(
         issuer.jwks_fetches(),
         2,
         "one refetch in the cooldown window"
     );
-    assert!(validator.status().cooldown_hits >= 10_000);
+    assert!(validator.status().cooldown_hits >= 9_995);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_idp_holds_a_rotated_kid_no_longer_than_the_key_wait() {
+    let issuer = TestIssuer::start().await;
+    let wait = Duration::from_millis(300);
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(5))
+        .max_key_wait(wait)
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    issuer.rotate();
+    let rotated = Arc::new(token(&issuer));
+    issuer.set_mode(IssuerMode::Slow(Duration::from_millis(1500)));
+
+    // Fifty requests with the new kid at once: each back within its wait,
+    // 503 with `Retry-After: 1` (the keys are on their way), one fetch.
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (validator, token) = (validator.clone(), Arc::clone(&rotated));
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = validator.validate::<()>(&token).await;
+                (started.elapsed(), result)
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (elapsed, result) = task.await.unwrap();
+        assert!(elapsed < wait + Duration::from_millis(400), "{elapsed:?}");
+        let err = result.unwrap_err();
+        assert!(matches!(fetch_error(&err), FetchError::StillFetching));
+        assert_eq!(err.status(), 503);
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    }
+    assert_eq!(issuer.jwks_fetches(), 2);
+    // The fetch went on without them and brought the new key.
+    eventually("the refetch to finish", || {
+        validator.status().key_count == 2
+    })
+    .await;
+    validator.validate::<()>(&rotated).await.unwrap();
+    assert_eq!(issuer.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_cold_request_waits_its_key_wait_and_warm_up_the_whole_fetch() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Slow(Duration::from_millis(400)));
+    let validator = builder(&issuer)
+        .fetch_timeout(Duration::from_secs(5))
+        .max_key_wait(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    let started = Instant::now();
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert!(matches!(fetch_error(&err), FetchError::StillFetching));
+    // An explicit warm-up waits for the fetch (discovery and JWKS, 400 ms
+    // each), joining the one in flight.
+    validator.warm_up().await.unwrap();
+    validator.validate::<()>(&good).await.unwrap();
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_follows_the_key_stores_backoff() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_mode(IssuerMode::Down);
+    let validator = builder(&issuer)
+        .retry_backoff(Duration::from_secs(4), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let good = token(&issuer);
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    let first = err.retry_after().unwrap();
+    assert!(
+        first > Duration::from_secs(3) && first <= Duration::from_secs(4),
+        "{first:?}"
+    );
+    // Later in the same backoff: what is left of it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    let left = err.retry_after().unwrap();
+    assert!(
+        left > Duration::from_millis(1500) && left <= Duration::from_millis(2600),
+        "{left:?}"
+    );
+    // The next failure doubles it.
+    tokio::time::sleep(left).await;
+    let err = validator.validate::<()>(&good).await.unwrap_err();
+    let second = err.retry_after().unwrap();
+    assert!(
+        second > Duration::from_secs(7) && second <= Duration::from_secs(8),
+        "{second:?}"
+    );
+    assert_eq!(validator.status().fetches, 2);
+    // The same without waiting (tonic's interceptor).
+    let err = validator.validate_without_waiting::<()>(&good).unwrap_err();
+    assert!(err.retry_after().unwrap() > Duration::from_secs(7));
+    assert!(matches!(fetch_error(&err), FetchError::Network(_)));
+}
+
+#[tokio::test]
+async fn refresh_fetches_now_whatever_the_backoff_and_cooldown() {
+    let issuer = TestIssuer::start().await;
+    let validator = builder(&issuer)
+        .retry_backoff(Duration::from_secs(60), Duration::from_secs(60))
+        .unknown_kid_cooldown(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    validator.warm_up().await.unwrap();
+    issuer.set_mode(IssuerMode::Status(500));
+    let err = validator.refresh().await.unwrap_err();
+    assert!(matches!(fetch_error(&err), FetchError::Status(500)));
+    assert!(validator.status().keys_loaded, "the keys held stand");
+    // In a 60 s backoff, with the cooldown running: an operator's refresh
+    // still goes out, and brings the rotated key.
+    issuer.set_mode(IssuerMode::Normal);
+    issuer.rotate();
+    validator.refresh().await.unwrap();
+    assert_eq!(validator.status().key_count, 2);
+    assert_eq!(issuer.jwks_fetches(), 3);
+    validator.validate::<()>(&token(&issuer)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,7 +330,7 @@ async fn loaded_keys_survive_every_kind_of_idp_failure() {
         assert!(status.keys_loaded && status.stale, "{mode:?}: {status:?}");
         let last = status.last_error.unwrap();
         assert!(last.contains(expect), "{mode:?}: {last}");
-        // An unknown kid waits at most the fetch timeout, then fails.
+        // An unknown kid waits at most its key wait, then fails.
         let started = Instant::now();
         let unknown = issuer
             .token()

@@ -373,7 +373,10 @@ impl Validator {
     pub(crate) async fn finish<C>(&self, pending: Pending<C>) -> Result<Verified<C>, Error> {
         match pending {
             Pending::Done(result) => result,
-            Pending::Fetch => Err(Error::KeysUnavailable { source: None }),
+            Pending::Fetch => Err(Error::KeysUnavailable {
+                source: None,
+                retry_after: None,
+            }),
             Pending::Replay(verified, key) => {
                 let Some(settings) = self.dpop() else {
                     return Ok(verified);

@@ -6,6 +6,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -113,11 +114,36 @@ impl Challenge {
 /// The header of RFC 9449 §8 that hands a client a server nonce.
 pub(crate) const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
-/// Seconds a client should wait before retrying after a 503: the one place
-/// this number is written.
-const RETRY_AFTER_SECS: HeaderValue = HeaderValue::from_static("5");
+/// How long a client should wait before retrying after a 503 when nothing
+/// better is known: the one place this number is written.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl Error {
+    /// How long the client should wait before retrying, for the errors
+    /// answered with 503 (`None` for the others): for
+    /// [`KeysUnavailable`](Error::KeysUnavailable) what the key store says
+    /// (the rest of its backoff after a failed fetch, one second while a
+    /// fetch is still running), otherwise 5 s. Sent as `Retry-After`, in
+    /// whole seconds rounded up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jwt_gate::Error;
+    ///
+    /// let err = Error::KeysUnavailable { source: None, retry_after: Some(Duration::from_millis(2500)) };
+    /// assert_eq!(err.retry_after(), Some(Duration::from_millis(2500)));
+    /// assert_eq!(Error::InvalidSignature.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::KeysUnavailable { retry_after, .. } => {
+                Some(retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
+            }
+            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(DEFAULT_RETRY_AFTER),
+            _ => None,
+        }
+    }
+
     /// The HTTP status to answer with.
     ///
     /// 400 for a malformed `Authorization` header, 403 for a missing scope,
@@ -432,10 +458,18 @@ pub(crate) fn response<B: Default>(
     if let Some(value) = api_key {
         res.headers_mut().append(WWW_AUTHENTICATE, value);
     }
-    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
-        res.headers_mut().insert(RETRY_AFTER, RETRY_AFTER_SECS);
+    if let Some(wait) = error.retry_after() {
+        res.headers_mut()
+            .insert(RETRY_AFTER, retry_after_secs(wait));
     }
     res
+}
+
+/// `Retry-After` in whole seconds, rounded up, at least 1 (0 would invite
+/// an immediate retry storm).
+fn retry_after_secs(wait: Duration) -> HeaderValue {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
 }
 
 /// For a gRPC request (`content-type: application/grpc`, `application/grpc+…`
@@ -522,7 +556,10 @@ mod tests {
                 required: "admin".into(),
             },
             Error::NotPermitted,
-            Error::KeysUnavailable { source: None },
+            Error::KeysUnavailable {
+                source: None,
+                retry_after: None,
+            },
         ]
     }
 
@@ -574,7 +611,10 @@ mod tests {
 
     #[test]
     fn keys_unavailable_is_503_without_challenge() {
-        let err = Error::KeysUnavailable { source: None };
+        let err = Error::KeysUnavailable {
+            source: None,
+            retry_after: None,
+        };
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(err.bearer_code(), None);
         assert!(err.www_authenticate(Some("x")).is_none());
@@ -640,7 +680,13 @@ mod tests {
             }),
             7
         );
-        assert_eq!(grpc_code(&Error::KeysUnavailable { source: None }), 14);
+        assert_eq!(
+            grpc_code(&Error::KeysUnavailable {
+                source: None,
+                retry_after: None,
+            }),
+            14
+        );
     }
 
     #[test]
@@ -670,7 +716,10 @@ mod tests {
     #[test]
     fn keys_unavailable_response_carries_retry_after_and_no_challenge() {
         let res = response(
-            &Error::KeysUnavailable { source: None },
+            &Error::KeysUnavailable {
+                source: None,
+                retry_after: None,
+            },
             &Challenge::default(),
             None,
             || (),
@@ -678,5 +727,28 @@ mod tests {
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()[RETRY_AFTER], "5");
         assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn retry_after_is_the_key_stores_wait_rounded_up() {
+        for (wait, header) in [
+            (Duration::from_millis(2500), "3"),
+            (Duration::from_secs(40), "40"),
+            (Duration::from_millis(1), "1"),
+            (Duration::ZERO, "1"),
+        ] {
+            let err = Error::KeysUnavailable {
+                source: None,
+                retry_after: Some(wait),
+            };
+            let res = response(&err, &Challenge::default(), None, || ());
+            assert_eq!(res.headers()[RETRY_AFTER], header, "{wait:?}");
+        }
+        assert!(
+            response(&Error::InvalidSignature, &Challenge::default(), None, || ())
+                .headers()
+                .get(RETRY_AFTER)
+                .is_none()
+        );
     }
 }

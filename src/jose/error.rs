@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::jose::algorithm::Algorithm;
 use crate::jose::time::UnixTime;
@@ -218,6 +219,10 @@ pub enum Error {
     KeysUnavailable {
         /// Why, when known.
         source: Option<Cause>,
+        /// When the key store will try again (what is left of its backoff
+        /// after a failed fetch, or soon when a fetch is still running),
+        /// sent as `Retry-After`; `None`: the default 5 s.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -413,6 +418,7 @@ impl std::error::Error for Error {
             }
             | Self::KeysUnavailable {
                 source: Some(source),
+                ..
             }
             | Self::ReplayCheckUnavailable {
                 source: Some(source),

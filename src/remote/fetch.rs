@@ -47,6 +47,10 @@ pub enum FetchError {
     NoUsableKeys,
     /// No keys yet, and the last failure's backoff has not elapsed.
     Backoff,
+    /// The keys were still being fetched when the request's wait ran out
+    /// ([`max_key_wait`](crate::ValidatorBuilder::max_key_wait)); the fetch
+    /// goes on for the requests after it.
+    StillFetching,
     /// Every introspection slot stayed busy for the whole timeout
     /// ([`Introspection::max_concurrent`](crate::introspection::Introspection::max_concurrent)).
     Overloaded,
@@ -67,6 +71,9 @@ impl fmt::Display for FetchError {
             ),
             Self::NoUsableKeys => f.write_str("the JWK Set holds no usable signing key"),
             Self::Backoff => f.write_str("waiting before retrying after a failed fetch"),
+            Self::StillFetching => {
+                f.write_str("the keys were still being fetched when the request's wait ran out")
+            }
             Self::Overloaded => f.write_str("too many introspections in flight"),
         }
     }
@@ -79,6 +86,9 @@ impl std::error::Error for FetchError {}
 #[derive(Debug, Clone)]
 pub(crate) struct FetchConfig {
     pub(crate) timeout: Duration,
+    /// How long one request waits for a fetch (the fetch itself may take
+    /// up to `timeout`).
+    pub(crate) key_wait: Duration,
     pub(crate) max_jwks_bytes: usize,
     pub(crate) max_discovery_bytes: usize,
     pub(crate) default_ttl: Duration,
@@ -95,6 +105,7 @@ impl Default for FetchConfig {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(5),
+            key_wait: Duration::from_secs(1),
             max_jwks_bytes: 1024 * 1024,
             max_discovery_bytes: 256 * 1024,
             default_ttl: Duration::from_secs(600),

@@ -7,9 +7,10 @@
 //! across an `.await`.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use tokio::sync::watch;
@@ -18,6 +19,7 @@ use url::Url;
 use crate::jose::jwks::{KeySet, Origin};
 use crate::remote::discovery;
 use crate::remote::fetch::{FetchConfig, FetchError, get};
+use crate::remote::snapshot::{KeySnapshot, write_file};
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -32,6 +34,11 @@ pub(crate) enum Source {
 pub(crate) struct Snapshot {
     pub(crate) keys: KeySet,
     fetched_at: Instant,
+    /// The JWK Set document and when it was fetched, by the wall clock
+    /// (for snapshots; `None` for static keys).
+    document: Option<(Arc<[u8]>, SystemTime)>,
+    /// Restored from a snapshot at startup, not fetched by this process.
+    restored: bool,
     /// From here on a background refresh is started.
     refresh_at: Option<Instant>,
     /// After this the keys are not served at all.
@@ -80,6 +87,10 @@ pub struct KeyStatus {
     pub failures: u64,
     /// Unknown-`kid` refetches refused because of the cooldown.
     pub cooldown_hits: u64,
+    /// The keys served were restored from a [`KeySnapshot`] at startup and
+    /// no fetch has succeeded since (their `age` counts from the original
+    /// fetch).
+    pub restored: bool,
 }
 
 impl KeyStatus {
@@ -95,6 +106,7 @@ impl KeyStatus {
             fetches: 0,
             failures: 0,
             cooldown_hits: 0,
+            restored: false,
         };
         for s in all {
             out.keys_loaded &= s.keys_loaded;
@@ -105,6 +117,7 @@ impl KeyStatus {
             out.fetches += s.fetches;
             out.failures += s.failures;
             out.cooldown_hits += s.cooldown_hits;
+            out.restored |= s.restored;
         }
         out
     }
@@ -153,6 +166,17 @@ enum Need {
     Fresh,
 }
 
+/// What an unknown-`kid` refetch gave a request.
+pub(crate) enum Refetch {
+    /// Keys fetched now.
+    Fresh(Arc<Snapshot>),
+    /// No refetch: the cooldown or a backoff refused it, or it failed (the
+    /// keys held stand).
+    Refused,
+    /// The request's wait ran out; the fetch goes on.
+    OutOfTime(Arc<FetchError>),
+}
+
 /// What [`KeyStore::start_fetch`] did.
 enum Started {
     /// Joined or started a fetch: its outcome, and the fetch itself when it
@@ -181,8 +205,32 @@ impl Drop for FetchGuard {
     }
 }
 
+/// Called with each snapshot fetched.
+pub(crate) type SnapshotHook = Arc<dyn Fn(&KeySnapshot) + Send + Sync>;
+
+/// Where a key store's snapshots go after each successful fetch.
+#[derive(Default)]
+pub(crate) struct Persist {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) hook: Option<SnapshotHook>,
+    /// The fetch time of the newest snapshot written to the file: an older
+    /// one (a slower write) never replaces it.
+    written: Arc<Mutex<Option<SystemTime>>>,
+}
+
+impl Persist {
+    pub(crate) fn new(file: Option<PathBuf>, hook: Option<SnapshotHook>) -> Self {
+        Self {
+            file,
+            hook,
+            written: Arc::default(),
+        }
+    }
+}
+
 pub(crate) struct KeyStore {
     source: Source,
+    persist: Persist,
     /// `None` for static keys, which are never fetched.
     client: Option<reqwest::Client>,
     cfg: FetchConfig,
@@ -221,12 +269,15 @@ impl KeyStore {
             Arc::new(Snapshot {
                 keys,
                 fetched_at: Instant::now(),
+                document: None,
+                restored: false,
                 refresh_at: None,
                 usable_until: None,
             })
         });
         Self {
             source,
+            persist: Persist::default(),
             client,
             cfg,
             current: ArcSwapOption::new(current),
@@ -239,6 +290,97 @@ impl KeyStore {
             fetches: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             cooldown_hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Sends each snapshot fetched from now on to `persist`.
+    pub(crate) fn with_persist(mut self, persist: Persist) -> Self {
+        self.persist = persist;
+        self
+    }
+
+    /// The issuer keys are discovered from, or the JWKS URL: what a
+    /// snapshot's `source` must be (`None`: static keys).
+    pub(crate) fn source_name(&self) -> Option<&str> {
+        match &self.source {
+            Source::Static => None,
+            Source::Jwks(url) => Some(url.as_str()),
+            Source::Discovery(issuer) => Some(issuer),
+        }
+    }
+
+    /// Starts from `snapshot`'s keys (before anything is fetched), usable
+    /// until `max_staleness` after their original fetch and due for a
+    /// refresh at once. `Ok(false)`: already past that (nothing restored).
+    ///
+    /// # Errors
+    ///
+    /// The snapshot is of another issuer (or JWKS URL), or these are
+    /// static keys.
+    pub(crate) fn restore(&self, snapshot: &KeySnapshot) -> Result<bool, String> {
+        let ours = self.source_name().ok_or("static keys are never fetched")?;
+        if snapshot.source() != ours {
+            return Err(format!(
+                "the snapshot holds the keys of {:?}, not {ours:?}",
+                snapshot.source()
+            ));
+        }
+        let age = snapshot.age();
+        let now = Instant::now();
+        let Some(left) = self.cfg.max_stale.checked_sub(age).filter(|d| !d.is_zero()) else {
+            tracing::info!(target: "jwt_gate", age_s = age.as_secs(), "key snapshot older than max_staleness: not restored");
+            return Ok(false);
+        };
+        let keys = snapshot.keys();
+        tracing::info!(target: "jwt_gate", keys = keys.len(), age_s = age.as_secs(), "signing keys restored from a snapshot");
+        self.current.store(Some(Arc::new(Snapshot {
+            keys,
+            fetched_at: now.checked_sub(age).unwrap_or(now),
+            document: Some((Arc::from(snapshot.jwks()), snapshot.fetched_at())),
+            restored: true,
+            refresh_at: Some(now),
+            usable_until: now.checked_add(left),
+        })));
+        Ok(true)
+    }
+
+    /// Hands a fetched snapshot to the hook and writes it to the file
+    /// (off the async threads), logging a failure: the keys are in use
+    /// whether or not they could be kept.
+    async fn persist(&self, snapshot: &Snapshot) {
+        let (Some(source), Some((jwks, fetched_at))) = (self.source_name(), &snapshot.document)
+        else {
+            return;
+        };
+        if self.persist.hook.is_none() && self.persist.file.is_none() {
+            return;
+        }
+        let snapshot = KeySnapshot::fetched(source, *fetched_at, Arc::clone(jwks));
+        if let Some(hook) = &self.persist.hook {
+            hook(&snapshot);
+        }
+        let Some(path) = self.persist.file.clone() else {
+            return;
+        };
+        let written = Arc::clone(&self.persist.written);
+        let write = move || {
+            let mut newest = lock(&written);
+            if newest.is_some_and(|t| t > snapshot.fetched_at()) {
+                return Ok(());
+            }
+            write_file(&path, &snapshot)?;
+            *newest = Some(snapshot.fetched_at());
+            Ok::<_, std::io::Error>(())
+        };
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(write)
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => write(),
+        };
+        if let Err(e) = result {
+            tracing::warn!(target: "jwt_gate", error = %e, "could not write the key snapshot");
         }
     }
 
@@ -271,14 +413,68 @@ impl KeyStore {
         Some(HeldKeys(guard))
     }
 
-    /// After a token named a `kid` we do not hold: one refetch, then a
-    /// cooldown during which such tokens fail fast. `None` when the cooldown
-    /// (or a backoff) refuses.
-    pub(crate) async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Option<Arc<Snapshot>> {
-        if !self.claim_refetch(Instant::now()) {
-            return None;
+    /// The keys for a request: those held, else the one fetch waited on
+    /// for at most the request's wait (`key_wait`), the fetch going on for
+    /// the others when it runs out ([`FetchError::StillFetching`]).
+    pub(crate) async fn keys_for_request(
+        self: &Arc<Self>,
+    ) -> Result<Arc<Snapshot>, Arc<FetchError>> {
+        if let Some(held) = self.cached(Instant::now()) {
+            return Ok(held.to_arc());
         }
-        self.fetch(Need::Fresh).await.ok()
+        if self.in_backoff(Instant::now()) {
+            return Err(self
+                .last_error()
+                .unwrap_or_else(|| Arc::new(FetchError::Backoff)));
+        }
+        let started = self.start_fetch(Need::AnyKeys);
+        self.wait_within(started).await
+    }
+
+    /// Fetches now, whatever the backoff and the cooldown say (joining a
+    /// fetch in flight), and waits for the whole fetch: an operator's
+    /// explicit refresh.
+    pub(crate) async fn refresh(self: &Arc<Self>) -> Outcome {
+        if matches!(self.source, Source::Static) {
+            return self.keys().await;
+        }
+        Self::wait(self.start_fetch(Need::Fresh)).await
+    }
+
+    /// After a token named a `kid` we do not hold: one refetch (or the
+    /// fetch already in flight, joined), waited on for at most the
+    /// request's wait; then a cooldown during which such tokens fail fast.
+    pub(crate) async fn refetch_for_unknown_kid(self: &Arc<Self>) -> Refetch {
+        let started = if self.claim_refetch(Instant::now()) {
+            self.start_fetch(Need::Fresh)
+        } else if let Some(outcome) = self.inflight_outcome() {
+            Started::Joined(outcome, None)
+        } else {
+            return Refetch::Refused;
+        };
+        match self.wait_within(started).await {
+            Ok(snapshot) => Refetch::Fresh(snapshot),
+            Err(e) if matches!(*e, FetchError::StillFetching) => Refetch::OutOfTime(e),
+            Err(_) => Refetch::Refused,
+        }
+    }
+
+    /// The outcome of the fetch in flight, if there is one.
+    fn inflight_outcome(&self) -> Option<watch::Receiver<Option<Outcome>>> {
+        lock(&self.inflight).as_ref().map(|f| f.outcome.clone())
+    }
+
+    /// How long a client refused for want of keys should wait: what is left
+    /// of the backoff after a failed fetch, else one second (a fetch is
+    /// running or may start at once).
+    pub(crate) fn retry_after(&self, now: Instant) -> Duration {
+        let failures = lock(&self.failures);
+        let left = failures.failed_at.map_or(Duration::ZERO, |t| {
+            failures
+                .backoff
+                .saturating_sub(now.saturating_duration_since(t))
+        });
+        left.max(Duration::from_secs(1))
     }
 
     /// Like [`refetch_for_unknown_kid`], without waiting: the refetch runs
@@ -289,11 +485,12 @@ impl KeyStore {
         }
     }
 
-    /// Whether an unknown `kid` seen now may cause a refetch (without
-    /// claiming it): not static, not in backoff, not in the cooldown. A
-    /// refusal by the cooldown counts as a cooldown hit.
+    /// Whether an unknown `kid` seen now may wait for keys (without
+    /// claiming a refetch): a fetch is in flight, or a refetch is allowed
+    /// (not static, not in backoff, not in the cooldown). A refusal by the
+    /// cooldown counts as a cooldown hit.
     pub(crate) fn may_refetch(&self, now: Instant) -> bool {
-        self.refetch_allowed(now, false)
+        lock(&self.inflight).is_some() || self.refetch_allowed(now, false)
     }
 
     /// Like [`may_refetch`](Self::may_refetch), and starts the cooldown when
@@ -349,7 +546,7 @@ impl KeyStore {
         lock(&self.failures).in_backoff(now)
     }
 
-    fn last_error(&self) -> Option<Arc<FetchError>> {
+    pub(crate) fn last_error(&self) -> Option<Arc<FetchError>> {
         lock(&self.failures).last.clone()
     }
 
@@ -358,7 +555,23 @@ impl KeyStore {
     /// waiting (a client gone, a deadline) does not cancel it, and it
     /// finishes for everyone else.
     async fn fetch(self: &Arc<Self>, need: Need) -> Outcome {
-        let (mut outcome, run_here) = match self.start_fetch(need) {
+        Self::wait(self.start_fetch(need)).await
+    }
+
+    /// [`wait`](Self::wait), for at most the request's wait when the fetch
+    /// runs in a task of its own (which the timeout does not cancel).
+    async fn wait_within(&self, started: Started) -> Outcome {
+        if !matches!(started, Started::Joined(_, None)) {
+            return Self::wait(started).await;
+        }
+        tokio::time::timeout(self.cfg.key_wait, Self::wait(started))
+            .await
+            .unwrap_or_else(|_| Err(Arc::new(FetchError::StillFetching)))
+    }
+
+    /// The outcome of a fetch joined or started.
+    async fn wait(started: Started) -> Outcome {
+        let (mut outcome, run_here) = match started {
             Started::Joined(outcome, run_here) => (outcome, run_here),
             Started::NotNeeded(snapshot) => return Ok(snapshot),
         };
@@ -403,11 +616,17 @@ impl KeyStore {
             id,
         };
         let task = Box::pin(async move {
-            let outcome = guard.store.fetch_now().await;
+            let store = Arc::clone(&guard.store);
+            let outcome = store.fetch_now().await;
             // Free the slot before publishing, so that whoever reads this
             // outcome and needs another fetch starts a new one.
             drop(guard);
+            let fetched = outcome.as_ref().ok().map(Arc::clone);
             let _ = tx.send(Some(outcome));
+            // Kept for the next start, after everyone waiting has the keys.
+            if let Some(snapshot) = fetched {
+                store.persist(&snapshot).await;
+            }
         });
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -425,7 +644,7 @@ impl KeyStore {
         let result = result.unwrap_or_else(|_| Err(FetchError::Network("timed out".into())));
         let now = Instant::now();
         match result {
-            Ok((keys, ttl)) => {
+            Ok((keys, ttl, document)) => {
                 let count = keys.len();
                 for skipped in keys.skipped() {
                     tracing::warn!(target: "jwt_gate", kid = ?skipped.kid(), reason = skipped.reason(), "skipped an unusable JWK");
@@ -434,6 +653,8 @@ impl KeyStore {
                 let snapshot = Arc::new(Snapshot {
                     keys,
                     fetched_at: now,
+                    document: Some((Arc::from(document), SystemTime::now())),
+                    restored: false,
                     refresh_at: now.checked_add(ttl / 4 * 3),
                     usable_until: now.checked_add(ttl.saturating_add(self.cfg.max_stale)),
                 });
@@ -462,7 +683,7 @@ impl KeyStore {
         }
     }
 
-    async fn load(&self) -> Result<(KeySet, Duration), FetchError> {
+    async fn load(&self) -> Result<(KeySet, Duration, Vec<u8>), FetchError> {
         let client = self
             .client
             .as_ref()
@@ -504,7 +725,7 @@ impl KeyStore {
         &self,
         client: &reqwest::Client,
         jwks_uri: &Url,
-    ) -> Result<(KeySet, Duration), FetchError> {
+    ) -> Result<(KeySet, Duration, Vec<u8>), FetchError> {
         let (body, max_age) = get(
             client,
             jwks_uri,
@@ -522,7 +743,7 @@ impl KeyStore {
         let ttl = max_age
             .unwrap_or(self.cfg.default_ttl)
             .clamp(min, self.cfg.max_ttl.max(min));
-        Ok((keys, ttl))
+        Ok((keys, ttl, body))
     }
 
     pub(crate) fn status(&self) -> KeyStatus {
@@ -542,6 +763,7 @@ impl KeyStore {
             fetches: self.fetches.load(Ordering::Relaxed),
             failures: self.failed.load(Ordering::Relaxed),
             cooldown_hits: self.cooldown_hits.load(Ordering::Relaxed),
+            restored: snapshot.as_ref().is_some_and(|s| s.restored),
         }
     }
 }
@@ -586,6 +808,8 @@ mod tests {
         store.current.store(Some(Arc::new(Snapshot {
             keys: KeySet::new(),
             fetched_at: Instant::now(),
+            document: None,
+            restored: false,
             refresh_at: None,
             usable_until: None,
         })));

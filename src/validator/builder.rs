@@ -4,6 +4,8 @@
 //! here; only `ValidatorBuilder` has the ones that belong to a whole
 //! validator (`token_cache`, `build`).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +23,8 @@ use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::{FetchConfig, default_client, parse_url};
-use crate::remote::key_store::{KeyStore, Source};
+use crate::remote::key_store::{KeyStore, Persist, SnapshotHook, Source};
+use crate::remote::snapshot::{KeySnapshot, read_file};
 
 /// One issuer's settings: key source, rules, fetching.
 #[derive(Debug, Default)]
@@ -33,8 +36,33 @@ pub(crate) struct IssuerSettings {
     fetch: FetchConfig,
     client: Option<reqwest::Client>,
     introspection: Option<Introspection>,
+    snapshots: Snapshots,
     /// A mistake a preset found in its arguments, reported by `build()`.
     pub(crate) preset_error: Option<ConfigError>,
+}
+
+/// Last-known-good keys: where they are kept, and what to start from.
+#[derive(Default)]
+struct Snapshots {
+    file: Option<PathBuf>,
+    seed: Option<KeySnapshot>,
+    hook: Option<SnapshotHook>,
+}
+
+impl Snapshots {
+    fn any(&self) -> bool {
+        self.file.is_some() || self.seed.is_some() || self.hook.is_some()
+    }
+}
+
+impl fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshots")
+            .field("file", &self.file)
+            .field("seed", &self.seed)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
 }
 
 /// The setters both builders share, on `self.settings`.
@@ -249,6 +277,23 @@ macro_rules! issuer_setters {
                 self
             }
 
+            /// How long one request waits for keys being fetched: on a cold
+            /// start, or after a token named a `kid` not held (a rotation).
+            /// When the wait runs out the request gets
+            /// [`Error::KeysUnavailable`](crate::Error::KeysUnavailable) (503,
+            /// `Retry-After: 1`) and the fetch goes on, up to the
+            /// [`fetch_timeout`](Self::fetch_timeout), for the requests after
+            /// it: a slow IdP holds no request longer than this.
+            /// [`Validator::warm_up`](crate::Validator::warm_up) and
+            /// [`Validator::refresh`](crate::Validator::refresh) wait for the
+            /// whole fetch.
+            ///
+            /// Defaults to 1 second.
+            pub fn max_key_wait(mut self, wait: Duration) -> Self {
+                self.settings.fetch.key_wait = wait;
+                self
+            }
+
             /// The largest JWK Set accepted, counted while it streams.
             ///
             /// Defaults to 1 MiB (the discovery document: 256 KiB).
@@ -307,6 +352,65 @@ macro_rules! issuer_setters {
             pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
                 self.settings.fetch.backoff_min = min;
                 self.settings.fetch.backoff_max = max;
+                self
+            }
+
+            /// Last-known-good keys on disk, so that a restart during an IdP
+            /// outage still validates tokens. After each successful fetch the
+            /// JWK Set is written to `path` with its source and fetch time
+            /// (atomically: a temporary file beside it, synced, then renamed
+            /// over it); at `build()` the file, if there is one, seeds the
+            /// keys: they are served until
+            /// [`max_staleness`](Self::max_staleness) after their *original*
+            /// fetch, and a refresh is due at once. A file older than that,
+            /// unreadable, or holding another issuer's keys (the issuer
+            /// setting changed) is not used, with a warning, and is replaced
+            /// by the next fetch. [`Validator::status`](crate::Validator::status)
+            /// says `restored` until a fetch succeeds.
+            ///
+            /// The file is trusted like configuration: keep it writable by the
+            /// service alone.
+            ///
+            /// ```no_run
+            /// let validator = jwt_gate::Validator::builder()
+            ///     .issuer("https://auth.example.com/")
+            ///     .audience("api://orders")
+            ///     .key_snapshot_file("/var/lib/orders/jwks-snapshot.json")
+            ///     .build()?;
+            /// # Ok::<(), jwt_gate::ConfigError>(())
+            /// ```
+            ///
+            /// Defaults to none.
+            pub fn key_snapshot_file(mut self, path: impl Into<PathBuf>) -> Self {
+                self.settings.snapshots.file = Some(path.into());
+                self
+            }
+
+            /// Starts from `snapshot` (bytes your application kept, read back
+            /// with [`KeySnapshot::from_bytes`](crate::KeySnapshot::from_bytes)),
+            /// as [`key_snapshot_file`](Self::key_snapshot_file) starts from its
+            /// file; with both, the newer of the two. Pair it with
+            /// [`on_key_snapshot`](Self::on_key_snapshot) to keep snapshots
+            /// elsewhere than in a file.
+            ///
+            /// Defaults to none.
+            pub fn seed_keys(mut self, snapshot: KeySnapshot) -> Self {
+                self.settings.snapshots.seed = Some(snapshot);
+                self
+            }
+
+            /// Called with a [`KeySnapshot`](crate::KeySnapshot) after each
+            /// successful fetch, to keep it where your application keeps things
+            /// (`to_bytes()`, then a database, Redis, …). It runs on the fetch's
+            /// task after the keys are in use: keep it quick, hand slow work to a
+            /// task of your own.
+            ///
+            /// Defaults to none.
+            pub fn on_key_snapshot(
+                mut self,
+                hook: impl Fn(&KeySnapshot) + Send + Sync + 'static,
+            ) -> Self {
+                self.settings.snapshots.hook = Some(std::sync::Arc::new(hook));
                 self
             }
 
@@ -623,11 +727,18 @@ impl IssuerSettings {
             )?)),
             None => None,
         };
+        let store = KeyStore::new(source, client, self.fetch, self.keys);
+        let store = self.snapshots.into_store(store)?;
         Ok(Trusted {
             rules: self.rules,
-            store: Arc::new(KeyStore::new(source, client, self.fetch, self.keys)),
+            store: Arc::new(store),
             introspection,
         })
+    }
+
+    /// The snapshot file these settings write, if any.
+    pub(crate) fn snapshot_file(&self) -> Option<&PathBuf> {
+        self.snapshots.file.as_ref()
     }
 
     /// What a template's issuers are made from: its rules, fetch settings
@@ -648,6 +759,12 @@ impl IssuerSettings {
             return Err(ConfigError::new(
                 "introspection",
                 "a template's issuers cannot introspect: trust each one that does with trust()",
+            ));
+        }
+        if self.snapshots.any() {
+            return Err(ConfigError::new(
+                "key_snapshot_file",
+                "a template stands for many issuers and a snapshot holds one issuer's keys: trust each one to snapshot with trust()",
             ));
         }
         let client = self.client(client)?;
@@ -711,5 +828,77 @@ impl IssuerSettings {
 
     pub(crate) fn fetch_config(&self) -> &FetchConfig {
         &self.fetch
+    }
+}
+
+impl Snapshots {
+    /// `store` persisting its fetches, and seeded from the newest usable
+    /// snapshot: the one given (another issuer's is a setup mistake) or the
+    /// file's (another issuer's is ignored, with a warning).
+    fn into_store(self, store: KeyStore) -> Result<KeyStore, ConfigError> {
+        if !self.any() {
+            return Ok(store);
+        }
+        let setting = if self.seed.is_some() {
+            "seed_keys"
+        } else if self.file.is_some() {
+            "key_snapshot_file"
+        } else {
+            "on_key_snapshot"
+        };
+        if store.source_name().is_none() {
+            return Err(ConfigError::new(
+                setting,
+                "static keys are never fetched: there is nothing to snapshot",
+            ));
+        }
+        if let Some(path) = &self.file {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() || path.file_name().is_none() {
+                return Err(ConfigError::new(
+                    "key_snapshot_file",
+                    format!("{} is not a file in an existing directory", path.display()),
+                ));
+            }
+        }
+        if let Some(seed) = &self.seed
+            && Some(seed.source()) != store.source_name()
+        {
+            return Err(ConfigError::new(
+                "seed_keys",
+                format!(
+                    "the snapshot holds the keys of {:?}, not {:?}",
+                    seed.source(),
+                    store.source_name().unwrap_or_default()
+                ),
+            ));
+        }
+        let from_file = self.file.as_deref().and_then(|path| {
+            read_file(path)
+                .inspect_err(|why| tracing::warn!(target: "jwt_gate", %why, "key snapshot file not used"))
+                .ok()
+                .flatten()
+                .filter(|s| {
+                    let ours = Some(s.source()) == store.source_name();
+                    if !ours {
+                        tracing::warn!(target: "jwt_gate", path = %path.display(), source = s.source(), "key snapshot file of another issuer not used");
+                    }
+                    ours
+                })
+        });
+        let newest = match (self.seed, from_file) {
+            (Some(seed), Some(file)) if file.fetched_at() > seed.fetched_at() => Some(file),
+            (Some(seed), _) => Some(seed),
+            (None, file) => file,
+        };
+        if let Some(snapshot) = newest {
+            store
+                .restore(&snapshot)
+                .map_err(|why| ConfigError::new("seed_keys", why))?;
+        }
+        Ok(store.with_persist(Persist::new(self.file, self.hook)))
     }
 }

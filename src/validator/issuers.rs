@@ -433,6 +433,23 @@ impl Registry {
         self.fixed.iter().map(|(_, t)| t)
     }
 
+    /// Every key store held, once each: the configured issuers', then the
+    /// discovered ones' (a store templated issuers share counted once).
+    pub(crate) fn stores(&self) -> Vec<Arc<KeyStore>> {
+        let mut stores: Vec<Arc<KeyStore>> = Vec::new();
+        let all = self
+            .fixed
+            .iter()
+            .map(|(_, t)| Arc::clone(&t.store))
+            .chain(self.discovered.iter().map(|(_, t)| Arc::clone(&t.store)));
+        for store in all {
+            if !stores.iter().any(|s| Arc::ptr_eq(s, &store)) {
+                stores.push(store);
+            }
+        }
+        stores
+    }
+
     /// Every issuer held: configured ones first, then discovered ones.
     pub(crate) fn statuses(&self) -> Vec<(String, KeyStatus)> {
         self.discovered.run_pending_tasks();

@@ -32,7 +32,7 @@ use crate::jose::time::UnixTime;
 use crate::jose::validate::validate_checked;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::FetchError;
-use crate::remote::key_store::KeyStatus;
+use crate::remote::key_store::{KeyStatus, KeyStore, Refetch};
 
 /// The async front door: keys fetched by discovery or from a JWKS URL (or
 /// given), kept fresh in the background, and [`validate`](crate::validate) with the system
@@ -231,7 +231,11 @@ impl Validator {
             Issuers::Many(registry) => registry.fixed().collect(),
         };
         for trusted in issuers {
-            trusted.store.keys().await.map_err(keys_unavailable)?;
+            let store = &trusted.store;
+            store
+                .keys()
+                .await
+                .map_err(|e| keys_unavailable(store, Some(e)))?;
             if let Some(introspection) = &trusted.introspection {
                 introspection.warm_up().await?;
             }
@@ -239,10 +243,37 @@ impl Validator {
         Ok(())
     }
 
+    /// Fetches every issuer's keys now (those configured, and those
+    /// discovered from templates and still held), whatever the backoff and
+    /// the unknown-`kid` cooldown say, and waits for the whole fetch: for
+    /// an operator who knows the keys changed, or to check the IdP. A
+    /// failure leaves the keys held in place (stale-if-error as usual).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeysUnavailable`] with the first failure as its source
+    /// (every store is still tried).
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let stores = match &self.inner.issuers {
+            Issuers::One(trusted) => vec![Arc::clone(&trusted.store)],
+            Issuers::Many(registry) => registry.stores(),
+        };
+        let mut first = None;
+        for store in stores {
+            if let Err(e) = store.refresh().await {
+                first.get_or_insert_with(|| keys_unavailable(&store, Some(e)));
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
     /// Validates `token` at the system clock's time: the keys held, fetched
     /// only when none are usable; a token naming an unknown `kid` causes at
     /// most one refetch per cooldown window (30 s by default), others fail
-    /// fast with [`Error::UnknownKey`].
+    /// fast with [`Error::UnknownKey`]. No call waits on a fetch longer
+    /// than [`max_key_wait`](ValidatorBuilder::max_key_wait) (1 s by
+    /// default): then [`Error::KeysUnavailable`] with
+    /// [`FetchError::StillFetching`], and the fetch goes on.
     ///
     /// # Errors
     ///
@@ -283,12 +314,18 @@ impl Validator {
             }
         }
         let trusted = self.pick(token)?;
-        let snapshot = trusted.store.keys().await.map_err(keys_unavailable)?;
+        let store = &trusted.store;
+        let snapshot = store
+            .keys_for_request()
+            .await
+            .map_err(|e| keys_unavailable(store, Some(e)))?;
         let result = self.verify(token, &trusted.rules, &snapshot.keys);
-        if matches!(result, Err(Error::UnknownKey { .. }))
-            && let Some(fresh) = trusted.store.refetch_for_unknown_kid().await
-        {
-            return self.verify(token, &trusted.rules, &fresh.keys);
+        if matches!(result, Err(Error::UnknownKey { .. })) {
+            match store.refetch_for_unknown_kid().await {
+                Refetch::Fresh(fresh) => return self.verify(token, &trusted.rules, &fresh.keys),
+                Refetch::OutOfTime(e) => return Err(keys_unavailable(store, Some(e))),
+                Refetch::Refused => {}
+            }
         }
         result
     }
@@ -425,7 +462,7 @@ impl Validator {
         let store = &trusted.store;
         let Some(snapshot) = store.cached(at) else {
             store.fetch_in_background();
-            return Err(Error::KeysUnavailable { source: None });
+            return Err(keys_unavailable(store, store.last_error()));
         };
         let result = self.verify(token, &trusted.rules, &snapshot.keys);
         if matches!(result, Err(Error::UnknownKey { .. })) {
@@ -572,6 +609,10 @@ pub(crate) fn unbound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
     Ok(claims)
 }
 
-fn keys_unavailable(e: Arc<FetchError>) -> Error {
-    Error::KeysUnavailable { source: Some(e) }
+/// No keys for this request: why, and when the key store says to retry.
+fn keys_unavailable(store: &KeyStore, e: Option<Arc<FetchError>>) -> Error {
+    Error::KeysUnavailable {
+        source: e.map(|e| e as _),
+        retry_after: Some(store.retry_after(std::time::Instant::now())),
+    }
 }

@@ -159,7 +159,8 @@ impl MultiIssuerBuilder {
     ///
     /// A [`ConfigError`] when no issuer is trusted, a trusted builder names
     /// no issuer, two name the same one, a template's builder names one, a
-    /// template makes issuer URLs that are not https, or any issuer's own
+    /// template makes issuer URLs that are not https, two issuers name the
+    /// same [`key_snapshot_file`](IssuerBuilder::key_snapshot_file), or any issuer's own
     /// checks fail (as [`ValidatorBuilder::build`](crate::ValidatorBuilder::build)).
     pub fn build(self) -> Result<Validator, ConfigError> {
         if self.issuers.is_empty() && self.templates.is_empty() {
@@ -187,6 +188,24 @@ impl MultiIssuerBuilder {
             }
             None => None,
         };
+        let files: Vec<_> = self
+            .issuers
+            .iter()
+            .filter_map(IssuerSettings::snapshot_file)
+            .collect();
+        if let Some(twice) = files
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| files[..i].contains(f).then_some(f))
+        {
+            return Err(ConfigError::new(
+                "key_snapshot_file",
+                format!(
+                    "{} is the snapshot file of two issuers: one file holds one issuer's keys",
+                    twice.display()
+                ),
+            ));
+        }
         let mut fixed: Vec<(Box<str>, Trusted)> = Vec::new();
         for builder in self.issuers {
             let issuer: Box<str> = builder
