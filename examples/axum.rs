@@ -51,6 +51,9 @@
 //! `--api-keys FILE` (keys arrive in `X-API-KEY`). `/claims` says
 //! `"origin": "jwt"`, `"introspection"` or `"api_key"`, and
 //! `"authenticated": "api_key"` for a key.
+//!
+//! `--key-snapshot FILE` keeps the last keys fetched in `FILE`: restarted
+//! while the issuer is down, the server still validates tokens with them.
 
 #[path = "support/flags.rs"]
 mod flags;

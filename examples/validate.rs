@@ -66,6 +66,10 @@
 //! the key>", "claims": {…}}]`), stdin holds an API key instead of a
 //! token, checked as `X-API-KEY`: the claims printed are the entry's.
 //!
+//! Last-known-good keys: `--key-snapshot FILE` writes the keys fetched to
+//! `FILE`, and a later run while the issuer is down validates with them
+//! (until `max_staleness`, 24 h, after they were fetched).
+//!
 //! Prints the token's claims as pretty JSON on stdout and exits 0, or
 //! prints the typed error and its causes on stderr and exits 1. Bad
 //! arguments, unknown flags and setup mistakes (a `ConfigError`) exit 2.
@@ -212,6 +216,9 @@ async fn run() -> ExitCode {
         Some(_) => builder.certificate_binding(CertificateBinding::allowed()),
         None => builder,
     };
+    // One request and no one else to serve: it may wait for the whole
+    // fetch (a server's requests wait at most 1 s, the default).
+    let builder = builder.max_key_wait(std::time::Duration::from_secs(5));
     let validator = match builder.build() {
         Ok(validator) => validator,
         Err(error) => {

@@ -121,7 +121,7 @@ impl IntrospectFlags {
 
 /// The shared flags, for usage lines.
 pub(crate) const SHARED: &str = "(--issuer URL | --jwks-uri URL | --preset NAME [preset flags]) (--audience AUD | --client-id ID)... [--scope S]... [--typ T] [--require-claim NAME=VALUE]... [--max-age SECS] [--role R]... [--roles-claim PATH]... [--allow-http]
-  [--introspect --introspect-client-id ID [--introspect-client-secret S (else JWT_GATE_INTROSPECT_SECRET)] [--introspect-endpoint URL] [--introspect-auth basic|post] [--introspect-when opaque|always] [--introspect-jwt] [--introspect-max-age SECS]] [--api-keys FILE]
+  [--introspect --introspect-client-id ID [--introspect-client-secret S (else JWT_GATE_INTROSPECT_SECRET)] [--introspect-endpoint URL] [--introspect-auth basic|post] [--introspect-when opaque|always] [--introspect-jwt] [--introspect-max-age SECS]] [--api-keys FILE] [--key-snapshot FILE]
   presets: cognito --region R --user-pool ID (with --client-id) | entra --tenant TID | keycloak --base-url URL --realm R
            | auth0 --domain D | okta --domain D [--auth-server ID] | zitadel --domain D | google
            (also --user-pool-id, --tenant-id, --authorization-server)";
@@ -258,6 +258,10 @@ impl KeyFlags {
             "--api-keys" => {
                 self.api_keys = Some(value()?);
                 return Ok(true);
+            }
+            "--key-snapshot" => {
+                let path = value()?;
+                Box::new(move |b| b.key_snapshot_file(path))
             }
             _ => return Ok(false),
         };

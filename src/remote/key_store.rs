@@ -345,7 +345,7 @@ impl KeyStore {
     }
 
     /// Hands a fetched snapshot to the hook and writes it to the file
-    /// (off the async threads), logging a failure: the keys are in use
+    /// (on a blocking thread), logging a failure: the keys are in use
     /// whether or not they could be kept.
     async fn persist(&self, snapshot: &Snapshot) {
         let (Some(source), Some((jwks, fetched_at))) = (self.source_name(), &snapshot.document)
@@ -616,17 +616,18 @@ impl KeyStore {
             id,
         };
         let task = Box::pin(async move {
-            let store = Arc::clone(&guard.store);
-            let outcome = store.fetch_now().await;
+            let outcome = guard.store.fetch_now().await;
+            // Kept for the next start before anyone is told: once a call
+            // that fetched returns, the snapshot is written (a process
+            // that exits right after, such as a command-line tool, has
+            // it). The keys are already in use meanwhile.
+            if let Ok(snapshot) = &outcome {
+                guard.store.persist(snapshot).await;
+            }
             // Free the slot before publishing, so that whoever reads this
             // outcome and needs another fetch starts a new one.
             drop(guard);
-            let fetched = outcome.as_ref().ok().map(Arc::clone);
             let _ = tx.send(Some(outcome));
-            // Kept for the next start, after everyone waiting has the keys.
-            if let Some(snapshot) = fetched {
-                store.persist(&snapshot).await;
-            }
         });
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {

@@ -67,4 +67,25 @@ for args in "--preset nope --audience a" "--preset entra --audience a" "--preset
     exit 1
   fi
 done
+
+# Last-known-good keys: a run with --key-snapshot writes the provider's
+# keys to the file; with the provider stopped, a token it issued before
+# still validates from the file, and without the file it cannot.
+snapshot_dir=$(mktemp -d)
+cleanup() { rm -rf "$snapshot_dir"; }
+saved=$(token api://orders)
+cargo run --locked --quiet --example validate -- \
+  --issuer "$issuer" --audience api://orders --allow-http --key-snapshot "$snapshot_dir/keys.json" <<< "$saved" > /dev/null
+grep -q '"format":"jwt-gate key snapshot 1"' "$snapshot_dir/keys.json"
+kill "$provider"
+wait "$provider" 2> /dev/null || true
+out=$(cargo run --locked --quiet --example validate -- \
+  --issuer "$issuer" --audience api://orders --allow-http --key-snapshot "$snapshot_dir/keys.json" <<< "$saved")
+grep -q '"tenantId": "1741"' <<< "$out"
+if err=$(cargo run --locked --quiet --example validate -- \
+  --issuer "$issuer" --audience api://orders --allow-http <<< "$saved" 2>&1); then
+  echo "validated with the provider down and no snapshot" >&2
+  exit 1
+fi
+grep -q "unavailable" <<< "$err"
 echo "validate example: ok"
