@@ -14,7 +14,7 @@ import re
 import sys
 
 # Lowest first: a module may use only modules before it in this list.
-LAYERS = ["de", "jose", "remote", "validator", "http", "providers", "axum", "tonic", "testing"]
+LAYERS = ["de", "jose", "telemetry", "remote", "validator", "http", "providers", "axum", "tonic", "testing"]
 RANK = {m: i for i, m in enumerate(LAYERS)}
 # Outside crates a layer must not name: the pure core does no I/O and knows
 # no HTTP; nothing below `http` knows tower or the web frameworks.
@@ -23,6 +23,7 @@ FORBIDDEN = {
     "de": {"tokio", "reqwest", "http", "moka", "arc_swap"} | WEB,
     # `url` is pure parsing: DPoP's `htu` is compared as WHATWG URLs.
     "jose": {"tokio", "reqwest", "http", "moka", "arc_swap"} | WEB,
+    "telemetry": {"tokio", "reqwest", "http", "moka", "arc_swap"} | WEB,
     "remote": WEB,
     "validator": WEB,
     "providers": WEB,

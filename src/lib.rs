@@ -3,10 +3,12 @@
 
 // The layers, each depending only on those above it in this list
 // (DESIGN.md §7; `scripts/check-layers.py` checks it):
-// jose (pure) → remote (network) → validator → http → axum, tonic, testing.
+// jose (pure) → telemetry (counters, metrics) → remote (network) →
+// validator → http → axum, tonic, testing.
 mod http;
 mod jose;
 mod remote;
+mod telemetry;
 mod validator;
 
 #[cfg(feature = "axum")]

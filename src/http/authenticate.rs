@@ -16,6 +16,7 @@ use crate::jose::claims::Claims;
 use crate::jose::dpop::{ProofRequest, check_bound};
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
+use crate::telemetry;
 use crate::validator::Validator;
 use crate::validator::dpop::{DpopMode, DpopSettings};
 
@@ -252,12 +253,17 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let credential = self.credential(head)?.ok_or(Error::MissingToken)?;
-        let pending = match self.authenticate_now(head, credential) {
-            Pending::Fetch => self.authenticate_fetching(head).await?,
-            pending => pending,
-        };
-        self.finish(pending).await
+        let result = async {
+            let credential = self.credential(head)?.ok_or(Error::MissingToken)?;
+            let pending = match self.authenticate_now(head, credential) {
+                Pending::Fetch => self.authenticate_fetching(head).await?,
+                pending => pending,
+            };
+            self.finish(pending).await
+        }
+        .await;
+        telemetry::judged(&result);
+        result
     }
 
     /// The response refusing a request with `error`, as the layer builds
@@ -338,13 +344,19 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        match request_credential(headers, &Uri::default(), DpopMode::Off, self.api_keys())? {
-            Some(Credential::ApiKey(key)) => self.api_key_claims(key).map(Verified::into_claims),
-            Some(credential) => {
-                self.bearer_without_waiting(credential.token(), headers, extensions)
-            }
-            None => Err(Error::MissingToken),
-        }
+        let result =
+            match request_credential(headers, &Uri::default(), DpopMode::Off, self.api_keys()) {
+                Err(e) => Err(e),
+                Ok(Some(Credential::ApiKey(key))) => {
+                    self.api_key_claims(key).map(Verified::into_claims)
+                }
+                Ok(Some(credential)) => {
+                    self.bearer_without_waiting(credential.token(), headers, extensions)
+                }
+                Ok(None) => Err(Error::MissingToken),
+            };
+        telemetry::judged(&result);
+        result
     }
 
     /// A bearer token with the keys held, never waiting (tonic's
@@ -473,9 +485,12 @@ fn not_dpop_bound<C>(claims: Claims<C>) -> Result<Claims<C>, Error> {
 fn replay_verdict(first: Result<bool, crate::remote::replay::ReplayError>) -> Result<(), Error> {
     match first {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Error::InvalidDpopProof {
-            reason: "the proof was used before",
-        }),
+        Ok(false) => {
+            telemetry::dpop_replay();
+            Err(Error::InvalidDpopProof {
+                reason: "the proof was used before",
+            })
+        }
         Err(e) => Err(Error::ReplayCheckUnavailable {
             source: Some(std::sync::Arc::from(e)),
         }),

@@ -409,6 +409,97 @@ impl fmt::Display for Error {
     }
 }
 
+/// Every [`Error::kind`], in the order of the variants.
+pub(crate) const KINDS: [&str; 34] = [
+    "missing_token",
+    "malformed_header",
+    "malformed_token",
+    "too_large",
+    "disallowed_algorithm",
+    "unknown_key",
+    "invalid_signature",
+    "invalid_type",
+    "expired",
+    "not_yet_valid",
+    "invalid_issuer",
+    "invalid_audience",
+    "invalid_client",
+    "too_old",
+    "claim_check",
+    "revoked",
+    "claim_mismatch",
+    "invalid_claims",
+    "unverified_binding",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
+    "not_dpop_bound",
+    "dpop_required",
+    "certificate_mismatch",
+    "not_certificate_bound",
+    "replay_check_unavailable",
+    "insufficient_scope",
+    "missing_role",
+    "not_permitted",
+    "inactive_token",
+    "introspection_unavailable",
+    "invalid_api_key",
+    "malformed_api_key",
+    "keys_unavailable",
+];
+
+impl Error {
+    /// The variant's name in snake case (`"expired"`, `"invalid_signature"`,
+    /// `"keys_unavailable"`, …): stable, low-cardinality, and free of token
+    /// content, for logs and metric labels.
+    ///
+    /// ```
+    /// assert_eq!(jwt_gate::Error::InvalidSignature.kind(), "invalid_signature");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        KINDS[self.kind_index()]
+    }
+
+    /// The position of the variant in [`KINDS`].
+    pub(crate) fn kind_index(&self) -> usize {
+        match self {
+            Self::MissingToken => 0,
+            Self::MalformedHeader => 1,
+            Self::MalformedToken { .. } => 2,
+            Self::TooLarge { .. } => 3,
+            Self::DisallowedAlgorithm { .. } => 4,
+            Self::UnknownKey { .. } => 5,
+            Self::InvalidSignature => 6,
+            Self::InvalidType => 7,
+            Self::Expired { .. } => 8,
+            Self::NotYetValid { .. } => 9,
+            Self::InvalidIssuer => 10,
+            Self::InvalidAudience => 11,
+            Self::InvalidClient => 12,
+            Self::TooOld { .. } => 13,
+            Self::ClaimCheck { .. } => 14,
+            Self::Revoked => 15,
+            Self::ClaimMismatch { .. } => 16,
+            Self::InvalidClaims { .. } => 17,
+            Self::UnverifiedBinding => 18,
+            Self::InvalidDpopProof { .. } => 19,
+            Self::UseDpopNonce => 20,
+            Self::NotDpopBound => 21,
+            Self::DpopRequired => 22,
+            Self::CertificateMismatch { .. } => 23,
+            Self::NotCertificateBound => 24,
+            Self::ReplayCheckUnavailable { .. } => 25,
+            Self::InsufficientScope { .. } => 26,
+            Self::MissingRole { .. } => 27,
+            Self::NotPermitted => 28,
+            Self::InactiveToken => 29,
+            Self::IntrospectionUnavailable { .. } => 30,
+            Self::InvalidApiKey => 31,
+            Self::MalformedApiKey => 32,
+            Self::KeysUnavailable { .. } => 33,
+        }
+    }
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -510,5 +601,47 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|s| s as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_a_distinct_snake_case_name() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in KINDS {
+            assert!(seen.insert(kind), "{kind} twice");
+            assert!(
+                kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{kind}"
+            );
+        }
+        assert_eq!(Error::MissingToken.kind(), "missing_token");
+        let unavailable = Error::KeysUnavailable {
+            source: None,
+            retry_after: None,
+        };
+        assert_eq!(unavailable.kind(), "keys_unavailable");
+        assert_eq!(Error::MalformedApiKey.kind(), "malformed_api_key");
+        // The variant's Debug name, in snake case.
+        for error in [
+            Error::InvalidSignature,
+            Error::NotCertificateBound,
+            Error::UseDpopNonce,
+        ] {
+            let debug = format!("{error:?}");
+            let snake: String = debug
+                .chars()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    let sep = (i > 0 && c.is_ascii_uppercase()).then_some('_');
+                    sep.into_iter()
+                        .chain(std::iter::once(c.to_ascii_lowercase()))
+                })
+                .collect();
+            assert_eq!(error.kind(), snake);
+        }
     }
 }

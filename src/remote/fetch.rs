@@ -81,6 +81,25 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
+impl FetchError {
+    /// The variant's name in snake case, for metric labels.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::UrlRefused(_) => "url_refused",
+            Self::Network(_) => "network",
+            Self::Status(_) => "status",
+            Self::TooLarge { .. } => "too_large",
+            Self::CrossOriginRedirect => "cross_origin_redirect",
+            Self::InvalidDocument(_) => "invalid_document",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
+            Self::NoUsableKeys => "no_usable_keys",
+            Self::Backoff => "backoff",
+            Self::StillFetching => "still_fetching",
+            Self::Overloaded => "overloaded",
+        }
+    }
+}
+
 /// How keys are fetched and kept. Every default is in the
 /// [`ValidatorBuilder`](crate::ValidatorBuilder) setter that changes it.
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@ use crate::jose::jwks::{KeySet, Origin};
 use crate::remote::discovery;
 use crate::remote::fetch::{FetchConfig, FetchError, get};
 use crate::remote::snapshot::{KeySnapshot, write_file};
+use crate::telemetry;
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -379,6 +380,7 @@ impl KeyStore {
                 .unwrap_or_else(|e| Err(std::io::Error::other(e))),
             Err(_) => write(),
         };
+        telemetry::snapshot_written(result.is_ok());
         if let Err(e) = result {
             tracing::warn!(target: "jwt_gate", error = %e, "could not write the key snapshot");
         }
@@ -644,6 +646,8 @@ impl KeyStore {
         let result = tokio::time::timeout(self.cfg.timeout, self.load()).await;
         let result = result.unwrap_or_else(|_| Err(FetchError::Network("timed out".into())));
         let now = Instant::now();
+        let kind = result.as_ref().map_or_else(FetchError::kind, |_| "ok");
+        telemetry::key_fetch(kind, now.saturating_duration_since(started));
         match result {
             Ok((keys, ttl, document)) => {
                 let count = keys.len();

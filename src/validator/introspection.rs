@@ -32,6 +32,7 @@ use crate::jose::validation::Validation;
 use crate::remote::client_auth::{ClientAuth, ClientKey};
 use crate::remote::fetch::{FetchConfig, FetchError, default_client, parse_url};
 use crate::remote::introspect::{Endpoint, IntrospectionClient};
+use crate::telemetry;
 
 /// Which tokens are introspected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -555,6 +556,26 @@ impl Introspector {
             return Err(unavailable(FetchError::Overloaded));
         };
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let answer = self.call::<C>(token, trusted, bindings, deadline).await;
+        telemetry::introspection_call(match &answer {
+            Ok(Answer::Active { .. }) => "active",
+            Ok(Answer::Inactive { .. }) => "inactive",
+            Err(_) => "error",
+        });
+        answer
+    }
+
+    /// The call itself and its answer read, by `deadline`.
+    async fn call<C>(
+        &self,
+        token: &str,
+        trusted: &Trusted,
+        bindings: Bindings,
+        deadline: tokio::time::Instant,
+    ) -> Result<Answer, Error>
+    where
+        C: DeserializeOwned + Send + Sync + 'static,
+    {
         let answer = match tokio::time::timeout_at(deadline, self.client.introspect(token)).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => return Err(unavailable(e)),

@@ -33,6 +33,7 @@ use crate::jose::validate::validate_checked;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::FetchError;
 use crate::remote::key_store::{KeyStatus, KeyStore, Refetch};
+use crate::telemetry;
 
 /// The async front door: keys fetched by discovery or from a JWKS URL (or
 /// given), kept fresh in the background, and [`validate`](crate::validate) with the system
@@ -295,9 +296,9 @@ impl Validator {
             Some(result) => result,
             None => self.validate_fetching(token).await,
         };
-        result
-            .and_then(|claims| self.token_only(claims))
-            .inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
+        let result = result.and_then(|claims| self.token_only(claims));
+        telemetry::judged(&result);
+        result.inspect_err(|e| tracing::debug!(target: "jwt_gate", error = %e, "token rejected"))
     }
 
     /// The slow path, after [`validate_if_ready`](Self::validate_if_ready) said
@@ -424,8 +425,11 @@ impl Validator {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        self.validate_with_held_keys(token)
-            .and_then(|claims| self.token_only(claims))
+        let result = self
+            .validate_with_held_keys(token)
+            .and_then(|claims| self.token_only(claims));
+        telemetry::judged(&result);
+        result
     }
 
     /// The token-only entry points' last check: no bound token (nothing
@@ -585,6 +589,39 @@ impl Validator {
                 .collect(),
             Issuers::Many(registry) => registry.statuses(),
         }
+    }
+
+    /// Hands this process's request counters and this validator's cache and
+    /// key state to the [`metrics`](https://docs.rs/metrics) recorder you
+    /// installed: call it when your exporter is scraped (or on a timer).
+    /// Events (key fetches and their duration, introspection calls, DPoP
+    /// replays, snapshot writes) are recorded as they happen; the numbers
+    /// that change on every request are counted without the recorder and
+    /// handed over here, so a request never pays a registry lookup. Every
+    /// metric of the README's table is registered by the first call.
+    /// Cheap: a few dozen atomic loads (the cache's counts are brought up
+    /// to date first).
+    ///
+    /// With several validators in one process, the validation counters are
+    /// the process's and the cache and key gauges those of the validator
+    /// called.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn record_metrics(&self) {
+        let cache = self.token_cache_stats();
+        let keys = self.status();
+        telemetry::record(&telemetry::Held {
+            cache_hits: cache.hits,
+            cache_misses: cache.misses,
+            cache_entries: cache.entries,
+            cache_bytes: cache.bytes,
+            keys_loaded: keys.keys_loaded,
+            key_count: keys.key_count,
+            key_age: keys.age,
+            keys_stale: keys.stale,
+            keys_restored: keys.restored,
+            cooldown_hits: keys.cooldown_hits,
+        });
     }
 
     /// The rules tokens are validated against; with several issuers, those

@@ -25,6 +25,7 @@ use crate::jose::claims::Claims;
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
 use crate::remote::key_store::HeldKeys;
+use crate::telemetry::Striped;
 
 /// An issuer's configuration and the keys it holds now: what a cache hit
 /// is checked against.
@@ -96,33 +97,8 @@ pub(crate) struct TokenCache {
     /// Bumped when tokens are forgotten: the threads' front copies made
     /// before are no longer served.
     generation: AtomicU64,
-    hits: Counter,
-    misses: Counter,
-}
-
-/// A counter striped over cache lines, so that threads counting hits do not
-/// fight over one.
-#[derive(Default)]
-struct Counter([Padded; 8]);
-
-#[derive(Default)]
-#[repr(align(128))]
-struct Padded(AtomicU64);
-
-impl Counter {
-    fn add(&self) {
-        thread_local! {
-            static STRIPE: usize = {
-                static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-                NEXT.fetch_add(1, Ordering::Relaxed) % 8
-            };
-        }
-        STRIPE.with(|i| self.0[*i].0.fetch_add(1, Ordering::Relaxed));
-    }
-
-    fn get(&self) -> u64 {
-        self.0.iter().map(|p| p.0.load(Ordering::Relaxed)).sum()
-    }
+    hits: Striped,
+    misses: Striped,
 }
 
 impl TokenCache {
@@ -146,8 +122,8 @@ impl TokenCache {
             cache,
             min_weight,
             generation: AtomicU64::new(0),
-            hits: Counter::default(),
-            misses: Counter::default(),
+            hits: Striped::default(),
+            misses: Striped::default(),
         })
     }
 

@@ -32,6 +32,7 @@ use crate::http::extract::other_scheme_only;
 use crate::http::rejection::{self, Challenge, ErasedBody};
 use crate::jose::claims::{Claims, Granted, Scopes};
 use crate::jose::error::Error;
+use crate::telemetry;
 use crate::validator::Validator;
 
 /// Inserted into the extensions of every request the layer lets through, so
@@ -367,6 +368,11 @@ where
                 }
             }
         };
+        match &verdict {
+            Ok(None) => {}
+            Ok(Some(_)) => telemetry::judged_as(None),
+            Err(e) => telemetry::judged_as(Some(e)),
+        }
         match verdict {
             // Called right away: the service poll_ready made ready.
             Ok(verified) => {
@@ -430,6 +436,7 @@ impl<S, C, R> JwtAuth<S, C, R> {
                     .and_then(|verified| verified.map_claims(|c| settings.check_scopes(c))),
                 Err(error) => Err(error),
             };
+            telemetry::judged(&verdict);
             match verdict {
                 Ok(verified) => {
                     let mut req = Request::from_parts(parts, body);
