@@ -85,3 +85,52 @@ pub use crate::validator::api_keys::ApiKeys;
 pub use crate::validator::issuers::IssuerTemplate;
 pub use crate::validator::token_cache::TokenCacheStats;
 pub use crate::validator::{IssuerBuilder, MultiIssuerBuilder, Validator, ValidatorBuilder};
+
+/// Entry points for the fuzz targets in `fuzz/` to parsers that are not
+/// public: only in a `cargo fuzz` build (`--cfg fuzzing`), never in the
+/// published API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzzing {
+    use serde::de::DeserializeOwned;
+
+    use crate::jose::claims::Claims;
+    use crate::jose::cnf::Bindings;
+    use crate::jose::introspection::{Verdict, read_json};
+    use crate::jose::time::UnixTime;
+    use crate::jose::validation::Validation;
+
+    /// A discovery document's `member` URL, for `issuer`.
+    pub fn read_discovery(
+        body: &[u8],
+        issuer: &str,
+        member: &'static str,
+    ) -> Result<String, String> {
+        crate::remote::discovery::read_document(body, issuer, member, false)
+            .map(|url| url.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    /// An introspection answer from `issuer`, read and checked into claims
+    /// as the validator does (DPoP and certificate bindings accepted).
+    pub fn read_introspection<C: DeserializeOwned>(
+        body: &[u8],
+        issuer: &str,
+        rules: &Validation,
+        now: UnixTime,
+    ) -> Result<Option<Claims<C>>, String> {
+        match read_json(body, Some(issuer)).map_err(str::to_owned)? {
+            Verdict::Inactive => Ok(None),
+            Verdict::Active(payload) => {
+                let bindings = Bindings {
+                    jkt: true,
+                    x5t: true,
+                };
+                crate::jose::claims::introspected(payload, rules, now, bindings)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}

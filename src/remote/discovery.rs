@@ -81,7 +81,19 @@ async fn fetch(
         cfg.max_discovery_bytes,
     )
     .await?;
-    let doc: serde_json::Value = serde_json::from_slice(&body)
+    read_document(&body, issuer, member, cfg.allow_http)
+}
+
+/// The URL `member` names in a discovery (or RFC 8414) document of
+/// `issuer`: the document's `issuer` must be it exactly, the URL must be
+/// one the rules allow.
+pub(crate) fn read_document(
+    body: &[u8],
+    issuer: &str,
+    member: &'static str,
+    allow_http: bool,
+) -> Result<Url, FetchError> {
+    let doc: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| FetchError::InvalidDocument("discovery document is not JSON"))?;
     let doc = doc.as_object().ok_or(FetchError::InvalidDocument(
         "discovery document is not a JSON object",
@@ -106,7 +118,7 @@ async fn fetch(
             _ => "discovery document has no `introspection_endpoint`",
         }))?;
     let url = parse(url)?;
-    check_url(&url, cfg.allow_http)?;
+    check_url(&url, allow_http)?;
     Ok(url)
 }
 
