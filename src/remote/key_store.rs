@@ -7,7 +7,6 @@
 //! across an `.await`.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +18,7 @@ use url::Url;
 use crate::jose::jwks::{KeySet, Origin};
 use crate::remote::discovery;
 use crate::remote::fetch::{FetchConfig, FetchError, get};
-use crate::remote::snapshot::{KeySnapshot, write_file};
+use crate::remote::snapshot::{KeySnapshot, Persist};
 use crate::telemetry;
 
 /// Where keys come from.
@@ -206,29 +205,6 @@ impl Drop for FetchGuard {
     }
 }
 
-/// Called with each snapshot fetched.
-pub(crate) type SnapshotHook = Arc<dyn Fn(&KeySnapshot) + Send + Sync>;
-
-/// Where a key store's snapshots go after each successful fetch.
-#[derive(Default)]
-pub(crate) struct Persist {
-    pub(crate) file: Option<PathBuf>,
-    pub(crate) hook: Option<SnapshotHook>,
-    /// The fetch time of the newest snapshot written to the file: an older
-    /// one (a slower write) never replaces it.
-    written: Arc<Mutex<Option<SystemTime>>>,
-}
-
-impl Persist {
-    pub(crate) fn new(file: Option<PathBuf>, hook: Option<SnapshotHook>) -> Self {
-        Self {
-            file,
-            hook,
-            written: Arc::default(),
-        }
-    }
-}
-
 pub(crate) struct KeyStore {
     source: Source,
     persist: Persist,
@@ -345,44 +321,14 @@ impl KeyStore {
         Ok(true)
     }
 
-    /// Hands a fetched snapshot to the hook and writes it to the file
-    /// (on a blocking thread), logging a failure: the keys are in use
-    /// whether or not they could be kept.
+    /// Hands a fetched snapshot to wherever snapshots are kept.
     async fn persist(&self, snapshot: &Snapshot) {
-        let (Some(source), Some((jwks, fetched_at))) = (self.source_name(), &snapshot.document)
-        else {
-            return;
-        };
-        if self.persist.hook.is_none() && self.persist.file.is_none() {
+        if self.persist.is_off() {
             return;
         }
-        let snapshot = KeySnapshot::fetched(source, *fetched_at, Arc::clone(jwks));
-        if let Some(hook) = &self.persist.hook {
-            hook(&snapshot);
-        }
-        let Some(path) = self.persist.file.clone() else {
-            return;
-        };
-        let written = Arc::clone(&self.persist.written);
-        let write = move || {
-            let mut newest = lock(&written);
-            if newest.is_some_and(|t| t > snapshot.fetched_at()) {
-                return Ok(());
-            }
-            write_file(&path, &snapshot)?;
-            *newest = Some(snapshot.fetched_at());
-            Ok::<_, std::io::Error>(())
-        };
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime
-                .spawn_blocking(write)
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            Err(_) => write(),
-        };
-        telemetry::snapshot_written(result.is_ok());
-        if let Err(e) = result {
-            tracing::warn!(target: "jwt_gate", error = %e, "could not write the key snapshot");
+        if let (Some(source), Some((jwks, fetched_at))) = (self.source_name(), &snapshot.document) {
+            let snapshot = KeySnapshot::fetched(source, *fetched_at, Arc::clone(jwks));
+            self.persist.keep(snapshot).await;
         }
     }
 

@@ -1,13 +1,14 @@
 //! Last-known-good keys across restarts: one issuer's JWK Set as it was
 //! fetched, with where from and when ([`KeySnapshot`]); its byte format;
-//! and writing it to a file atomically (a temporary file in the same
-//! directory, synced, then renamed over the old one).
+//! where a key store keeps them ([`Persist`]: a hook, and a file written
+//! atomically: a temporary file in the same directory, synced, then
+//! renamed over the old one).
 
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::jose::error::ConfigError;
 use crate::jose::jwks::{KeySet, Origin};
+use crate::telemetry;
 
 /// The format's name and version, the first member of every snapshot.
 const FORMAT: &str = "jwt-gate key snapshot 1";
@@ -191,6 +193,68 @@ fn compact(jwks: &[u8]) -> Result<Arc<[u8]>, ConfigError> {
         ));
     }
     Ok(Arc::from(jwks.trim_ascii()))
+}
+
+/// Called with each snapshot fetched.
+pub(crate) type SnapshotHook = Arc<dyn Fn(&KeySnapshot) + Send + Sync>;
+
+/// Where a key store's snapshots go after each successful fetch: a file,
+/// a hook, both or neither.
+#[derive(Default)]
+pub(crate) struct Persist {
+    file: Option<PathBuf>,
+    hook: Option<SnapshotHook>,
+    /// The fetch time of the newest snapshot written to the file: an older
+    /// one (a slower write) never replaces it.
+    written: Arc<Mutex<Option<SystemTime>>>,
+}
+
+impl Persist {
+    pub(crate) fn new(file: Option<PathBuf>, hook: Option<SnapshotHook>) -> Self {
+        Self {
+            file,
+            hook,
+            written: Arc::default(),
+        }
+    }
+
+    /// Snapshots are kept nowhere.
+    pub(crate) fn is_off(&self) -> bool {
+        self.file.is_none() && self.hook.is_none()
+    }
+
+    /// Hands `snapshot` to the hook and writes it to the file (on a
+    /// blocking thread), logging a failure: the keys are in use whether or
+    /// not they could be kept.
+    pub(crate) async fn keep(&self, snapshot: KeySnapshot) {
+        if let Some(hook) = &self.hook {
+            hook(&snapshot);
+        }
+        let Some(path) = self.file.clone() else {
+            return;
+        };
+        let written = Arc::clone(&self.written);
+        let write = move || {
+            let mut newest = written.lock().unwrap_or_else(PoisonError::into_inner);
+            if newest.is_some_and(|t| t > snapshot.fetched_at()) {
+                return Ok(());
+            }
+            write_file(&path, &snapshot)?;
+            *newest = Some(snapshot.fetched_at());
+            Ok::<_, std::io::Error>(())
+        };
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(write)
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => write(),
+        };
+        telemetry::snapshot_written(result.is_ok());
+        if let Err(e) = result {
+            tracing::warn!(target: "jwt_gate", error = %e, "could not write the key snapshot");
+        }
+    }
 }
 
 /// Reads the snapshot at `path`: `Ok(None)` when there is no file yet.

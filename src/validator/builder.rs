@@ -23,8 +23,8 @@ use crate::jose::error::Error;
 use crate::jose::jwks::KeySet;
 use crate::jose::validation::Validation;
 use crate::remote::fetch::{FetchConfig, default_client, parse_url};
-use crate::remote::key_store::{KeyStore, Persist, SnapshotHook, Source};
-use crate::remote::snapshot::{KeySnapshot, read_file};
+use crate::remote::key_store::{KeyStore, Source};
+use crate::remote::snapshot::{KeySnapshot, Persist, SnapshotHook, read_file};
 
 /// One issuer's settings: key source, rules, fetching.
 #[derive(Debug, Default)]
