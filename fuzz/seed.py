@@ -62,6 +62,33 @@ def main():
         jwk = case.get("jwk")
         if isinstance(jwk, dict):
             put("jwks", json.dumps({"keys": [jwk]}))
+    # The hostile tests' shapes (tests/hostile.rs): `none`, `crit`, odd
+    # numbers and strings, duplicates, deep nesting, under the HS256 key.
+    now = 1767225400
+    good = {"iss": "https://issuer.example.com/", "aud": "api://orders", "exp": now + 600,
+            "iat": now, "sub": "u1", "scope": "orders.read", "tenantId": "1741", "admin": "false"}
+    headers = [
+        {"alg": "HS256", "kid": "fuzz"},
+        {"alg": "none", "kid": "fuzz"},
+        {"alg": "HS256", "kid": "fuzz", "crit": ["exp"]},
+        {"alg": "HS256", "kid": "fuzz", "typ": "at+jwt", "b64": False, "crit": ["b64"]},
+        {"alg": "HS256", "kid": "fuzz", "jku": "https://evil.example/jwks", "x5u": "https://evil.example/c"},
+        {"alg": "HS256", "kid": "fuzz", "jwk": {"kty": "oct", "k": "AAAA"}},
+    ]
+    payloads = [
+        json.dumps(good),
+        json.dumps({**good, "exp": 1e400}),
+        json.dumps({**good, "aud": []}),
+        json.dumps({**good, "iss": "https://issuer.example.com/\u0000"}),
+        json.dumps({**good, "tenantId": 1741, "admin": False, "groups": ["a", "b"]}),
+        json.dumps({**good, "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}),
+        json.dumps({**good, "realm_access": {"roles": ["orders.admin"]}}),
+        json.dumps(good)[:-1] + ', "exp": 1}',
+        '{"a":' * 200 + "1" + "}" * 200,
+    ]
+    for header in headers:
+        for payload in payloads:
+            put("signed_claims", json.dumps(header).encode() + b"\0" + payload.encode())
     # Discovery and metadata documents, good and odd.
     issuer = "https://issuer.example.com/"
     for doc in [
@@ -75,7 +102,6 @@ def main():
     put("discovery", "[]")
     # Introspection answers: active with the claims a tenant API reads,
     # inactive, odd `active`, DPoP-bound.
-    now = 1767225400
     active = {"active": True, "iss": issuer, "aud": "api://orders", "exp": now + 600, "iat": now,
               "sub": "u1", "scope": "orders.read", "client_id": "c1", "tenantId": "1741", "admin": "false"}
     put("introspection", json.dumps(active))

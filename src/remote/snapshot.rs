@@ -4,6 +4,7 @@
 //! atomically: a temporary file in the same directory, synced, then
 //! renamed over the old one).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -62,8 +63,10 @@ pub struct KeySnapshot {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Stored<'a> {
-    format: &'a str,
-    source: &'a str,
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
     /// Milliseconds since the Unix epoch.
     fetched_at_ms: u64,
     #[serde(borrow)]
@@ -117,7 +120,11 @@ impl KeySnapshot {
         let fetched_at = UNIX_EPOCH
             .checked_add(Duration::from_millis(stored.fetched_at_ms))
             .ok_or_else(|| err("fetched_at_ms is beyond what the clock holds"))?;
-        Self::new(stored.source, fetched_at, stored.jwks.get().as_bytes())
+        Self::new(
+            stored.source.into_owned(),
+            fetched_at,
+            stored.jwks.get().as_bytes(),
+        )
     }
 
     /// The bytes to store: a small JSON document holding the JWK Set as
@@ -134,8 +141,8 @@ impl KeySnapshot {
             unreachable!("a snapshot's JWK Set is JSON, checked when it was made")
         };
         serde_json::to_vec(&Stored {
-            format: FORMAT,
-            source: &self.source,
+            format: FORMAT.into(),
+            source: Cow::Borrowed(&self.source),
             fetched_at_ms,
             jwks,
         })
@@ -330,6 +337,14 @@ mod tests {
                 .unwrap()
                 .starts_with(r#"{"format":"jwt-gate key snapshot 1","#)
         );
+    }
+
+    #[test]
+    fn a_source_that_needs_escapes_round_trips() {
+        let source = "https://idp.example/tenant \"a\"\\b\u{1}";
+        let snapshot = KeySnapshot::new(source, UNIX_EPOCH, JWKS).unwrap();
+        let again = KeySnapshot::from_bytes(&snapshot.to_bytes()).unwrap();
+        assert_eq!(again.source(), source);
     }
 
     #[test]
