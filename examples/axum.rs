@@ -66,7 +66,6 @@ use axum::{Json, Router};
 use flags::KeyFlags;
 use jwt_gate::dpop::{Dpop, DpopMode, DpopNonces, RedisReplayStore};
 use jwt_gate::mtls::{CertificateBinding, CertificateMode, HeaderFormat};
-use jwt_gate::testing::TestIssuer;
 use jwt_gate::{
     AuthScheme, Claims, ClaimsOrigin, JwtAuthLayer, ProtectedResourceMetadata, RequireRoles,
     RequireScopes,
@@ -218,24 +217,7 @@ fn main() -> ExitCode {
 
 async fn serve(mut options: Options) -> Result<(), Box<dyn std::error::Error>> {
     // Without a key source, a test issuer on loopback stands in for your IdP.
-    let local = if options.keys.has_source() {
-        None
-    } else {
-        let local = TestIssuer::start().await;
-        let mut flags = ["--issuer", local.issuer(), "--allow-http"]
-            .map(String::from)
-            .into_iter();
-        while let Some(flag) = flags.next() {
-            options.keys.take(&flag, &mut flags)?;
-        }
-        Some(local)
-    };
-    if !options.keys.has_audience() {
-        options.keys.take(
-            "--audience",
-            &mut std::iter::once("api://orders".to_owned()),
-        )?;
-    }
+    let local = options.keys.or_local_issuer().await?;
     let roles = options.keys.roles.clone();
     let allow_http = options.keys.allow_http;
     let dpop = dpop(&options)?;

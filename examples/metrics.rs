@@ -24,7 +24,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use flags::KeyFlags;
-use jwt_gate::testing::TestIssuer;
 use jwt_gate::{Claims, JwtAuthLayer, Validator};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
@@ -130,24 +129,7 @@ async fn serve(mut keys: KeyFlags, listen: SocketAddr) -> Result<(), Box<dyn std
     // The recorder first: metrics recorded before it exists are lost.
     let prometheus = PrometheusBuilder::new().install_recorder()?;
     // Without a key source, a test issuer on loopback stands in for your IdP.
-    let local = if keys.has_source() {
-        None
-    } else {
-        let local = TestIssuer::start().await;
-        let mut flags = ["--issuer", local.issuer(), "--allow-http"]
-            .map(String::from)
-            .into_iter();
-        while let Some(flag) = flags.next() {
-            keys.take(&flag, &mut flags)?;
-        }
-        Some(local)
-    };
-    if !keys.has_audience() {
-        keys.take(
-            "--audience",
-            &mut std::iter::once("api://orders".to_owned()),
-        )?;
-    }
+    let local = keys.or_local_issuer().await?;
     let validator = keys.into_builder()?.build()?;
     let app = app(Observed {
         validator,

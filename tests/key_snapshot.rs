@@ -3,10 +3,13 @@
 //! from it, within `max_staleness` of the original fetch; snapshots of
 //! another issuer are refused. Against a real issuer on loopback.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
+use common::eventually;
 use jwt_gate::testing::{IssuerMode, TestIssuer};
 use jwt_gate::{
     Error, IssuerBuilder, IssuerTemplate, KeySet, KeySnapshot, Validator, ValidatorBuilder,
@@ -29,17 +32,6 @@ fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "timed out: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn snapshot_of(issuer: &TestIssuer, fetched_at: SystemTime) -> KeySnapshot {

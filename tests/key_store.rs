@@ -1,10 +1,13 @@
 //! The key store against a real issuer on loopback (`TestIssuer`): discovery,
 //! coalescing, rotation, cooldown, faults, staleness, refresh-ahead.
 
+mod common;
+
 use std::error::Error as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::eventually;
 use jwt_gate::testing::{IssuerMode, TestIssuer};
 use jwt_gate::{Claims, Error, FetchError, IssuerBuilder, Validator, ValidatorBuilder};
 
@@ -27,18 +30,6 @@ fn fetch_error(err: &Error) -> &FetchError {
     err.source()
         .and_then(|s| s.downcast_ref::<FetchError>())
         .unwrap_or_else(|| panic!("no FetchError behind {err:?}"))
-}
-
-/// Polls `cond` every 10 ms for up to 5 s.
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

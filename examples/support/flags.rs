@@ -269,6 +269,33 @@ impl KeyFlags {
         Ok(true)
     }
 
+    /// Without a key source, a test issuer on loopback stands in for your
+    /// IdP (returned: keep it running); without an audience, `api://orders`.
+    #[allow(dead_code)] // the validate example always names its issuer
+    pub(crate) async fn or_local_issuer(
+        &mut self,
+    ) -> Result<Option<jwt_gate::testing::TestIssuer>, BadFlag> {
+        let local = if self.has_source() {
+            None
+        } else {
+            let local = jwt_gate::testing::TestIssuer::start().await;
+            let mut flags = ["--issuer", local.issuer(), "--allow-http"]
+                .map(String::from)
+                .into_iter();
+            while let Some(flag) = flags.next() {
+                self.take(&flag, &mut flags)?;
+            }
+            Some(local)
+        };
+        if !self.has_audience() {
+            self.take(
+                "--audience",
+                &mut std::iter::once("api://orders".to_owned()),
+            )?;
+        }
+        Ok(local)
+    }
+
     /// Whether a key source (or a preset, which names its issuer) was given.
     pub(crate) fn has_source(&self) -> bool {
         self.issuer.is_some() || self.jwks_uri.is_some() || self.preset.is_some()

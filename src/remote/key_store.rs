@@ -335,15 +335,24 @@ impl KeyStore {
     /// The keys to validate with, fetching only when there are none usable.
     /// Once warm this never waits: a due refresh runs in the background.
     pub(crate) async fn keys(self: &Arc<Self>) -> Result<Arc<Snapshot>, Arc<FetchError>> {
-        if let Some(held) = self.cached(Instant::now()) {
-            return Ok(held.to_arc());
+        match self.held_or_backing_off() {
+            Some(ready) => ready,
+            None => self.fetch(Need::AnyKeys).await,
         }
-        if self.in_backoff(Instant::now()) {
-            return Err(self
+    }
+
+    /// The usable keys held, or the last error while in backoff; `None`
+    /// when a fetch is needed.
+    fn held_or_backing_off(self: &Arc<Self>) -> Option<Outcome> {
+        let now = Instant::now();
+        if let Some(held) = self.cached(now) {
+            return Some(Ok(held.to_arc()));
+        }
+        self.in_backoff(now).then(|| {
+            Err(self
                 .last_error()
-                .unwrap_or_else(|| Arc::new(FetchError::Backoff)));
-        }
-        self.fetch(Need::AnyKeys).await
+                .unwrap_or_else(|| Arc::new(FetchError::Backoff)))
+        })
     }
 
     /// The usable keys held now, without waiting; starts a background
@@ -367,16 +376,10 @@ impl KeyStore {
     pub(crate) async fn keys_for_request(
         self: &Arc<Self>,
     ) -> Result<Arc<Snapshot>, Arc<FetchError>> {
-        if let Some(held) = self.cached(Instant::now()) {
-            return Ok(held.to_arc());
+        match self.held_or_backing_off() {
+            Some(ready) => ready,
+            None => self.wait_within(self.start_fetch(Need::AnyKeys)).await,
         }
-        if self.in_backoff(Instant::now()) {
-            return Err(self
-                .last_error()
-                .unwrap_or_else(|| Arc::new(FetchError::Backoff)));
-        }
-        let started = self.start_fetch(Need::AnyKeys);
-        self.wait_within(started).await
     }
 
     /// Fetches now, whatever the backoff and the cooldown say (joining a
