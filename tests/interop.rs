@@ -25,6 +25,11 @@ const RESOURCES: [&str; 4] = [
     "api://orders/eddsa",
 ];
 
+/// How long a starting provider may take to print its ready line (it takes
+/// well under a second), and how many times it is started.
+const READY_WITHIN: Duration = Duration::from_secs(20);
+const START_ATTEMPTS: u32 = 3;
+
 /// A running `provider.mjs`, killed on drop.
 struct Provider {
     child: Child,
@@ -72,30 +77,57 @@ fn available() -> bool {
 }
 
 impl Provider {
+    /// Starts `provider.mjs` and reads its ready line. A provider that
+    /// prints none within [`READY_WITHIN`] is killed and started again (up
+    /// to [`START_ATTEMPTS`] times), so a node process stuck at startup
+    /// (see `generate` in provider.mjs) fails or retries, never hangs.
     fn start(mode: &str) -> Self {
-        let mut child = Command::new("node")
-            .arg("provider.mjs")
-            .args(["--mode", mode])
-            .current_dir(interop_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node starts");
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout
-            .read_line(&mut line)
-            .expect("the provider's ready line");
-        // Drained, so that a later write cannot kill the provider (EPIPE).
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let ready: serde_json::Value = serde_json::from_str(&line).expect("JSON ready line");
+        for attempt in 1..=START_ATTEMPTS {
+            let mut child = Command::new("node")
+                .arg("provider.mjs")
+                .args(["--mode", mode])
+                .current_dir(interop_dir())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("node starts");
+            let stdout = child.stdout.take().unwrap();
+            let (ready, line) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut stdout = BufReader::new(stdout);
+                let mut line = String::new();
+                let read = stdout.read_line(&mut line);
+                let _ = ready.send(read.map(|_| line));
+                // Drained, so that a later write cannot kill the provider (EPIPE).
+                std::io::copy(&mut stdout, &mut std::io::sink())
+            });
+            match line.recv_timeout(READY_WITHIN) {
+                Ok(line) => return Self::ready(child, &line.expect("the provider's ready line")),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    eprintln!(
+                        "provider.mjs ({mode}) printed no ready line within {READY_WITHIN:?} (attempt {attempt} of {START_ATTEMPTS})"
+                    );
+                }
+            }
+        }
+        panic!("provider.mjs ({mode}) never became ready");
+    }
+
+    fn ready(child: Child, line: &str) -> Self {
+        let ready: serde_json::Value = serde_json::from_str(line).expect("JSON ready line");
         Self {
             child,
             issuer: ready["issuer"].as_str().unwrap().to_owned(),
             token_endpoint: ready["token_endpoint"].as_str().unwrap().to_owned(),
             base: format!("http://127.0.0.1:{}", ready["port"]),
             client_key_pem: ready["client_key_pem"].as_str().unwrap().to_owned(),
-            http: reqwest::Client::new(),
+            // Every call to the provider is bounded too.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
         }
     }
 
@@ -288,7 +320,10 @@ async fn identityserver_shaped_tokens_validate_scope_array_and_keys_without_alg(
         return;
     }
     let provider = Provider::start("identityserver");
-    let jwks = reqwest::get(format!("{}/jwks", provider.base))
+    let jwks = provider
+        .http
+        .get(format!("{}/jwks", provider.base))
+        .send()
         .await
         .unwrap()
         .bytes()

@@ -48,11 +48,11 @@ start a --dpop allowed --redis "$redis"; a=$base
 start b --dpop allowed --redis "$redis"; b=$base
 start n --dpop required --dpop-nonce; n=$base
 [ -n "$a" ] && [ -n "$b" ] && [ -n "$n" ] || fail "a server did not start: $(cat "$logs"/*)"
-node "$interop/dpop_client.mjs" "$issuer" "$public" "$a" "$b" "$n"
+timeout 120 node "$interop/dpop_client.mjs" "$issuer" "$public" "$a" "$b" "$n"
 
 # The validate example: a proof with its token, then the same proof for
 # another method, and a flag mistake.
-pair=$(node "$interop/dpop_mint.mjs" "$issuer" GET https://api.example.com/orders)
+pair=$(timeout 30 node "$interop/dpop_mint.mjs" "$issuer" GET https://api.example.com/orders)
 field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$pair" "$1"; }
 token=$(field token)
 proof=$(field proof)

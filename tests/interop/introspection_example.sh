@@ -16,9 +16,9 @@ fail() { echo "introspection interop: $*" >&2; exit 1; }
 
 opaque=$(token api://orders/opaque)
 [[ "$opaque" != *.* ]] || fail "not an opaque token: $opaque"
-port=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]).port)')
+port=$(timeout 30 node -e 'console.log(JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]).port)')
 revoke() {
-  curl -sf -d "token=$1&client_id=orders-service&client_secret=orders-service-secret-orders-service-secret" \
+  curl -sf --max-time 30 -d "token=$1&client_id=orders-service&client_secret=orders-service-secret-orders-service-secret" \
     "http://127.0.0.1:$port/token/revocation" > /dev/null
 }
 

@@ -20,7 +20,7 @@ for name in alice mallory; do
   printf ':%s:' "$(openssl x509 -in "$work/$name.pem" -outform DER | base64 -w0)" > "$work/$name.header"
 done
 # The token the provider binds to alice's certificate.
-token=$(CLIENT_CERT=$(cat "$work/alice.header") node -e '
+token=$(CLIENT_CERT=$(cat "$work/alice.header") timeout 30 node -e '
   const { token_endpoint } = JSON.parse(require("fs").readFileSync(process.env.READY, "utf8").split("\n")[0]);
   const body = new URLSearchParams({ grant_type: "client_credentials", client_id: "orders-mtls",
     client_secret: "orders-mtls-secret-orders-mtls-secret-orders-mtls", scope: "orders.read", resource: "api://orders" });

@@ -25,7 +25,7 @@
 // Control (POST, loopback only): /__control/rotate adds new signing keys (the
 // old ones stay published), /__control/retire unpublishes all but the newest.
 
-import { X509Certificate, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -45,23 +45,38 @@ const RESOURCES = {
 
 let generation = 0;
 
+// A new private key, as a key object of its own. Node 20 can deadlock when a
+// key object that `generateKeyPairSync` returned is exported while the
+// garbage collector destroys the finished keygen job (both lock the key's
+// mutex; seen once in a few hundred starts, the provider then never prints
+// its ready line). So the job hands out PEM text only, and the key object
+// exported here is parsed from it: it shares nothing with the job.
+function generate(type, options = {}) {
+  const { privateKey } = generateKeyPairSync(type, {
+    ...options,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  return createPrivateKey(privateKey);
+}
+
 // One private key per algorithm family, with a kid per generation.
 function keySet() {
   generation += 1;
-  const jwk = (pair, alg) => {
-    const key = pair.privateKey.export({ format: 'jwk' });
+  const jwk = (privateKey, alg) => {
+    const key = privateKey.export({ format: 'jwk' });
     key.kid = `${alg.toLowerCase()}-${generation}-${randomUUID().slice(0, 8)}`;
     key.use = 'sig';
     if (mode !== 'identityserver') key.alg = alg;
     return key;
   };
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsa = generate('rsa', { modulusLength: 2048 });
   return [
     jwk(rsa, 'RS256'),
     // The same RSA key under its own kid for PS256 (a key with `alg` serves one algorithm).
     jwk(rsa, 'PS256'),
-    jwk(generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'ES256'),
-    jwk(generateKeyPairSync('ed25519'), 'EdDSA'),
+    jwk(generate('ec', { namedCurve: 'P-256' }), 'ES256'),
+    jwk(generate('ed25519'), 'EdDSA'),
   ];
 }
 
@@ -70,8 +85,8 @@ let published = keySet();
 // The key of `orders-api-jwt`, a resource server that introspects with
 // private_key_jwt (RFC 7523): its public half registered below, its private
 // half (PKCS#8 PEM) in the ready line, for the resource server.
-const rsClientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const rsClientJwk = { ...rsClientKey.publicKey.export({ format: 'jwk' }), kid: 'rs-1', alg: 'ES256', use: 'sig' };
+const rsClientKey = generate('ec', { namedCurve: 'P-256' });
+const rsClientJwk = { ...createPublicKey(rsClientKey).export({ format: 'jwk' }), kid: 'rs-1', alg: 'ES256', use: 'sig' };
 
 function makeProvider(issuer) {
   const provider = new Provider(issuer, {
@@ -206,7 +221,7 @@ server.listen(0, '127.0.0.1', () => {
     issuer: issuerUrl,
     token_endpoint: `http://127.0.0.1:${port}/token`,
     port,
-    client_key_pem: rsClientKey.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    client_key_pem: rsClientKey.export({ type: 'pkcs8', format: 'pem' }),
   }));
 });
 
