@@ -1,7 +1,8 @@
 //! The verified-token cache's safety properties: expiry honoured on a hit,
 //! dropped when its key leaves the key set, no decision leaking between
-//! routes, bounded under floods of garbage and of valid tokens, any claims
-//! type.
+//! routes, bounded under floods of garbage and of valid tokens, a working
+//! set larger than the bound degrading towards no cache (never below it),
+//! any claims type.
 
 use std::time::Duration;
 
@@ -239,6 +240,61 @@ async fn garbage_never_enters_and_the_cache_stays_bounded() {
     let stats = validator.token_cache_stats();
     assert!(stats.entries <= 100, "{stats:?}");
     assert!(stats.bytes <= 1024 * 1024, "{stats:?}");
+}
+
+/// A working set twice the cache's bound: the tokens held stay held (about
+/// half the requests are hits, where churning through them would give
+/// none), the others are declined rather than inserted and thrown out, and
+/// a token that comes back often still gets in.
+#[tokio::test]
+async fn a_working_set_larger_than_the_cache_keeps_a_stable_part_hot() {
+    let issuer = TestIssuer::start().await;
+    let validator = Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .token_cache(400, 64 * 1024 * 1024)
+        .build()
+        .unwrap();
+    let clients: Vec<String> = (0..800)
+        .map(|i| {
+            issuer
+                .token()
+                .audience(AUD)
+                .subject(&format!("client-{i}"))
+                .sign()
+        })
+        .collect();
+    let hot = issuer.token().audience(AUD).subject("hot").sign();
+    for cycle in 0..4 {
+        let before = validator.token_cache_stats();
+        let mut hot_hits = 0;
+        for (i, token) in clients.iter().enumerate() {
+            validator.validate::<()>(token).await.unwrap();
+            // From the third cycle on, one more client comes back every
+            // tenth request.
+            if cycle >= 2 && i % 10 == 0 {
+                let hits = validator.token_cache_stats().hits;
+                validator.validate::<()>(&hot).await.unwrap();
+                hot_hits += validator.token_cache_stats().hits - hits;
+            }
+        }
+        let stats = validator.token_cache_stats();
+        assert!(stats.entries <= 400, "{stats:?}");
+        if cycle == 0 {
+            continue;
+        }
+        let (hits, misses) = (stats.hits - before.hits, stats.misses - before.misses);
+        let rate = hits as f64 / (hits + misses) as f64;
+        assert!(rate >= 0.4, "cycle {cycle}: hit rate {rate:.2} ({stats:?})");
+        assert!(
+            stats.declined - before.declined >= misses / 2,
+            "cycle {cycle}: the misses were inserted: {stats:?}"
+        );
+        if cycle == 3 {
+            assert!(hot_hits >= 75, "the hot token hit {hot_hits} times of 80");
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! [`Validator`]: the async front door, its builders, the trusted issuers
 //! and the verified-token cache.
 
+mod admission;
 pub(crate) mod api_keys;
 mod builder;
 pub(crate) mod dpop;

@@ -20,6 +20,7 @@ use moka::Expiry;
 use moka::sync::SegmentedCache;
 use serde::de::DeserializeOwned;
 
+use super::admission::Doorkeeper;
 use super::issuers::Picked;
 use crate::jose::claims::Claims;
 use crate::jose::error::Error;
@@ -81,6 +82,10 @@ pub struct TokenCacheStats {
     pub hits: u64,
     /// Validations that checked the signature (and were cached if valid).
     pub misses: u64,
+    /// Valid tokens not cached: the cache was full and they had not been
+    /// seen a short while before (a working set larger than the cache keeps
+    /// the tokens it holds instead of churning through them).
+    pub declined: u64,
 }
 
 pub(crate) struct TokenCache {
@@ -94,11 +99,16 @@ pub(crate) struct TokenCache {
     /// Each entry weighs at least this, so that `max_entries` bounds the
     /// count while `max_bytes` bounds the memory.
     min_weight: usize,
+    /// From this weighted size on, the cache is full: tokens must pass the
+    /// doorkeeper to be offered to it.
+    full_at: u64,
+    door: Doorkeeper,
     /// Bumped when tokens are forgotten: the threads' front copies made
     /// before are no longer served.
     generation: AtomicU64,
     hits: Striped,
     misses: Striped,
+    declined: Striped,
 }
 
 impl TokenCache {
@@ -116,14 +126,21 @@ impl TokenCache {
             .expire_after(UntilExp)
             .build_with_hasher(foldhash::fast::RandomState::default());
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        // Tokens it holds: at most `max_entries`, fewer when they weigh more
+        // than `min_weight` (the doorkeeper's window only needs the order
+        // of magnitude).
+        let capacity = max_entries.min(max_bytes / min_weight as u64);
         Some(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             hasher: foldhash::fast::FixedState::with_seed(rand_seed()),
             cache,
             min_weight,
+            full_at: max_bytes - max_bytes / 16,
+            door: Doorkeeper::new(capacity),
             generation: AtomicU64::new(0),
             hits: Striped::default(),
             misses: Striped::default(),
+            declined: Striped::default(),
         })
     }
 
@@ -182,7 +199,9 @@ impl TokenCache {
         self.misses.add();
     }
 
-    /// Caches valid claims until their `exp` (plus leeway), at most a day.
+    /// Caches valid claims until their `exp` (plus leeway), at most a day;
+    /// when the cache is full, only if the token was missed a short while
+    /// before (see [`admission`](super::admission)).
     pub(crate) fn insert<C: Send + Sync + 'static>(
         &self,
         token: &str,
@@ -195,6 +214,12 @@ impl TokenCache {
         let lifetime =
             Duration::from_secs(until.as_secs().saturating_sub(now.as_secs())).min(MAX_LIFETIME);
         if lifetime.is_zero() {
+            return;
+        }
+        if self.cache.weighted_size() >= self.full_at
+            && !self.door.missed_before(self.hasher.hash_one(token))
+        {
+            self.declined.add();
             return;
         }
         let size = token.len() + 2 * claims.payload_len() + ENTRY_OVERHEAD;
@@ -244,6 +269,7 @@ impl TokenCache {
             bytes: self.cache.weighted_size(),
             hits: self.hits.get(),
             misses: self.misses.get(),
+            declined: self.declined.get(),
         }
     }
 }
