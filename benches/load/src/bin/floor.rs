@@ -1,0 +1,69 @@
+//! `floor DIR`: the physical floor of the cold path, measured on this core
+//! in the same run: one RS256 signature check (aws-lc-rs, the library
+//! jwt-gate verifies with) over the minted tokens of `rs256-fresh`, and
+//! jwt-gate's whole cold validation (`validate` with no cache) of the same
+//! tokens. Prints one JSON line (µs, medians of 15 rounds).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jwt_gate::{Algorithm, KeySet, UnixTime, Validation};
+use jwt_gate_load::{AUDIENCE, ISSUER, JWKS_FILE, read_tokens};
+
+fn main() {
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: floor DIR"));
+    let tokens = read_tokens(&dir.join("rs256-fresh")).expect("run mint first");
+    let tokens = &tokens[..tokens.len().min(2_000)];
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/keys/rsa2048.pub.pem"
+    ))
+    .unwrap();
+    let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let spki = STANDARD.decode(der).unwrap();
+    let key = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki);
+    let signed: Vec<(&str, Vec<u8>)> = tokens
+        .iter()
+        .map(|t| {
+            let (message, signature) = t.rsplit_once('.').unwrap();
+            (message, URL_SAFE_NO_PAD.decode(signature).unwrap())
+        })
+        .collect();
+    let verify = median_per_op(signed.len(), || {
+        for (message, signature) in &signed {
+            key.verify(message.as_bytes(), signature).unwrap();
+        }
+    });
+    let keys = KeySet::from_jwks_json(std::fs::read(dir.join(JWKS_FILE)).unwrap()).unwrap();
+    let rules = Validation::new()
+        .algorithms([Algorithm::RS256])
+        .issuer(ISSUER)
+        .audience(AUDIENCE);
+    let now = UnixTime::now();
+    let validate = median_per_op(tokens.len(), || {
+        for token in tokens {
+            black_box(jwt_gate::validate::<()>(token, &keys, &rules, now).unwrap());
+        }
+    });
+    println!(
+        "{}",
+        serde_json::json!({ "rs256_verify_us": verify, "jwt_gate_cold_validate_us": validate })
+    );
+}
+
+/// The median over 15 rounds of `round`'s time per operation, in µs.
+fn median_per_op(ops: usize, mut round: impl FnMut()) -> f64 {
+    round();
+    let mut times: Vec<f64> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            round();
+            started.elapsed().as_secs_f64() * 1e6 / ops as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
