@@ -41,6 +41,9 @@ const SEGMENTS: usize = 16;
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Bookkeeping per entry besides the token and its claims (a rough count).
 const ENTRY_OVERHEAD: usize = 256;
+/// The least an access token's entry weighs, about (token, claims and
+/// bookkeeping): to tell how many fit in a byte bound.
+const TYPICAL_WEIGHT: u64 = 1024;
 
 #[derive(Clone)]
 struct Entry {
@@ -126,10 +129,10 @@ impl TokenCache {
             .expire_after(UntilExp)
             .build_with_hasher(foldhash::fast::RandomState::default());
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        // Tokens it holds: at most `max_entries`, fewer when they weigh more
-        // than `min_weight` (the doorkeeper's window only needs the order
-        // of magnitude).
-        let capacity = max_entries.min(max_bytes / min_weight as u64);
+        // About how many tokens it holds, for the doorkeeper's window (the
+        // order of magnitude is enough): `max_entries`, or fewer when the
+        // bytes run out first (an access token weighs a kilobyte or more).
+        let capacity = max_entries.min(max_bytes / TYPICAL_WEIGHT);
         Some(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             hasher: foldhash::fast::FixedState::with_seed(rand_seed()),
