@@ -56,6 +56,7 @@ variants=(
   "jwt-gate, 100 000 clients|jwt-gate|rs256-100000|--warmup-pass"
   "jwt-gate, 100 000 clients, cache 400 000|jwt-gate-big|rs256-100000|--warmup-pass"
   "jwt-gate, cache off, 1 000 clients|jwt-gate-nocache|rs256-1000|"
+  "jwt-gate, cache off, 100 000 clients|jwt-gate-nocache|rs256-100000|"
   "jwt-gate, every token new|jwt-gate|rs256-fresh|--once --warmup 0.2"
   "jwt-gate, ES256, 1 000 clients|jwt-gate|es256-1000|"
 )
