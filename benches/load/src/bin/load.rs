@@ -115,7 +115,6 @@ struct Target {
     once: bool,
     latencies: Histogram<u64>,
     errors: u64,
-    requests: u64,
     seconds: f64,
     server_cpu_us: u64,
     own_cpu_us: u64,
@@ -140,7 +139,6 @@ impl Target {
             once,
             latencies: histogram(),
             errors: 0,
-            requests: 0,
             seconds: 0.0,
             server_cpu_us: 0,
             own_cpu_us: 0,
@@ -195,7 +193,6 @@ impl Target {
         }
         self.latencies.add(&latencies).unwrap();
         self.errors += errors;
-        self.requests += requests;
         self.seconds += seconds;
         self.server_cpu_us += server_cpu.unwrap_or(0);
         self.own_cpu_us += own_cpu;
@@ -209,11 +206,13 @@ impl Target {
     fn report(&self, tokens: usize) -> serde_json::Value {
         let us = |q: f64| self.latencies.value_at_quantile(q) as f64 / 1_000.0;
         let wall_us = self.seconds * 1e6;
-        let requests = self.requests.max(1) as f64;
+        // Every recorded request is in the histogram.
+        let count = self.latencies.len();
+        let requests = count.max(1) as f64;
         serde_json::json!({
-            "requests": self.requests,
+            "requests": count,
             "seconds": self.seconds,
-            "rps": if self.seconds > 0.0 { self.requests as f64 / self.seconds } else { 0.0 },
+            "rps": if self.seconds > 0.0 { count as f64 / self.seconds } else { 0.0 },
             "p50_us": us(0.50),
             "p90_us": us(0.90),
             "p99_us": us(0.99),
