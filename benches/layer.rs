@@ -81,6 +81,10 @@ fn contenders() -> Vec<(&'static str, Run)> {
     };
 
     let router_run = |router: Router, request: Box<dyn Fn() -> http::Request<Body>>| -> Run {
+        // What `axum::serve` runs: `into_make_service` turns every handler
+        // into a route once (`with_state`), so a layer is applied once,
+        // not on every request as `oneshot` on a bare `Router` would.
+        let router = router.with_state(());
         let rt = runtime();
         // Both routers must answer 200 before they are timed.
         let status = rt

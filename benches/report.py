@@ -100,7 +100,10 @@ def cache():
     for alg in ["RS256", "RS256-4096"]:
         print(f"| {alg} | {fmt(e[alg + '/cold'])} | {fmt(e[alg + '/hit'])} | {ratio(e[alg + '/hit_over_cold'])} "
               f"| {fmt(e[alg + '/shared_hit'])} | {ratio(e[alg + '/shared_hit_over_cold'])} |")
-    misses = [f"{alg}: {e[alg + '/misses_after_warm_up']}" for alg in ["RS256", "RS256-4096"] if alg + "/misses_after_warm_up" in e]
+    if "many_clients/shared_hit" in e:
+        print(f"| 100 000 clients in turn (ES256 tokens, shared level) | | | | {fmt(e['many_clients/shared_hit'])} "
+              f"| {ratio(e['many_clients/shared_hit_over_cold'])} of cold RS256 |")
+    misses = [f"{alg}: {e[alg + '/misses_after_warm_up']}" for alg in ["RS256", "RS256-4096", "many_clients"] if alg + "/misses_after_warm_up" in e]
     if misses:
         print(f"\nSignature checks during the hit rounds (cache misses after warm-up): {', '.join(misses)}.")
     if "RS256/multi_issuer_hit" in e:

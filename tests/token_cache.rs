@@ -339,3 +339,42 @@ async fn the_cache_can_be_turned_off() {
         jwt_gate::TokenCacheStats::default()
     );
 }
+
+/// The cache finds a token by a hash of its end (the signature), then
+/// compares the whole token: a forgery that keeps a cached token's
+/// signature and length (its payload edited) lands on the same entry and
+/// must be judged on its own, and forgetting it must not drop the real one.
+#[tokio::test]
+async fn a_token_ending_like_a_cached_one_is_judged_on_its_own() {
+    let issuer = TestIssuer::start().await;
+    let validator = validator(&issuer);
+    let token = issuer.token().audience(AUD).subject("alice").sign();
+    validator.validate::<()>(&token).await.unwrap();
+    // Same length and end, one payload character changed.
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut bytes = payload.as_bytes().to_vec();
+    let i = 10;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{header}.{}.{signature}", String::from_utf8(bytes).unwrap());
+    assert_eq!(forged.len(), token.len());
+    assert_eq!(forged[forged.len() - 64..], token[token.len() - 64..]);
+    for _ in 0..3 {
+        let err = validator.validate::<()>(&forged).await.unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidSignature | Error::MalformedToken { .. }),
+            "{err:?}"
+        );
+    }
+    validator.forget_token(&forged);
+    let before = validator.token_cache_stats();
+    let claims: Claims = validator.validate(&token).await.unwrap();
+    assert_eq!(claims.subject(), Some("alice"));
+    let after = validator.token_cache_stats();
+    assert_eq!(
+        after.hits,
+        before.hits + 1,
+        "the real token is still cached"
+    );
+    assert_eq!(after.misses, before.misses);
+}

@@ -2,12 +2,13 @@
 //!
 //! A bounded cache whose working set outgrows it must degrade towards "no
 //! cache", never below it. Left to itself, the shared level inserts every
-//! token validated, and once full each insert is weighed by moka's
-//! admission policy in its housekeeping and, with tokens that come back no
-//! more often than those held, thrown out again: every miss pays for an
-//! insert, an admission and a removal (with HS256 tokens, 20 000 clients
-//! over 10 000 entries: 10 µs a request, against 4 µs with the cache off),
-//! and the hits go down as well.
+//! token validated, and once full each insert pushes out another token
+//! (moka, which held the shared level then, weighed each in its
+//! housekeeping and threw most out again): with tokens that come back no
+//! more often than those held, every miss pays for an insert and a removal
+//! (with HS256 tokens, 20 000 clients over 10 000 entries: 10 µs a
+//! request, against 4 µs with the cache off), and the hits go down as
+//! well.
 //!
 //! So, once the cache is full, a token is offered to it only when it was
 //! already missed a short while before: within the last `window` to
@@ -22,8 +23,8 @@
 //!
 //! The memory of recent misses is two generations of a bit set (two bits
 //! per token, 16 bits per token of the window), swapped every `window`
-//! misses: a false "seen" (about 3 %) only offers a token to moka, whose
-//! own admission still decides.
+//! misses: a false "seen" (about 3 %) only offers a token to the cache,
+//! whose clock hand still spares the entries read since it last passed.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 

@@ -10,6 +10,7 @@ pub(crate) mod issuers;
 pub(crate) mod mtls;
 mod multi_issuer;
 pub(crate) mod token_cache;
+mod token_table;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,12 +1,14 @@
 //! The verified-token cache: a token seen before skips the signature check
-//! and the parse. Keyed by the whole token (never a hash of it alone), it
-//! holds the validated claims only: no verdict that depends on a route.
+//! and the parse. Found by a keyed hash of the token's end (its signature)
+//! and answered only when the whole token is equal to the one stored (never
+//! a hash of it alone), it holds the validated claims only: no verdict that
+//! depends on a route.
 //!
-//! Two levels. The shared level is a moka cache, bounded by entries and
+//! Two levels. The shared level is a [`Table`], bounded by entries and
 //! bytes. In front of it each thread keeps a few tokens it sees again and
 //! again, with claims of its own (read once more from the payload), so that
 //! a hot token served by several threads at once writes no shared memory:
-//! a shared hit writes moka's access bookkeeping and the claims' reference
+//! a shared hit takes its shard's read lock and the claims' reference
 //! count, which two cores would otherwise pass back and forth.
 
 use std::any::Any;
@@ -14,14 +16,13 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::Expiry;
-use moka::sync::SegmentedCache;
 use serde::de::DeserializeOwned;
 
 use super::admission::Doorkeeper;
 use super::issuers::Picked;
+use super::token_table::Table;
 use crate::jose::claims::Claims;
 use crate::jose::error::Error;
 use crate::jose::time::UnixTime;
@@ -35,8 +36,6 @@ pub(crate) struct Checked<'v> {
     pub(crate) keys: HeldKeys,
 }
 
-/// Independent segments of the cache (a power of two).
-const SEGMENTS: usize = 16;
 /// The longest an entry lives, whatever its token's `exp`.
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Bookkeeping per entry besides the token and its claims (a rough count).
@@ -45,14 +44,14 @@ const ENTRY_OVERHEAD: usize = 256;
 /// bookkeeping): to tell how many fit in a byte bound.
 const TYPICAL_WEIGHT: u64 = 1024;
 
-#[derive(Clone)]
 struct Entry {
+    /// The whole token, compared with the one presented: the key is only a
+    /// hash.
+    token: Box<str>,
     /// Claims of the type they were validated for ([`Claims::to_any`]).
     claims: Arc<dyn Any + Send + Sync>,
     /// The tag of the key that verified it (see `KeySet::has_tag`).
     key_tag: u64,
-    lifetime: Duration,
-    weight: u32,
     /// Reads `sub` from `claims` (which knows its claims type).
     subject: fn(&Arc<dyn Any + Send + Sync>) -> Option<Box<str>>,
 }
@@ -62,14 +61,6 @@ fn subject_of<C: Send + Sync + 'static>(claims: &Arc<dyn Any + Send + Sync>) -> 
     Claims::<C>::from_any(Arc::clone(claims))?
         .subject()
         .map(Box::from)
-}
-
-struct UntilExp;
-
-impl Expiry<Arc<str>, Entry> for UntilExp {
-    fn expire_after_create(&self, _: &Arc<str>, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.lifetime)
-    }
 }
 
 /// Counters of the verified-token cache, from
@@ -96,9 +87,9 @@ pub(crate) struct TokenCache {
     /// other caches.
     id: u64,
     hasher: foldhash::fast::FixedState,
-    /// Segmented: each segment records reads on its own, so threads
-    /// serving different tokens do not contend.
-    cache: SegmentedCache<Arc<str>, Entry, foldhash::fast::RandomState>,
+    /// Keyed by [`Self::hash`]: a lookup compares eight bytes in the table,
+    /// and the whole token once, with the entry's.
+    cache: Table<Entry>,
     /// Each entry weighs at least this, so that `max_entries` bounds the
     /// count while `max_bytes` bounds the memory.
     min_weight: usize,
@@ -123,11 +114,6 @@ impl TokenCache {
         let min_weight = usize::try_from(max_bytes / max_entries)
             .unwrap_or(usize::MAX)
             .max(1);
-        let cache = SegmentedCache::builder(SEGMENTS)
-            .max_capacity(max_bytes)
-            .weigher(|_: &Arc<str>, entry: &Entry| entry.weight)
-            .expire_after(UntilExp)
-            .build_with_hasher(foldhash::fast::RandomState::default());
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         // About how many tokens it holds, for the doorkeeper's window (the
         // order of magnitude is enough): `max_entries`, or fewer when the
@@ -136,7 +122,7 @@ impl TokenCache {
         Some(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             hasher: foldhash::fast::FixedState::with_seed(rand_seed()),
-            cache,
+            cache: Table::new(max_bytes, capacity),
             min_weight,
             full_at: max_bytes - max_bytes / 16,
             door: Doorkeeper::new(capacity),
@@ -163,24 +149,28 @@ impl TokenCache {
     where
         C: DeserializeOwned + Send + Sync + 'static,
     {
-        let hash = self.hasher.hash_one(token);
+        let hash = self.hash(token);
         let generation = self.generation.load(Ordering::Acquire);
         let (claims, key_tag, promote) =
             match front(|f| f.get::<C>(self.id, generation, hash, token)) {
                 Some(Front::Hit(claims, key_tag)) => (claims, key_tag, false),
                 // Seen twice in a row by this thread: worth a copy of its own.
-                Some(Front::Again) => self.get_shared(token).map(|(c, t)| (c, t, true))?,
-                _ => self.get_shared(token).map(|(c, t)| (c, t, false))?,
+                Some(Front::Again) => self
+                    .get_shared(hash, token, now)
+                    .map(|(c, t)| (c, t, true))?,
+                _ => self
+                    .get_shared(hash, token, now)
+                    .map(|(c, t)| (c, t, false))?,
             };
         let checked = issuer(&claims).filter(|c| c.keys.keys.has_tag(key_tag));
         let Some(checked) = checked else {
             // The key left the key set (or the issuer is gone): verify again.
-            self.invalidate(token);
+            self.invalidate_hashed(hash, token);
             return None;
         };
         let rules = &checked.trusted.rules;
         if let Err(e) = claims.recheck(rules, now) {
-            self.invalidate(token);
+            self.invalidate_hashed(hash, token);
             return Some(Err(e));
         }
         self.hits.add();
@@ -190,11 +180,31 @@ impl TokenCache {
         Some(Ok(claims))
     }
 
+    /// The key of `token`: a keyed hash of its length and its last
+    /// [`HASHED_TAIL`] bytes. A signed token ends with its signature, which
+    /// tells tokens apart as well as the whole token would, for a fraction
+    /// of the hashing (an RS256 token is over a kilobyte). Equal keys only
+    /// say where to look: a token is answered from an entry only when it
+    /// is equal to the entry's token, byte for byte.
+    fn hash(&self, token: &str) -> u64 {
+        let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
+        self.hasher.hash_one((token.len(), tail))
+    }
+
     /// From the shared level, with the tag of the key that verified it.
-    fn get_shared<C: Send + Sync + 'static>(&self, token: &str) -> Option<(Claims<C>, u64)> {
-        // moka hands out a clone of the entry: its `Arc` becomes the claims.
-        let entry = self.cache.get(token)?;
-        Some((Claims::from_any(entry.claims)?, entry.key_tag))
+    fn get_shared<C: Send + Sync + 'static>(
+        &self,
+        hash: u64,
+        token: &str,
+        now: UnixTime,
+    ) -> Option<(Claims<C>, u64)> {
+        self.cache.get(hash, now.as_secs(), |entry| {
+            // Another token with the same key is not this one.
+            if *entry.token != *token {
+                return None;
+            }
+            Some((Claims::from_any(Arc::clone(&entry.claims))?, entry.key_tag))
+        })
     }
 
     /// Counts a validation that checked the signature.
@@ -219,57 +229,55 @@ impl TokenCache {
         if lifetime.is_zero() {
             return;
         }
-        if self.cache.weighted_size() >= self.full_at
-            && !self.door.missed_before(self.hasher.hash_one(token))
-        {
+        let hash = self.hash(token);
+        if self.cache.bytes() >= self.full_at && !self.door.missed_before(hash) {
             self.declined.add();
             return;
         }
         let size = token.len() + 2 * claims.payload_len() + ENTRY_OVERHEAD;
-        let weight = u32::try_from(size.max(self.min_weight)).unwrap_or(u32::MAX);
-        self.cache.insert(
-            Arc::from(token),
-            Entry {
-                claims: claims.to_any(),
-                key_tag,
-                lifetime,
-                weight,
-                subject: subject_of::<C>,
-            },
-        );
+        let weight = size.max(self.min_weight) as u64;
+        let entry = Entry {
+            token: Box::from(token),
+            claims: claims.to_any(),
+            key_tag,
+            subject: subject_of::<C>,
+        };
+        let until = now.as_secs().saturating_add(lifetime.as_secs());
+        self.cache.insert(hash, entry, weight, until, now.as_secs());
     }
 
     /// Drops `token`, in every thread's front copy too.
     pub(crate) fn forget(&self, token: &str) {
-        self.cache.invalidate(token);
+        self.drop_shared(self.hash(token), token);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops the shared level's entry of `token`, and only of `token`: a
+    /// token that merely shares its key evicts nothing.
+    fn drop_shared(&self, hash: u64, token: &str) {
+        self.cache.remove_if(hash, |entry| *entry.token == *token);
     }
 
     /// Drops every token whose `sub` is `subject` (a walk over all entries).
     pub(crate) fn forget_subject(&self, subject: &str) -> usize {
-        self.cache.run_pending_tasks();
-        let mut dropped = 0;
-        for (token, entry) in self.cache.iter() {
-            if (entry.subject)(&entry.claims).as_deref() == Some(subject) {
-                self.cache.invalidate(&*token);
-                dropped += 1;
-            }
-        }
+        let now = UnixTime::now().as_secs();
+        let dropped = self.cache.retain(now, |entry| {
+            (entry.subject)(&entry.claims).as_deref() != Some(subject)
+        });
         self.generation.fetch_add(1, Ordering::AcqRel);
         dropped
     }
 
-    pub(crate) fn invalidate(&self, token: &str) {
-        let hash = self.hasher.hash_one(token);
-        front(|f| f.remove(self.id, hash));
-        self.cache.invalidate(token);
+    /// Drops `token` from the shared level and this thread's front slot.
+    fn invalidate_hashed(&self, hash: u64, token: &str) {
+        front(|f| f.remove(self.id, hash, token));
+        self.drop_shared(hash, token);
     }
 
     pub(crate) fn stats(&self) -> TokenCacheStats {
-        self.cache.run_pending_tasks();
         TokenCacheStats {
-            entries: self.cache.entry_count(),
-            bytes: self.cache.weighted_size(),
+            entries: self.cache.len(),
+            bytes: self.cache.bytes(),
             hits: self.hits.get(),
             misses: self.misses.get(),
             declined: self.declined.get(),
@@ -282,6 +290,11 @@ impl TokenCache {
 fn rand_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
+
+/// How many bytes at a token's end its key is made of: the whole
+/// signature of an HS256 token (43 characters) and more, a good part of
+/// any other.
+const HASHED_TAIL: usize = 64;
 
 /// Front slots per thread (a power of two).
 const FRONT_SLOTS: usize = 32;
@@ -384,12 +397,12 @@ impl FrontCache {
         });
     }
 
-    fn remove(&mut self, cache: u64, hash: u64) {
+    fn remove(&mut self, cache: u64, hash: u64, token: &str) {
         let slot = self.slot(hash);
         if slot
             .held
             .as_ref()
-            .is_some_and(|h| h.cache == cache && h.hash == hash)
+            .is_some_and(|h| h.cache == cache && h.hash == hash && *h.token == *token)
         {
             slot.held = None;
         }
