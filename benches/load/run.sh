@@ -48,8 +48,9 @@ if command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ]; then
   pin_server=(taskset -c 0) pin_load=(taskset -c 1)
 fi
 
-# label | server variant | token list | load flags. Each runs against the
-# unprotected service (`none`, same tokens) in alternating slices.
+# label | server variant | token list | load flags [| ceiling variant].
+# Each runs against the unprotected service (`none`, or the one named last:
+# `grpc-none` for gRPC; same tokens) in alternating slices.
 variants=(
   "jwt-gate, 1 client|jwt-gate|rs256-1|"
   "jwt-gate, 1 000 clients|jwt-gate|rs256-1000|"
@@ -59,6 +60,9 @@ variants=(
   "jwt-gate, cache off, 100 000 clients|jwt-gate-nocache|rs256-100000|"
   "jwt-gate, every token new|jwt-gate|rs256-fresh|--once --warmup 0.2"
   "jwt-gate, ES256, 1 000 clients|jwt-gate|es256-1000|"
+  "jwt-gate, DPoP, 1 000 clients|jwt-gate-dpop|dpop-1000|--once --warmup 0.5"
+  "gRPC, jwt-gate, 1 client|grpc-jwt-gate|rs256-1|--grpc --path /load.Orders/Get|grpc-none"
+  "gRPC, jwt-gate, 1 000 clients|grpc-jwt-gate|rs256-1000|--grpc --path /load.Orders/Get|grpc-none"
 )
 if ! $smoke; then
   variants+=(
@@ -79,23 +83,29 @@ trap '[ ${#server_pids[@]} -gt 0 ] && kill "${server_pids[@]}" 2> /dev/null; rm 
 floor=$("${pin_server[@]}" "$bin/floor" "$tokens")
 echo "floor: $floor"
 
-start_server() { # start_server VARIANT: sets $addr
+start_server() { # start_server VARIANT: sets $addr, and $stats (where it answers /__stats)
   "${pin_server[@]}" "$bin/server" --variant "$1" --keys "$tokens" > "$logs/$1.out" 2> "$logs/$1.err" &
   server_pids+=($!)
-  for _ in $(seq 1 100); do grep -q '^listening on ' "$logs/$1.out" && break; sleep 0.05; done
+  # gRPC servers print a second line: their /__stats listener.
+  ready='^listening on '
+  [[ $1 == grpc-* ]] && ready='^stats on '
+  for _ in $(seq 1 100); do grep -q "$ready" "$logs/$1.out" && break; sleep 0.05; done
   addr=$(sed -n 's/^listening on //p' "$logs/$1.out")
-  [ -n "$addr" ] || { echo "the $1 server did not start: $(cat "$logs/$1.err")" >&2; exit 1; }
+  stats=$(sed -n 's/^stats on //p' "$logs/$1.out")
+  stats=${stats:-$addr}
+  [ -n "$addr" ] && [ -n "$stats" ] || { echo "the $1 server did not start: $(cat "$logs/$1.err")" >&2; exit 1; }
 }
 
 for round in $(seq 1 "$rounds"); do
   for entry in "${variants[@]}"; do
-    IFS='|' read -r label variant list flags <<< "$entry"
+    IFS='|' read -r label variant list flags ceiling_variant <<< "$entry"
     [ -n "$only" ] && ! [[ $label =~ $only ]] && continue
     server_pids=()
-    start_server none; ceiling=$addr
+    start_server "${ceiling_variant:-none}"; ceiling=$addr ceiling_stats=$stats
     start_server "$variant"
     # shellcheck disable=SC2086 # flags are words
-    measured=$("${pin_load[@]}" "$bin/load" --addr "$addr" --ceiling "$ceiling" --tokens "$tokens/$list" \
+    measured=$("${pin_load[@]}" "$bin/load" --addr "$addr" --stats "$stats" --ceiling "$ceiling" \
+      --ceiling-stats "$ceiling_stats" --tokens "$tokens/$list" \
       --connections "$connections" --duration "$duration" --warmup "$warmup" $flags)
     kill -TERM "${server_pids[@]}"
     wait "${server_pids[@]}" || true

@@ -45,6 +45,17 @@ pub const TOKEN_SETS: [(&str, &str, usize, usize); 5] = [
     ("es256-1000", "ES256", 1_000, 1_000),
 ];
 
+/// The DPoP list `mint` writes: (file, clients, proofs, proofs with
+/// `--small`). Each line is an RS256 access token bound to its client's
+/// ES256 DPoP key (`cnf.jkt`) and, after a space, a proof of that key for
+/// `GET {DPOP_ORIGIN}/orders` with its own `jti` (each used once: the
+/// load generator runs this list with `--once`).
+pub const DPOP_SET: (&str, usize, usize, usize) = ("dpop-1000", 1_000, 150_000, 3_000);
+
+/// The origin DPoP proofs name in `htu`: the server is told it is its
+/// public origin (it listens on a port chosen at start).
+pub const DPOP_ORIGIN: &str = "https://api.example.com";
+
 /// The public keys' file in the keys directory (a JWK Set, `kid` "rs" for
 /// RS256 and "es" for ES256).
 pub const JWKS_FILE: &str = "jwks.json";

@@ -2,12 +2,16 @@
 //! in the same run: one RS256 signature check (aws-lc-rs, the library
 //! jwt-gate verifies with) over the minted tokens of `rs256-fresh`, and
 //! jwt-gate's whole cold validation (`validate` with no cache) of the same
-//! tokens. Prints one JSON line (µs, medians of 15 rounds).
+//! tokens; and one ES256 signature check (the floor of a DPoP request,
+//! whose proof is new every time) over the tokens of `es256-1000`. Prints
+//! one JSON line (µs, medians of 15 rounds).
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jwt_gate::{Algorithm, KeySet, UnixTime, Validation};
@@ -37,7 +41,9 @@ fn main() {
             key.verify(message.as_bytes(), signature).unwrap();
         }
     });
-    let keys = KeySet::from_jwks_json(std::fs::read(dir.join(JWKS_FILE)).unwrap()).unwrap();
+    let jwks = std::fs::read(dir.join(JWKS_FILE)).unwrap();
+    let es256 = es256_verify(&dir, &jwks);
+    let keys = KeySet::from_jwks_json(&jwks).unwrap();
     let rules = Validation::new()
         .algorithms([Algorithm::RS256])
         .issuer(ISSUER)
@@ -50,8 +56,40 @@ fn main() {
     });
     println!(
         "{}",
-        serde_json::json!({ "rs256_verify_us": verify, "jwt_gate_cold_validate_us": validate })
+        serde_json::json!({
+            "rs256_verify_us": verify,
+            "jwt_gate_cold_validate_us": validate,
+            "es256_verify_us": es256,
+        })
     );
+}
+
+/// One ES256 check of the `es256-1000` tokens with the JWK Set's P-256
+/// key (`kid` "es"), µs.
+fn es256_verify(dir: &std::path::Path, jwks: &[u8]) -> f64 {
+    let tokens = read_tokens(&dir.join("es256-1000")).expect("run mint first");
+    let jwks: serde_json::Value = serde_json::from_slice(jwks).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == "es")
+        .expect("the ES256 key");
+    let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+    let point = [vec![4], coordinate("x"), coordinate("y")].concat();
+    let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point);
+    let signed: Vec<(&str, Vec<u8>)> = tokens
+        .iter()
+        .map(|t| {
+            let (message, signature) = t.rsplit_once('.').unwrap();
+            (message, URL_SAFE_NO_PAD.decode(signature).unwrap())
+        })
+        .collect();
+    median_per_op(signed.len(), || {
+        for (message, signature) in &signed {
+            key.verify(message.as_bytes(), signature).unwrap();
+        }
+    })
 }
 
 /// The median over 15 rounds of `round`'s time per operation, in µs.

@@ -1,10 +1,12 @@
 //! `load --addr ADDR --tokens FILE [--ceiling ADDR] [--connections 32]
 //! [--duration 5] [--slice 0.5] [--warmup 2] [--warmup-pass] [--path /orders]
-//! [--once]`: a load generator cheap enough not to be the bottleneck. One
+//! [--once] [--grpc] [--stats ADDR] [--ceiling-stats ADDR]`: a load
+//! generator cheap enough not to be the bottleneck. One
 //! current-thread runtime (the run pins it to one core), a fixed number of
 //! keep-alive HTTP/1.1 connections, each sending the next request as soon
 //! as the last answer is read, the `Authorization: Bearer` tokens taken
-//! round-robin from FILE across all connections. Requests are written from
+//! round-robin from FILE across all connections (a line `TOKEN PROOF` is
+//! sent as `Authorization: DPoP TOKEN` with `DPoP: PROOF`). Requests are written from
 //! a reused buffer and answers read by `Content-Length` with no HTTP
 //! library (`wrk` with a Lua script choosing tokens was near its own limit
 //! at 100-140 k/s on this kind of machine).
@@ -20,6 +22,11 @@
 //! percentiles in µs, errors (answers other than 200), the server's CPU
 //! time per request (from `GET /__stats`), and with `--ceiling` the same for
 //! the ceiling and the medians of the slice-by-slice ratios.
+//!
+//! With `--grpc`, each connection is an HTTP/2 connection (the `h2` crate)
+//! carrying one unary gRPC call at a time to `--path` (an empty message;
+//! `grpc-status` 0 is a success), and `--stats` / `--ceiling-stats` say
+//! where the servers answer `GET /__stats` (HTTP/1.1).
 
 use std::io;
 use std::net::SocketAddr;
@@ -27,6 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,11 +51,14 @@ struct Args {
     warmup_pass: bool,
     path: String,
     once: bool,
+    grpc: bool,
+    stats: Option<SocketAddr>,
+    ceiling_stats: Option<SocketAddr>,
 }
 
 fn usage(why: &str) -> ! {
     eprintln!(
-        "load: {why}\nusage: load --addr ADDR --tokens FILE [--ceiling ADDR] [--connections N] [--duration SECS] [--slice SECS] [--warmup SECS] [--warmup-pass] [--path PATH] [--once]"
+        "load: {why}\nusage: load --addr ADDR --tokens FILE [--ceiling ADDR] [--connections N] [--duration SECS] [--slice SECS] [--warmup SECS] [--warmup-pass] [--path PATH] [--once] [--grpc] [--stats ADDR] [--ceiling-stats ADDR]"
     );
     std::process::exit(2);
 }
@@ -66,6 +77,9 @@ fn args() -> Args {
         warmup_pass: false,
         path: "/orders".into(),
         once: false,
+        grpc: false,
+        stats: None,
+        ceiling_stats: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -92,6 +106,9 @@ fn args() -> Args {
             "--warmup-pass" => out.warmup_pass = true,
             "--path" => out.path = value(),
             "--once" => out.once = true,
+            "--grpc" => out.grpc = true,
+            "--stats" => out.stats = Some(addr_of(value())),
+            "--ceiling-stats" => out.ceiling_stats = Some(addr_of(value())),
             _ => usage(&format!("unknown argument {arg}")),
         }
     }
@@ -105,10 +122,21 @@ fn args() -> Args {
     out
 }
 
+/// A connection to a server under load.
+enum Conn {
+    /// HTTP/1.1 keep-alive.
+    Http1(TcpStream),
+    /// HTTP/2 (gRPC): the handle to send on; the connection itself runs in
+    /// a task of its own.
+    Grpc(h2::client::SendRequest<Bytes>),
+}
+
 /// One server under load: its connections and what was measured on it.
 struct Target {
     addr: SocketAddr,
-    streams: Vec<TcpStream>,
+    /// Where it answers `GET /__stats`.
+    stats: SocketAddr,
+    streams: Vec<Conn>,
     /// The next token (round-robin across its connections).
     next: Arc<AtomicUsize>,
     /// Each token at most once.
@@ -125,15 +153,32 @@ struct Target {
 }
 
 impl Target {
-    async fn connect(addr: SocketAddr, connections: usize, once: bool) -> io::Result<Self> {
+    async fn connect(
+        addr: SocketAddr,
+        stats: Option<SocketAddr>,
+        connections: usize,
+        once: bool,
+        grpc: bool,
+    ) -> io::Result<Self> {
         let mut streams = Vec::with_capacity(connections);
         for _ in 0..connections {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            streams.push(stream);
+            streams.push(if grpc {
+                let (send, connection) = h2::client::handshake(stream)
+                    .await
+                    .map_err(io::Error::other)?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Conn::Grpc(send)
+            } else {
+                Conn::Http1(stream)
+            });
         }
         Ok(Self {
             addr,
+            stats: stats.unwrap_or(addr),
             streams,
             next: Arc::new(AtomicUsize::new(0)),
             once,
@@ -150,15 +195,25 @@ impl Target {
 
     /// Every connection busy until `until`; recorded when `record`.
     async fn run(&mut self, args: &Arc<Args>, until: Instant, record: bool) -> io::Result<()> {
-        let before = server_stats(self.addr).await;
+        let before = server_stats(self.stats).await;
         let own_before = jwt_gate_load::cpu_time_us();
         let started = Instant::now();
         let tasks: Vec<_> = self
             .streams
             .drain(..)
-            .map(|stream| {
+            .map(|conn| {
                 let (args, next, once) = (Arc::clone(args), Arc::clone(&self.next), self.once);
-                tokio::spawn(async move { connection(stream, &args, &next, once, until).await })
+                let host = self.addr.to_string();
+                tokio::spawn(async move {
+                    match conn {
+                        Conn::Http1(stream) => connection(stream, &args, &next, once, until)
+                            .await
+                            .map(|(s, m)| (Conn::Http1(s), m)),
+                        Conn::Grpc(send) => grpc_connection(send, &host, &args, &next, once, until)
+                            .await
+                            .map(|(s, m)| (Conn::Grpc(s), m)),
+                    }
+                })
             })
             .collect();
         let mut latencies = histogram();
@@ -171,7 +226,7 @@ impl Target {
             last = last.max(measured.last.unwrap_or(started));
         }
         let own_cpu = jwt_gate_load::cpu_time_us().saturating_sub(own_before);
-        let after = server_stats(self.addr).await;
+        let after = server_stats(self.stats).await;
         if !record {
             return Ok(());
         }
@@ -260,9 +315,18 @@ fn main() {
 /// slice pair.
 async fn run(args: &Arc<Args>) -> io::Result<serde_json::Value> {
     let tokens = args.tokens.len();
-    let mut variant = Target::connect(args.addr, args.connections, args.once).await?;
+    let mut variant = Target::connect(
+        args.addr,
+        args.stats,
+        args.connections,
+        args.once,
+        args.grpc,
+    )
+    .await?;
     let mut ceiling = match args.ceiling {
-        Some(addr) => Some(Target::connect(addr, args.connections, false).await?),
+        Some(addr) => Some(
+            Target::connect(addr, args.ceiling_stats, args.connections, false, args.grpc).await?,
+        ),
         None => None,
     };
     let mut warmup = args.warmup;
@@ -346,15 +410,23 @@ async fn connection(
         if once && i >= args.tokens.len() {
             break;
         }
-        let token = &args.tokens[i % args.tokens.len()];
+        let line = &args.tokens[i % args.tokens.len()];
+        // A line with a space is a DPoP-bound token and its proof.
+        let (scheme, token, proof) = match line.split_once(' ') {
+            Some((token, proof)) => ("DPoP ", token, Some(proof)),
+            None => ("Bearer ", line.as_str(), None),
+        };
         request.clear();
         for part in [
             "GET ",
             &args.path,
             " HTTP/1.1\r\nhost: ",
             &host,
-            "\r\nauthorization: Bearer ",
+            "\r\nauthorization: ",
+            scheme,
             token,
+            proof.map_or("", |_| "\r\ndpop: "),
+            proof.unwrap_or(""),
             "\r\n\r\n",
         ] {
             request.extend_from_slice(part.as_bytes());
@@ -370,6 +442,77 @@ async fn connection(
         measured.last = Some(done);
     }
     Ok((stream, measured))
+}
+
+/// The gRPC twin of [`connection`]: one unary call at a time on an HTTP/2
+/// connection, an empty message, the same headers.
+async fn grpc_connection(
+    send: h2::client::SendRequest<Bytes>,
+    host: &str,
+    args: &Args,
+    next: &AtomicUsize,
+    once: bool,
+    until: Instant,
+) -> io::Result<(h2::client::SendRequest<Bytes>, Measured)> {
+    let mut measured = Measured {
+        latencies: histogram(),
+        errors: 0,
+        last: None,
+    };
+    let uri: http::Uri = format!("http://{host}{}", args.path)
+        .parse()
+        .map_err(io::Error::other)?;
+    // An empty message: not compressed, length 0.
+    let message = Bytes::from_static(&[0, 0, 0, 0, 0]);
+    let mut send = send;
+    loop {
+        let sent = Instant::now();
+        if sent >= until {
+            break;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if once && i >= args.tokens.len() {
+            break;
+        }
+        let line = &args.tokens[i % args.tokens.len()];
+        let (authorization, proof) = match line.split_once(' ') {
+            Some((token, proof)) => (format!("DPoP {token}"), Some(proof)),
+            None => (format!("Bearer {line}"), None),
+        };
+        let mut request = http::Request::post(uri.clone())
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .header("authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        let request = request.body(()).map_err(io::Error::other)?;
+        send = send.ready().await.map_err(io::Error::other)?;
+        let (response, mut body) = send
+            .send_request(request, false)
+            .map_err(io::Error::other)?;
+        body.send_data(message.clone(), true)
+            .map_err(io::Error::other)?;
+        let response = response.await.map_err(io::Error::other)?;
+        let http_ok = response.status() == 200;
+        let in_headers = response.headers().get("grpc-status").cloned();
+        let mut body = response.into_body();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.map_err(io::Error::other)?;
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        let trailers = body.trailers().await.map_err(io::Error::other)?;
+        let status = in_headers.or_else(|| trailers.and_then(|t| t.get("grpc-status").cloned()));
+        let done = Instant::now();
+        let ns = done.saturating_duration_since(sent).as_nanos();
+        measured
+            .latencies
+            .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
+        let ok = http_ok && status.is_some_and(|s| s.as_bytes() == b"0");
+        measured.errors += u64::from(!ok);
+        measured.last = Some(done);
+    }
+    Ok((send, measured))
 }
 
 /// Reads one answer (head and `Content-Length` body) into `buffer`, and

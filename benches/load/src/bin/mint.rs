@@ -1,14 +1,17 @@
-//! `mint DIR [--small]`: the public JWK Set (`jwks.json`) and the token
-//! lists of `TOKEN_SETS`, signed with the repository's committed test keys
-//! (`tests/keys/rsa2048`, `tests/keys/p256`) on every core. A list already
-//! there with the right count is kept (RSA signing 250 000 tokens takes a
-//! minute or two).
+//! `mint DIR [--small]`: the public JWK Set (`jwks.json`), the token lists
+//! of `TOKEN_SETS`, signed with the repository's committed test keys
+//! (`tests/keys/rsa2048`, `tests/keys/p256`) on every core, and the DPoP
+//! list of `DPOP_SET` (tokens bound to fresh client keys, with a proof
+//! each). A list already there with the right count is kept (RSA signing
+//! 250 000 tokens takes a minute or two).
 
 use std::path::{Path, PathBuf};
 
 use jwt_gate::Algorithm;
-use jwt_gate::testing::SigningKey;
-use jwt_gate_load::{AUDIENCE, EXPIRES, ISSUER, JWKS_FILE, TOKEN_SETS, read_tokens};
+use jwt_gate::testing::{DpopKey, SigningKey};
+use jwt_gate_load::{
+    AUDIENCE, DPOP_ORIGIN, DPOP_SET, EXPIRES, ISSUER, JWKS_FILE, TOKEN_SETS, read_tokens,
+};
 use serde_json::json;
 
 fn key(alg: Algorithm, name: &str) -> SigningKey {
@@ -21,8 +24,19 @@ fn key(alg: Algorithm, name: &str) -> SigningKey {
 }
 
 fn token(key: &SigningKey, alg: Algorithm, kid: &str, subject: &str) -> String {
+    bound_token(key, alg, kid, subject, None)
+}
+
+/// A token as `token` makes, bound to `dpop` (`cnf.jkt`) if given.
+fn bound_token(
+    key: &SigningKey,
+    alg: Algorithm,
+    kid: &str,
+    subject: &str,
+    dpop: Option<&DpopKey>,
+) -> String {
     let header = json!({ "alg": alg.as_str(), "kid": kid, "typ": "at+jwt" });
-    let claims = json!({
+    let mut claims = json!({
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": subject,
@@ -35,6 +49,9 @@ fn token(key: &SigningKey, alg: Algorithm, kid: &str, subject: &str) -> String {
         "tenantId": "1741",
         "admin": false,
     });
+    if let Some(dpop) = dpop {
+        claims["cnf"] = json!({ "jkt": dpop.thumbprint() });
+    }
     key.sign_token(&header, &claims)
 }
 
@@ -69,6 +86,35 @@ fn main() {
             token(key, alg, kid, &format!("{name}-client-{i}"))
         });
         eprintln!("minted {count} {name} tokens in {:.1?}", started.elapsed());
+    }
+    let (name, clients, full, reduced) = DPOP_SET;
+    let count = if small { reduced } else { full };
+    let path = dir.join(name);
+    if !read_tokens(&path).is_ok_and(|t| t.len() == count) {
+        let started = std::time::Instant::now();
+        let keys: Vec<DpopKey> = (0..clients)
+            .map(|_| DpopKey::generate(Algorithm::ES256))
+            .collect();
+        let tokens: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                bound_token(
+                    &rs,
+                    Algorithm::RS256,
+                    "rs",
+                    &format!("{name}-client-{i}"),
+                    Some(k),
+                )
+            })
+            .collect();
+        let url = format!("{DPOP_ORIGIN}/orders");
+        write_tokens(&path, count, |i| {
+            let (key, token) = (&keys[i % clients], &tokens[i % clients]);
+            let proof = key.proof("GET", &url).access_token(token).sign();
+            format!("{token} {proof}")
+        });
+        eprintln!("minted {count} {name} proofs in {:.1?}", started.elapsed());
     }
 }
 

@@ -10,16 +10,26 @@
 //! - `jwt-gate`: `JwtAuthLayer` with the default token cache;
 //! - `jwt-gate-nocache`: the cache turned off (every request verifies);
 //! - `jwt-gate-big`: the cache raised to 400 000 tokens and 1 GiB;
+//! - `jwt-gate-dpop`: the default cache, and DPoP allowed (RFC 9449) with
+//!   the in-process replay store, the public origin `DPOP_ORIGIN`, and a
+//!   proof age of up to ten years (the proofs are minted ahead of the run;
+//!   the check costs the same whatever the window);
 //! - `jwt-authorizer`, `aliri`: the peers (feature `peers`), same keys,
-//!   issuer, audience and algorithms.
+//!   issuer, audience and algorithms;
+//! - `grpc-none`, `grpc-jwt-gate`: the same answer from one unary gRPC
+//!   method, `/load.Orders/Get`, served by tonic (HTTP/2), without
+//!   authentication and behind `JwtAuthLayer` (default cache). Messages are
+//!   UTF-8 strings (jwt-gate's `TextCodec`: no protoc). `GET /__stats` is
+//!   then served on a second listener, printed as `stats on ADDR`.
 
 use std::net::SocketAddr;
 
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use jwt_gate::dpop::{Dpop, DpopRules};
 use jwt_gate::{Algorithm, Claims, JwtAuthLayer, KeySet, Validator};
-use jwt_gate_load::{AUDIENCE, ISSUER, JWKS_FILE, Order, TenantClaims};
+use jwt_gate_load::{AUDIENCE, DPOP_ORIGIN, ISSUER, JWKS_FILE, Order, TenantClaims};
 
 fn main() {
     let mut variant = None;
@@ -57,12 +67,20 @@ fn usage(why: &str) -> ! {
 async fn serve(variant: &str, jwks: &str, listen: SocketAddr) {
     let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let gate = |cache: Option<(u64, u64)>| {
+    let gate = |cache: Option<(u64, u64)>, dpop: bool| {
         let builder = Validator::builder()
             .keys(KeySet::from_jwks_json(jwks).unwrap())
             .issuer(ISSUER)
             .audience(AUDIENCE)
             .algorithms([Algorithm::RS256, Algorithm::ES256]);
+        let builder =
+            if dpop {
+                builder.dpop(Dpop::allowed().public_origin(DPOP_ORIGIN).rules(
+                    DpopRules::new().max_age(std::time::Duration::from_secs(10 * 365 * 86_400)),
+                ))
+            } else {
+                builder
+            };
         let builder = match cache {
             Some((entries, bytes)) => builder.token_cache(entries, bytes),
             None => builder,
@@ -70,9 +88,11 @@ async fn serve(variant: &str, jwks: &str, listen: SocketAddr) {
         builder.build().unwrap()
     };
     let validator = match variant {
-        "jwt-gate" => Some(gate(None)),
-        "jwt-gate-nocache" => Some(gate(Some((0, 0)))),
-        "jwt-gate-big" => Some(gate(Some((400_000, 1 << 30)))),
+        "jwt-gate" => Some(gate(None, false)),
+        "jwt-gate-nocache" => Some(gate(Some((0, 0)), false)),
+        "jwt-gate-big" => Some(gate(Some((400_000, 1 << 30)), false)),
+        "jwt-gate-dpop" => Some(gate(None, true)),
+        "grpc-jwt-gate" => Some(gate(None, false)),
         _ => None,
     };
     println!("listening on {addr}");
@@ -85,6 +105,7 @@ async fn serve(variant: &str, jwks: &str, listen: SocketAddr) {
         }
     };
     match (variant, &validator) {
+        ("grpc-none" | "grpc-jwt-gate", _) => grpc::serve(listener, validator, stop).await,
         ("none", _) => {
             let app = Router::new()
                 .route("/orders", get(unprotected))
@@ -154,6 +175,86 @@ fn answer(tenant: &str, subject: &str, admin: bool) -> Json<Order> {
         subject: subject.to_owned(),
         admin,
     })
+}
+
+mod grpc {
+    //! `/load.Orders/Get` on tonic, with or without `JwtAuthLayer`.
+
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use jwt_gate::testing::TextCodec;
+    use tonic::Status;
+
+    use super::*;
+
+    #[derive(Clone)]
+    struct Orders;
+
+    impl tonic::server::NamedService for Orders {
+        const NAME: &'static str = "load.Orders";
+    }
+
+    struct Get;
+
+    impl tonic::server::UnaryService<String> for Get {
+        type Response = String;
+        type Future = std::future::Ready<Result<tonic::Response<String>, Status>>;
+        fn call(&mut self, request: tonic::Request<String>) -> Self::Future {
+            let Json(order) = match jwt_gate::tonic::claims_as::<TenantClaims>(&request) {
+                Some(claims) => answer(
+                    &claims.tenant_id,
+                    claims.subject().unwrap_or(""),
+                    claims.admin,
+                ),
+                None => answer("1741", "anonymous", false),
+            };
+            let body = serde_json::to_string(&order).unwrap();
+            std::future::ready(Ok(tonic::Response::new(body)))
+        }
+    }
+
+    impl tower_service::Service<http::Request<tonic::body::Body>> for Orders {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+            Box::pin(async move { Ok(tonic::server::Grpc::new(TextCodec).unary(Get, req).await) })
+        }
+    }
+
+    pub(super) async fn serve(
+        listener: tokio::net::TcpListener,
+        validator: Option<Validator>,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) {
+        let stats_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("stats on {}", stats_listener.local_addr().unwrap());
+        let counters = validator.clone();
+        let stats_app = Router::new().route("/__stats", get(move || stats(counters.clone())));
+        tokio::spawn(async move { axum::serve(stats_listener, stats_app).await });
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let served = match validator {
+            Some(validator) => {
+                tonic::transport::Server::builder()
+                    .layer(JwtAuthLayer::new(validator).claims::<TenantClaims>())
+                    .add_service(Orders)
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await
+            }
+            None => {
+                tonic::transport::Server::builder()
+                    .add_service(Orders)
+                    .serve_with_incoming_shutdown(incoming, stop)
+                    .await
+            }
+        };
+        served.unwrap();
+    }
 }
 
 #[cfg(feature = "peers")]
