@@ -296,6 +296,45 @@ struct Measured {
     last: Option<Instant>,
 }
 
+impl Measured {
+    fn new() -> Self {
+        Self {
+            latencies: histogram(),
+            errors: 0,
+            last: None,
+        }
+    }
+
+    /// The next request's start and token line, or `None` once `until` has
+    /// passed or (`once`) the lines ran out.
+    fn next<'a>(
+        args: &'a Args,
+        next: &AtomicUsize,
+        once: bool,
+        until: Instant,
+    ) -> Option<(Instant, &'a str)> {
+        let sent = Instant::now();
+        if sent >= until {
+            return None;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if once && i >= args.tokens.len() {
+            return None;
+        }
+        Some((sent, &args.tokens[i % args.tokens.len()]))
+    }
+
+    /// Records an answer to a request sent at `sent`.
+    fn record(&mut self, sent: Instant, ok: bool) {
+        let done = Instant::now();
+        let ns = done.saturating_duration_since(sent).as_nanos();
+        self.latencies
+            .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
+        self.errors += u64::from(!ok);
+        self.last = Some(done);
+    }
+}
+
 fn main() {
     let args = Arc::new(args());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -393,28 +432,15 @@ async fn connection(
     once: bool,
     until: Instant,
 ) -> io::Result<(TcpStream, Measured)> {
-    let mut measured = Measured {
-        latencies: histogram(),
-        errors: 0,
-        last: None,
-    };
+    let mut measured = Measured::new();
     let host = stream.peer_addr()?.to_string();
     let mut request = Vec::with_capacity(4096);
     let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        let sent = Instant::now();
-        if sent >= until {
-            break;
-        }
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if once && i >= args.tokens.len() {
-            break;
-        }
-        let line = &args.tokens[i % args.tokens.len()];
+    while let Some((sent, line)) = Measured::next(args, next, once, until) {
         // A line with a space is a DPoP-bound token and its proof.
         let (scheme, token, proof) = match line.split_once(' ') {
             Some((token, proof)) => ("DPoP ", token, Some(proof)),
-            None => ("Bearer ", line.as_str(), None),
+            None => ("Bearer ", line, None),
         };
         request.clear();
         for part in [
@@ -433,13 +459,7 @@ async fn connection(
         }
         stream.write_all(&request).await?;
         let (status, _) = read_response(&mut stream, &mut buffer).await?;
-        let done = Instant::now();
-        let ns = done.saturating_duration_since(sent).as_nanos();
-        measured
-            .latencies
-            .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
-        measured.errors += u64::from(status != 200);
-        measured.last = Some(done);
+        measured.record(sent, status == 200);
     }
     Ok((stream, measured))
 }
@@ -454,27 +474,14 @@ async fn grpc_connection(
     once: bool,
     until: Instant,
 ) -> io::Result<(h2::client::SendRequest<Bytes>, Measured)> {
-    let mut measured = Measured {
-        latencies: histogram(),
-        errors: 0,
-        last: None,
-    };
+    let mut measured = Measured::new();
     let uri: http::Uri = format!("http://{host}{}", args.path)
         .parse()
         .map_err(io::Error::other)?;
     // An empty message: not compressed, length 0.
     let message = Bytes::from_static(&[0, 0, 0, 0, 0]);
     let mut send = send;
-    loop {
-        let sent = Instant::now();
-        if sent >= until {
-            break;
-        }
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if once && i >= args.tokens.len() {
-            break;
-        }
-        let line = &args.tokens[i % args.tokens.len()];
+    while let Some((sent, line)) = Measured::next(args, next, once, until) {
         let (authorization, proof) = match line.split_once(' ') {
             Some((token, proof)) => (format!("DPoP {token}"), Some(proof)),
             None => (format!("Bearer {line}"), None),
@@ -503,14 +510,10 @@ async fn grpc_connection(
         }
         let trailers = body.trailers().await.map_err(io::Error::other)?;
         let status = in_headers.or_else(|| trailers.and_then(|t| t.get("grpc-status").cloned()));
-        let done = Instant::now();
-        let ns = done.saturating_duration_since(sent).as_nanos();
-        measured
-            .latencies
-            .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
-        let ok = http_ok && status.is_some_and(|s| s.as_bytes() == b"0");
-        measured.errors += u64::from(!ok);
-        measured.last = Some(done);
+        measured.record(
+            sent,
+            http_ok && status.is_some_and(|s| s.as_bytes() == b"0"),
+        );
     }
     Ok((send, measured))
 }
