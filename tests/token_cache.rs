@@ -24,6 +24,18 @@ fn validator(issuer: &TestIssuer) -> Validator {
         .unwrap()
 }
 
+/// A validator of `issuer`'s tokens (default leeway) with the token cache
+/// bounded as given.
+fn bounded_validator(issuer: &TestIssuer, max_entries: u64, max_bytes: u64) -> Validator {
+    Validator::builder()
+        .issuer(issuer.issuer())
+        .audience(AUD)
+        .allow_http()
+        .token_cache(max_entries, max_bytes)
+        .build()
+        .unwrap()
+}
+
 /// Keys refreshed every second, the floor (the issuer sends `max-age=0`).
 fn refreshing_validator(issuer: &TestIssuer) -> Validator {
     Validator::builder()
@@ -207,13 +219,7 @@ async fn one_routes_decision_does_not_leak_to_another() {
 #[tokio::test]
 async fn garbage_never_enters_and_the_cache_stays_bounded() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(issuer.issuer())
-        .audience(AUD)
-        .allow_http()
-        .token_cache(100, 1024 * 1024)
-        .build()
-        .unwrap();
+    let validator = bounded_validator(&issuer, 100, 1024 * 1024);
     let good = issuer.token().audience(AUD).sign();
     validator.validate::<()>(&good).await.unwrap();
     // A flood of garbage: refused, never cached, the good entry stays.
@@ -249,13 +255,7 @@ async fn garbage_never_enters_and_the_cache_stays_bounded() {
 #[tokio::test]
 async fn a_working_set_larger_than_the_cache_keeps_a_stable_part_hot() {
     let issuer = TestIssuer::start().await;
-    let validator = Validator::builder()
-        .issuer(issuer.issuer())
-        .audience(AUD)
-        .allow_http()
-        .token_cache(400, 64 * 1024 * 1024)
-        .build()
-        .unwrap();
+    let validator = bounded_validator(&issuer, 400, 64 * 1024 * 1024);
     let clients: Vec<String> = (0..800)
         .map(|i| {
             issuer

@@ -262,6 +262,25 @@ mod tests {
                 Err(Error::MalformedHeader)
             ));
         }
+        // Past the first 32 bytes the scan runs in chunks: a second word or
+        // a byte outside ASCII there is found as well, at any position.
+        let long = "a".repeat(100);
+        assert_eq!(
+            ok(&[&format!("Bearer {long}")]).unwrap().as_deref(),
+            Some(long.as_str())
+        );
+        for at in [31, 32, 40, 63, 64, 95, 99] {
+            for odd in [" ", "é"] {
+                let token = format!("{}{odd}{}", &long[..at], &long[at + 1..]);
+                assert!(
+                    matches!(
+                        ok(&[&format!("Bearer {token}")]),
+                        Err(Error::MalformedHeader)
+                    ),
+                    "{odd:?} at {at}"
+                );
+            }
+        }
         let query: Uri = "/orders?access_token=abc".parse().unwrap();
         assert!(bearer_token(&headers(&["Bearer abc"]), &query).is_err());
         assert!(bearer_token(&headers(&[]), &query).is_err());

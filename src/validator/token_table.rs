@@ -106,8 +106,9 @@ impl<V> Table<V> {
     }
 
     fn shard(&self, key: u64) -> &RwLock<Shard<V>> {
-        // The high bits: the hash table of the shard indexes by the low ones.
-        &self.shards[(key >> 58) as usize % self.shards.len()]
+        // Middle bits: the shard's hash table indexes by the low bits and
+        // tags its slots with the top seven, which must vary within a shard.
+        &self.shards[(key >> 32) as usize % self.shards.len()]
     }
 
     fn read(&self, key: u64) -> RwLockReadGuard<'_, Shard<V>> {
